@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
+import openapiGlue from 'fastify-openapi-glue';
+import { coerceBooleanFields } from './domain/wire-coercion.js';
+import { missingBody } from './domain/registration-rules.js';
+import { methodNotAllowed, notFound } from './errors.js';
+import './http/caller.js';
+import { DcrService } from './http/dcr-service.js';
+import { errorHandler, type ErrorFormat } from './http/error-handler.js';
+import { PlatformService, type Readiness } from './http/platform-service.js';
+import { SecurityHandlers } from './http/security.js';
+import type { Authenticator } from './services/auth.js';
+import type { RegistrationService } from './services/registration.js';
+import type { UserService } from './services/users.js';
+import { loadSpec, mountPrefix, type OpenApiDocument } from './spec.js';
+
+export interface AppServices {
+  auth: Authenticator;
+  registration: RegistrationService;
+  users: UserService;
+  readiness: Readiness;
+}
+
+export interface AppOptions {
+  bodyLimit: number;
+  /** Fastify/pino logger options; false for none (tests). */
+  logger: FastifyServerOptions['logger'];
+}
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** An incoming X-Request-Id is honoured when it is a sane token; otherwise a new one is made. */
+function requestId(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
+interface BodySchema {
+  content?: Record<string, { schema?: { properties?: Record<string, { type?: string }> } }>;
+}
+
+/** Error shape per route, read from the spec: routes that answer SCIM bodies get SCIM errors. */
+function errorFormatOf(route: RouteOptions): ErrorFormat {
+  const responses = (route.schema?.response ?? {}) as Record<string, { content?: Record<string, unknown> }>;
+  const scim = Object.values(responses).some((response) => response.content?.['application/scim+json']);
+  return scim ? 'scim' : 'wso2';
+}
+
+/** Boolean properties of a route's JSON body schema: they get WSO2's lenient coercion. */
+function booleanBodyFields(route: RouteOptions): string[] {
+  const body = route.schema?.body as BodySchema | undefined;
+  const properties = body?.content?.['application/json']?.schema?.properties ?? {};
+  return Object.entries(properties)
+    .filter(([, schema]) => schema.type === 'boolean')
+    .map(([name]) => name);
+}
+
+/**
+ * Mounts one spec/ document with fastify-openapi-glue under the prefix its servers[0].url names,
+ * and answers 405 (with Allow) for the methods a declared path does not have.
+ */
+async function mountSpec(
+  app: FastifyInstance,
+  specification: OpenApiDocument,
+  serviceHandlers: object,
+  securityHandlers: SecurityHandlers,
+): Promise<void> {
+  const methodsByUrl = new Map<string, { methods: Set<string>; errorFormat: ErrorFormat }>();
+  app.addHook('onRoute', (route) => {
+    const errorFormat = errorFormatOf(route);
+    route.config = { ...route.config, errorFormat };
+    if (route.schema?.body) {
+      const booleans = booleanBodyFields(route);
+      const guard = async (request: { body: unknown }) => {
+        // Fastify does not enforce requestBody.required: a POST with no body would pass.
+        if (request.body === undefined) throw missingBody();
+        coerceBooleanFields(request.body, booleans);
+      };
+      route.preValidation = [guard, ...[route.preValidation ?? []].flat()];
+    }
+    const entry = methodsByUrl.get(route.url) ?? { methods: new Set<string>(), errorFormat };
+    for (const method of [route.method].flat()) entry.methods.add(method);
+    methodsByUrl.set(route.url, entry);
+  });
+
+  await app.register(openapiGlue, {
+    specification,
+    serviceHandlers,
+    securityHandlers,
+    prefix: mountPrefix(specification),
+  });
+
+  await app.register(async (scope) => {
+    for (const [url, { methods, errorFormat }] of methodsByUrl) {
+      if (methods.has('GET')) methods.add('HEAD');
+      const allow = HTTP_METHODS.filter((method) => methods.has(method));
+      const others = HTTP_METHODS.filter((method) => !methods.has(method));
+      scope.route({
+        method: others,
+        url,
+        config: { errorFormat },
+        handler: async (request) => {
+          throw methodNotAllowed(request.method, allow);
+        },
+      });
+    }
+  });
+}
+
+/** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
+export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: options.bodyLimit,
+    requestIdHeader: false,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
+    // Fastify already refuses __proto__ and constructor.prototype keys (secure-json-parse);
+    // say so explicitly, it is part of this service's contract.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: {
+      customOptions: {
+        // Deliberate choices (toolchain notes §8): numbers and booleans become strings where
+        // the spec says string (Jackson does the same), but arrays and objects never do;
+        // unknown keys are kept so that additionalProperties: false rejects them.
+        coerceTypes: true,
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: true,
+        keywords: ['example'],
+      },
+    },
+  });
+  app.decorateRequest('caller', null);
+  // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const security = new SecurityHandlers(services.auth);
+  await app.register(async (scope) => {
+    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration), security);
+  });
+  await app.register(async (scope) => {
+    // RFC 7644 §3.1: SCIM clients send application/scim+json.
+    scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
+    await mountSpec(scope, loadSpec('platform-api.yaml'), new PlatformService(services.users, services.readiness), security);
+  });
+  return app;
+}

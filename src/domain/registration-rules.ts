@@ -1,0 +1,120 @@
+/**
+ * WSO2's registration rules as pure functions (wso2-behavior.md §3-§5), in the order
+ * RegistrationServiceImpl applies them. No I/O here: the service feeds in what it looked up.
+ */
+import { ApiError, badRequest, fieldError, forbidden } from '../errors.js';
+import type { Application, Caller } from './types.js';
+
+export const DEFAULT_ALLOWED_GRANT_TYPES: readonly string[] = [
+  'authorization_code',
+  'implicit',
+  'password',
+  'client_credentials',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:saml2-bearer',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+];
+
+/** WSO2's application name pattern (APIConstants.APPLICATION_NAME_REGEX in carbon-apimgt). */
+export const CLIENT_NAME_PATTERN = /^[\sa-zA-Z0-9._-]+$/;
+
+/** The grants that need a redirect URI; dropped when the app has none (rule 6). */
+const REDIRECT_GRANTS = new Set(['authorization_code', 'implicit']);
+
+export const DEFAULT_TOKEN_TYPE = 'DEFAULT';
+
+/** Rule 1: the owner must be present and not blank. Returns it as sent (not trimmed). */
+export function requireOwner(owner: string | undefined): string {
+  if (owner === undefined || owner.trim() === '') {
+    throw new ApiError(400, 'Application owner cannot be empty', 'Application owner cannot be empty', [
+      { code: 'owner', message: 'Application owner cannot be empty' },
+    ]);
+  }
+  return owner;
+}
+
+/**
+ * Rules 2 and 3: who may register for whom. The super admin may register for any existing user;
+ * anyone else only for themselves (exact, case-sensitive match).
+ */
+export function checkOwnerAllowed(caller: Caller, owner: string, ownerExists: boolean): void {
+  if (caller.isSuperAdmin) {
+    if (!ownerExists) {
+      const text = `User: ${owner} does not exist for application registration`;
+      throw forbidden(text, text);
+    }
+    return;
+  }
+  if (owner !== caller.username) {
+    throw fieldError(
+      'owner',
+      `Logged in user '${caller.username}' and application owner '${owner}' should be same.`,
+    );
+  }
+}
+
+/** Rule 4 (our choice: 400 where WSO2 answers 500). */
+export function requireClientName(clientName: string | undefined): string {
+  if (clientName === undefined || clientName === '') {
+    throw fieldError('clientName', 'Application name (clientName) cannot be empty');
+  }
+  if (!CLIENT_NAME_PATTERN.test(clientName)) {
+    throw fieldError(
+      'clientName',
+      `Application name '${clientName}' is invalid: it may contain only letters, digits, white space, '.', '_' and '-'`,
+    );
+  }
+  return clientName;
+}
+
+/**
+ * Rules 5 and 6: the grant list, validated against the allowed grants, then stripped of the
+ * redirect-based grants when there is no callback. Duplicates are removed, order kept.
+ */
+export function resolveGrantTypes(
+  grantType: string | undefined,
+  callbackUrl: string | null,
+  allowed: readonly string[],
+): string[] {
+  const requested = (grantType ?? '').split(/\s+/).filter(Boolean);
+  if (requested.length === 0) {
+    throw fieldError('grantType', 'Grant type (grantType) cannot be empty');
+  }
+  const allowedSet = new Set(allowed);
+  for (const grant of requested) {
+    if (!allowedSet.has(grant)) {
+      throw fieldError('grantType', `'${grant}' grant type is not allowed.`);
+    }
+  }
+  const unique = [...new Set(requested)];
+  if (callbackUrl !== null) return unique;
+  return unique.filter((grant) => !REDIRECT_GRANTS.has(grant.toLowerCase()));
+}
+
+/** An empty or null callback means none; anything else is stored verbatim (not URL-validated). */
+export function normaliseCallbackUrl(callbackUrl: string | null | undefined): string | null {
+  return callbackUrl === undefined || callbackUrl === null || callbackUrl === '' ? null : callbackUrl;
+}
+
+export function normaliseTokenType(tokenType: string | null | undefined): string {
+  return tokenType === undefined || tokenType === null || tokenType.trim() === '' ? DEFAULT_TOKEN_TYPE : tokenType;
+}
+
+/**
+ * Rule 7: may this caller get the stored app back under its name? The owner may, and so may the
+ * super admin when registering on behalf of that same owner.
+ */
+export function mayReuseExisting(caller: Caller, requestedOwner: string, app: Pick<Application, 'owner'>): boolean {
+  return app.owner === caller.username || (caller.isSuperAdmin && requestedOwner === app.owner);
+}
+
+export function forbiddenExisting(): ApiError {
+  return forbidden('Access is forbidden to the application');
+}
+
+/** Body-level failure that no single rule owns (e.g. no body at all). */
+export function missingBody(): ApiError {
+  return badRequest('The request body is required and must be a JSON object');
+}

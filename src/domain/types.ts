@@ -1,0 +1,32 @@
+/** The authenticated caller of a protected route. */
+export interface Caller {
+  userId: string;
+  username: string;
+  /** The bootstrap admin account (DCR_ADMIN_USER): may register for others and manage users. */
+  isSuperAdmin: boolean;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A registered OAuth2 client application, with its secret in plaintext (decrypted by the repository). */
+export interface Application {
+  id: string;
+  clientId: string;
+  clientSecret: string;
+  clientName: string;
+  owner: string;
+  grantTypes: string[];
+  callbackUrl: string | null;
+  saasApp: boolean;
+  tokenType: string;
+  userStoreDomainInSubject: boolean;
+  createdAt: Date;
+}
+
+export type NewApplication = Omit<Application, 'createdAt'>;

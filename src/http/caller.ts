@@ -1,0 +1,16 @@
+import type { FastifyRequest } from 'fastify';
+import type { Caller } from '../domain/types.js';
+import { unauthorized } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by a security handler once the request is authenticated. */
+    caller: Caller | null;
+  }
+}
+
+/** The authenticated caller; a route reaching this without one is a wiring bug, answered as 401. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw unauthorized();
+  return request.caller;
+}

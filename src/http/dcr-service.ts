@@ -1,0 +1,45 @@
+import type { FastifyReply } from 'fastify';
+import type { components, operations } from '../../generated/dcr-api.js';
+import type { Application } from '../domain/types.js';
+import type { RegistrationService } from '../services/registration.js';
+import { callerOf } from './caller.js';
+import type { OperationHandlers, OperationRequest } from './operations.js';
+
+type DCRResult = components['schemas']['DCRResult'];
+
+/** The 200 body WSO2 sends for an application (wso2-behavior.md §5). */
+export function toDcrResult(app: Application): DCRResult {
+  return {
+    clientId: app.clientId,
+    clientName: app.clientName,
+    callBackURL: app.callbackUrl,
+    callbackUrl: app.callbackUrl,
+    clientSecret: app.clientSecret,
+    isSaasApplication: app.saasApp,
+    appOwner: app.owner,
+    // WSO2 builds this by hand as a JSON string inside the JSON; clients parse it separately.
+    jsonString: JSON.stringify({
+      grant_types: app.grantTypes.join(' '),
+      redirect_uris: app.callbackUrl,
+      client_name: app.clientName,
+    }),
+    jsonAppAttribute: '{}',
+    applicationUUID: app.id,
+    tokenType: app.tokenType,
+  };
+}
+
+/** Glue service for spec/wso2-dcr-api.yaml: one thin method per operationId. */
+export class DcrService implements OperationHandlers<operations> {
+  constructor(private readonly registration: RegistrationService) {}
+
+  async registerApplication(
+    request: OperationRequest<operations['registerApplication']>,
+    reply: FastifyReply,
+  ): Promise<DCRResult> {
+    const { application } = await this.registration.register(callerOf(request), request.body);
+    // The body carries a client secret: never cached (RFC 6749 §5.1).
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return toDcrResult(application);
+  }
+}

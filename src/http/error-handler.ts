@@ -1,0 +1,135 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DatabaseUnavailable } from '../db/errors.js';
+import {
+  ApiError,
+  badRequest,
+  internalError,
+  serviceUnavailable,
+  unauthorized,
+  type ErrorDetail,
+} from '../errors.js';
+
+/** Which body shape a route's errors take: the spec's `Error`, or RFC 7644's on SCIM routes. */
+export type ErrorFormat = 'wso2' | 'scim';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    errorFormat?: ErrorFormat;
+  }
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldName(instancePath: string, fallback: string): string {
+  return instancePath === '' ? fallback : instancePath.slice(1).replace(/\//g, '.');
+}
+
+/** One ErrorListItem per offending field (our choice: WSO2 leaves the list empty). */
+export function validationDetails(errors: readonly AjvError[], context: string): ErrorDetail[] {
+  return errors.map((error) => {
+    if (error.keyword === 'additionalProperties') {
+      const key = String(error.params.additionalProperty);
+      return { code: key, message: `Unrecognized property '${key}'` };
+    }
+    if (error.keyword === 'required') {
+      const key = String(error.params.missingProperty);
+      return { code: key, message: `'${key}' is required` };
+    }
+    if (error.keyword === 'type' && error.instancePath === '' && context === 'body') {
+      return { code: 'body', message: 'The request body must be a JSON object' };
+    }
+    const field = fieldName(error.instancePath, context);
+    return { code: field, message: `'${field}' ${error.message ?? 'is invalid'}` };
+  });
+}
+
+/** Fastify's own 4xx errors (body parsing and limits), by their stable error codes. */
+function fromFastifyError(error: FastifyError): ApiError | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'Unsupported Media Type', 'The request body must be application/json');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'Payload Too Large', 'The request body exceeds the size limit of this server');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return badRequest('The request body is empty');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return badRequest('The Content-Length header does not match the body');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
+    default:
+      break;
+  }
+  // JSON syntax errors and secure-json-parse's prototype-poisoning refusals arrive as a
+  // SyntaxError that Fastify marked 400.
+  if (error instanceof SyntaxError && error.statusCode === 400) {
+    return badRequest(
+      'The request body is not valid JSON, or holds a forbidden key (__proto__, constructor.prototype)',
+      [],
+      'invalidSyntax',
+    );
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 && error.code?.startsWith('FST_')) {
+    return new ApiError(error.statusCode, 'Bad Request', 'The request could not be read');
+  }
+  return undefined;
+}
+
+/** Turns anything thrown while serving a request into the ApiError to answer with. */
+export function classify(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DatabaseUnavailable) return serviceUnavailable();
+  const fastifyError = error as FastifyError & { errors?: unknown[] };
+  // fastify-openapi-glue wraps the security handlers' failures into one SecurityError (401).
+  // An outage inside a handler must stay a 503, and a bug a 500, not turn into a 401.
+  if (fastifyError?.name === 'Unauthorized' && Array.isArray(fastifyError.errors)) {
+    const causes = fastifyError.errors.map(classify);
+    return causes.find((cause) => cause.statusCode >= 500) ?? unauthorized();
+  }
+  if (fastifyError?.validation) {
+    const details = validationDetails(fastifyError.validation as AjvError[], fastifyError.validationContext ?? 'body');
+    const description = details.map((detail) => detail.message).join('; ');
+    return badRequest(description, details, 'invalidValue');
+  }
+  return fromFastifyError(fastifyError) ?? internalError();
+}
+
+function scimBody(error: ApiError) {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+    status: String(error.statusCode),
+    // RFC 7644 §3.12 defines scimType for 400 (and 409 uniqueness) only.
+    ...(error.scimType && (error.statusCode === 400 || error.statusCode === 409) ? { scimType: error.scimType } : {}),
+    detail: error.description,
+  };
+}
+
+export function wso2Body(error: ApiError) {
+  return {
+    code: error.statusCode,
+    message: error.title,
+    description: error.description,
+    moreInfo: '',
+    error: error.details.map((detail) => ({ ...detail })),
+  };
+}
+
+/** The one error handler: every error leaves in the route's declared error shape. */
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const apiError = classify(error);
+  if (apiError.statusCode >= 500) {
+    request.log.error({ err: error }, 'request failed');
+  } else {
+    request.log.info({ statusCode: apiError.statusCode, reason: apiError.description }, 'request rejected');
+  }
+  reply.code(apiError.statusCode);
+  for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value);
+  if (request.routeOptions.config?.errorFormat === 'scim') {
+    return reply.type('application/scim+json').send(scimBody(apiError));
+  }
+  return reply.type('application/json').send(wso2Body(apiError));
+}

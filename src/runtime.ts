@@ -1,0 +1,137 @@
+import path from 'node:path';
+import type { FastifyServerOptions } from 'fastify';
+import type { AppServices } from './app.js';
+import type { Config } from './config.js';
+import { PasswordHasher } from './crypto/passwords.js';
+import { loadOrCreateKeyFile } from './crypto/key-file.js';
+import { randomPassword } from './crypto/random.js';
+import { SecretBox } from './crypto/secret-box.js';
+import { Database } from './db/database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import type { Readiness } from './http/platform-service.js';
+import { PgApplicationRepository } from './repositories/applications.js';
+import { PgUserRepository } from './repositories/users.js';
+import { Authenticator } from './services/auth.js';
+import { RegistrationService } from './services/registration.js';
+import { UserService } from './services/users.js';
+
+/** Everything the server runs on, wired once; `close` releases it in reverse order. */
+export interface Runtime {
+  db: Database;
+  services: AppServices;
+  /** Set when the super admin was created with a generated password (shown once, never logged). */
+  generatedAdminPassword: string | undefined;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+type Log = (message: string) => void;
+
+/** The repositories and services over one database, as the app and the tests use them. */
+export function createServices(
+  db: Database,
+  secrets: SecretBox,
+  config: Pick<Config, 'adminUser' | 'allowedGrantTypes'>,
+  hasher = new PasswordHasher(),
+  readiness?: Readiness,
+): AppServices {
+  const users = new PgUserRepository(db);
+  const apps = new PgApplicationRepository(db, secrets);
+  return {
+    auth: new Authenticator(users, hasher, config.adminUser),
+    registration: new RegistrationService(apps, users, config.allowedGrantTypes),
+    users: new UserService(users, hasher, config.adminUser),
+    readiness: readiness ?? databaseReadiness(db, () => true),
+  };
+}
+
+/** Ready once migrations ran and the database answers a query within its timeout. */
+export function databaseReadiness(db: Database, migrated: () => boolean): Readiness {
+  return {
+    async check() {
+      const failing: Record<string, string> = {};
+      if (!migrated()) failing.migrations = 'PENDING';
+      try {
+        await db.ping();
+      } catch {
+        failing.database = 'DOWN';
+      }
+      return Object.keys(failing).length === 0 ? { ready: true } : { ready: false, failing };
+    },
+  };
+}
+
+/**
+ * Starts the database (external via DATABASE_URL, or embedded in DCR_DATA_DIR), runs the
+ * migrations, loads the secret key and bootstraps the super admin.
+ */
+export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let secretKey = config.secretKey;
+  let connectionString = config.databaseUrl;
+
+  if (connectionString === undefined) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+    connectionString = embedded.connectionString;
+    if (!secretKey) {
+      const keyFile = path.join(config.dataDir, 'secret.key');
+      const loaded = await loadOrCreateKeyFile(keyFile);
+      if (loaded.created) log(`generated a new secret key in ${keyFile} (owner-only); back it up with the data folder`);
+      secretKey = loaded.key;
+    }
+  } else if (!secretKey) {
+    throw new StartupError(
+      'DCR_SECRET_KEY is required with DATABASE_URL: client secrets are encrypted with it, and every ' +
+        'instance over the same database needs the same key (generate one with: openssl rand -base64 32)',
+    );
+  }
+
+  const db = new Database({ connectionString, poolSize: config.dbPoolSize, timeoutMs: config.dbTimeoutMs });
+  const close = async () => {
+    await db.close().catch(() => {});
+    await embedded?.stop();
+  };
+  try {
+    let migrated = false;
+    const ran = await migrate(db);
+    migrated = true;
+    if (ran.length > 0) log(`applied migrations: ${ran.join(', ')}`);
+    const services = createServices(db, new SecretBox(secretKey), config, new PasswordHasher(), databaseReadiness(db, () => migrated));
+    const generatedAdminPassword = await services.users.bootstrapAdmin(
+      config.adminPassword,
+      // A generated password only for the zero-setup default; a real deployment must choose one.
+      embedded ? randomPassword : undefined,
+    );
+    return { db, services, generatedAdminPassword, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    // Belt and braces: the default serializers log no headers or bodies, but nothing that could
+    // carry a credential may ever reach a log line, whatever a future log call passes in.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        '*.password',
+        '*.clientSecret',
+        '*.client_secret',
+        '*.access_token',
+        '*.refresh_token',
+        'password',
+        'clientSecret',
+      ],
+      censor: '[REDACTED]',
+    },
+  };
+}

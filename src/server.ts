@@ -1,0 +1,61 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { loggerOptions, startRuntime, StartupError } from './runtime.js';
+
+/**
+ * The process entry point (`npm start`): reads the environment once, starts the runtime, listens,
+ * and shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close
+ * the pool, stop the embedded Postgres, exit 0).
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+
+  const startupLog = (message: string) => process.stderr.write(`[dcr] ${message}\n`);
+  let runtime;
+  try {
+    runtime = await startRuntime(config, startupLog);
+  } catch (err) {
+    const known = err instanceof StartupError || (err as Error).name === 'DataDirInUseError';
+    process.stderr.write(`[dcr] start-up failed: ${known ? (err as Error).message : (err as Error).stack}\n`);
+    process.exit(1);
+  }
+
+  const app = await buildApp(runtime.services, { bodyLimit: config.bodyLimit, logger: loggerOptions(config) });
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await runtime.close();
+  });
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    app.log.error({ err }, 'could not listen');
+    await runtime.close();
+    process.exit(1);
+  }
+
+  if (runtime.generatedAdminPassword) {
+    // Shown once, on the terminal, never in a log line: the operator must keep it now
+    // (or set DCR_ADMIN_PASSWORD, which resets it on the next start).
+    process.stdout.write(
+      `\n  The super admin '${config.adminUser}' was created with this generated password:\n\n` +
+        `      ${runtime.generatedAdminPassword}\n\n` +
+        '  It is shown only this once. Set DCR_ADMIN_PASSWORD to choose another.\n\n',
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { randomWso2Token } from '../crypto/random.js';
+import {
+  checkOwnerAllowed,
+  forbiddenExisting,
+  mayReuseExisting,
+  normaliseCallbackUrl,
+  normaliseTokenType,
+  requireClientName,
+  requireOwner,
+  resolveGrantTypes,
+} from '../domain/registration-rules.js';
+import type { Application, Caller } from '../domain/types.js';
+import type { ApplicationRepository } from '../repositories/applications.js';
+import type { UserRepository } from '../repositories/users.js';
+
+/** The registration request after wire-level parsing (types checked, booleans coerced). */
+export interface RegistrationRequest {
+  clientName?: string;
+  owner?: string;
+  grantType?: string;
+  callbackUrl?: string | null;
+  saasApp?: boolean;
+  tokenType?: string | null;
+  userStoreDomainInSubject?: boolean;
+  userstoreDomainInSubject?: boolean;
+}
+
+export interface RegistrationOutcome {
+  application: Application;
+  /** false when the name existed and the stored app was returned (WSO2's repeated "log in"). */
+  created: boolean;
+}
+
+/** POST /register: WSO2's rules (wso2-behavior.md §4) in their order, over the repositories. */
+export class RegistrationService {
+  constructor(
+    private readonly apps: ApplicationRepository,
+    private readonly users: UserRepository,
+    private readonly allowedGrantTypes: readonly string[],
+  ) {}
+
+  async register(caller: Caller, request: RegistrationRequest): Promise<RegistrationOutcome> {
+    const owner = requireOwner(request.owner);
+    const ownerExists = owner === caller.username || (await this.users.findByUsername(owner)) !== undefined;
+    checkOwnerAllowed(caller, owner, ownerExists);
+    const clientName = requireClientName(request.clientName);
+    const callbackUrl = normaliseCallbackUrl(request.callbackUrl);
+    const grantTypes = resolveGrantTypes(request.grantType, callbackUrl, this.allowedGrantTypes);
+
+    const existing = await this.apps.findByName(clientName);
+    if (existing) return this.reuse(caller, owner, existing);
+
+    const inserted = await this.apps.insertIfNameFree({
+      id: randomUUID(),
+      clientId: randomWso2Token(),
+      clientSecret: randomWso2Token(),
+      clientName,
+      owner,
+      grantTypes,
+      callbackUrl,
+      saasApp: request.saasApp ?? false,
+      tokenType: normaliseTokenType(request.tokenType),
+      userStoreDomainInSubject: request.userStoreDomainInSubject ?? request.userstoreDomainInSubject ?? false,
+    });
+    if (inserted) return { application: inserted, created: true };
+
+    // A concurrent request registered the name between our read and our insert: its app wins.
+    const winner = await this.apps.findByName(clientName);
+    if (!winner) throw new Error(`application ${clientName} vanished after a name conflict`);
+    return this.reuse(caller, owner, winner);
+  }
+
+  private reuse(caller: Caller, owner: string, app: Application): RegistrationOutcome {
+    if (!mayReuseExisting(caller, owner, app)) throw forbiddenExisting();
+    return { application: app, created: false };
+  }
+}

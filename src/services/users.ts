@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { PasswordHasher } from '../crypto/passwords.js';
+import type { User } from '../domain/types.js';
+import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
+
+/** 3 to 64 characters, no white space, no ':' (it would split a Basic credential). */
+export const USERNAME_PATTERN = /^[^\s:]{3,64}$/u;
+export const PASSWORD_MIN = 5;
+export const PASSWORD_MAX = 1024;
+
+export function checkNewUser(userName: string, password: string): void {
+  if (!USERNAME_PATTERN.test(userName)) {
+    throw badRequest(
+      "userName must be 3 to 64 characters without white space or ':'",
+      [{ code: 'userName', message: 'invalid userName' }],
+      'invalidValue',
+    );
+  }
+  if ([...password].length < PASSWORD_MIN || [...password].length > PASSWORD_MAX) {
+    throw badRequest(
+      `password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`,
+      [{ code: 'password', message: 'invalid password' }],
+      'invalidValue',
+    );
+  }
+}
+
+/** User management behind /scim2/Users, and the super admin's bootstrap. */
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly hasher: PasswordHasher,
+    readonly superAdmin: string,
+  ) {}
+
+  async create(userName: string, password: string): Promise<User> {
+    checkNewUser(userName, password);
+    const passwordHash = await this.hasher.hash(password);
+    try {
+      return await this.users.create({ id: randomUUID(), username: userName, passwordHash });
+    } catch (err) {
+      if (err instanceof DuplicateUserName) {
+        throw conflict(`A user named '${userName}' already exists`, 'uniqueness');
+      }
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<User> {
+    const user = await this.users.findById(id);
+    if (!user) throw notFound(`User ${id} not found`);
+    return user;
+  }
+
+  findByUserName(userName: string): Promise<User | undefined> {
+    return this.users.findByUsername(userName);
+  }
+
+  list(offset: number, limit: number): Promise<UserPage> {
+    return this.users.list(offset, limit);
+  }
+
+  async delete(id: string): Promise<void> {
+    const user = await this.get(id);
+    if (user.username === this.superAdmin) throw forbidden('The super admin cannot be deleted');
+    if (!(await this.users.delete(id))) throw notFound(`User ${id} not found`);
+  }
+
+  /**
+   * Makes sure the super admin exists. Its password comes from DCR_ADMIN_PASSWORD when set (which
+   * also resets a forgotten one on the next start), else from `generate` on first start only.
+   * Returns the generated password, if one was generated, for the caller to show once.
+   */
+  async bootstrapAdmin(password: string | undefined, generate: (() => string) | undefined): Promise<string | undefined> {
+    const existing = await this.users.findByUsername(this.superAdmin);
+    if (existing) {
+      if (password !== undefined && !(await this.hasher.verify(password, existing.passwordHash))) {
+        await this.users.setPasswordHash(existing.id, await this.hasher.hash(password));
+      }
+      return undefined;
+    }
+    const chosen = password ?? generate?.();
+    if (chosen === undefined) {
+      throw new Error(`The super admin '${this.superAdmin}' does not exist yet: set DCR_ADMIN_PASSWORD to create it`);
+    }
+    try {
+      await this.users.create({ id: randomUUID(), username: this.superAdmin, passwordHash: await this.hasher.hash(chosen) });
+    } catch (err) {
+      // Another instance bootstrapped it at the same moment: theirs stands.
+      if (err instanceof DuplicateUserName) return undefined;
+      throw err;
+    }
+    return password === undefined ? chosen : undefined;
+  }
+}
