@@ -53,6 +53,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token endpoint (RFC 6749)
+         * @description Grants `password`, `client_credentials` and `refresh_token`, for the grants the app
+         *     registered. Client authentication by HTTP Basic (`clientId:clientSecret`) or by
+         *     `client_id`/`client_secret` form fields, not both. Refresh tokens rotate: a used one stops
+         *     working, and presenting it again revokes every token of its grant (RFC 6819 §5.2.2.3).
+         *     Scopes: `apim:dcr:app_manage` and `openid` exist; others are dropped; none left is `default`.
+         */
+        post: operations["issueToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token introspection (RFC 7662)
+         * @description Any registered client may introspect (it acts as a resource server). Inactive, unknown,
+         *     expired or revoked tokens answer `{"active": false}`.
+         */
+        post: operations["introspectToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token revocation (RFC 7009)
+         * @description Revokes an access or refresh token of the authenticated client; revoking a refresh token
+         *     also revokes the access tokens of its grant. Unknown tokens answer 200 as well.
+         */
+        post: operations["revokeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/jwks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys that verify JWT access tokens (RFC 7517)
+         * @description The current key and retired keys whose tokens may still be valid.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorization server metadata (RFC 8414) */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -160,6 +263,83 @@ export interface components {
             scimType?: string;
             detail?: string;
         };
+        /** @description Form parameters (RFC 6749 §4.3, §4.4, §6). Unknown parameters are ignored. */
+        TokenRequest: {
+            /** @example client_credentials */
+            grant_type?: string;
+            username?: string;
+            password?: string;
+            /** @example apim:dcr:app_manage openid */
+            scope?: string;
+            refresh_token?: string;
+            client_id?: string;
+            client_secret?: string;
+        };
+        /** @description RFC 7662 §2.1 / RFC 7009 §2.1 parameters, plus client_secret_post credentials. */
+        TokenHintRequest: {
+            token?: string;
+            /** @example access_token */
+            token_type_hint?: string;
+            client_id?: string;
+            client_secret?: string;
+        };
+        TokenResponse: {
+            access_token: string;
+            /** @description Only for the password and refresh_token grants of apps registered for refresh_token. */
+            refresh_token?: string;
+            /** @example apim:dcr:app_manage */
+            scope: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            /** @example 3600 */
+            expires_in: number;
+        };
+        Introspection: {
+            active: boolean;
+            scope?: string;
+            client_id?: string;
+            username?: string;
+            token_type?: string;
+            exp?: number;
+            iat?: number;
+            sub?: string;
+            aud?: string;
+            iss?: string;
+        };
+        Jwks: {
+            keys: {
+                kty: string;
+                kid: string;
+                alg?: string;
+                use?: string;
+                crv?: string;
+                x?: string;
+                y?: string;
+                n?: string;
+                e?: string;
+            }[];
+        };
+        AuthorizationServerMetadata: {
+            issuer: string;
+            token_endpoint: string;
+            jwks_uri: string;
+            introspection_endpoint?: string;
+            revocation_endpoint?: string;
+            registration_endpoint?: string;
+            scopes_supported?: string[];
+            /** @description Empty: this server has no authorization endpoint. */
+            response_types_supported: string[];
+            grant_types_supported?: string[];
+            token_endpoint_auth_methods_supported?: string[];
+            introspection_endpoint_auth_methods_supported?: string[];
+            revocation_endpoint_auth_methods_supported?: string[];
+        };
+        /** @description RFC 6749 §5.2. */
+        OAuthError: {
+            /** @example invalid_client */
+            error: string;
+            error_description?: string;
+        };
         Health: {
             /** @enum {string} */
             status: "UP";
@@ -185,6 +365,47 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description `invalid_request`, `invalid_grant` (wrong user password; bad, used or expired refresh token),
+         *     `unauthorized_client` (grant not registered by the app), `unsupported_grant_type`,
+         *     `invalid_scope`.
+         */
+        OAuthBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description `invalid_client`: client authentication failed. */
+        OAuthUnauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Any other error, in the RFC 6749 shape. */
+        OAuthOther: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description An error, in the `Error` shape. */
+        ErrorResponse: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Bad Request (`scimType` invalidValue, invalidSyntax or invalidFilter). */
         ScimBadRequest: {
             headers: {
@@ -363,6 +584,136 @@ export interface operations {
             404: components["responses"]["ScimNotFound"];
             500: components["responses"]["ScimError"];
             503: components["responses"]["ScimError"];
+        };
+    };
+    issueToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token, with `Cache-Control: no-store` and `Pragma: no-cache`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            400: components["responses"]["OAuthBadRequest"];
+            401: components["responses"]["OAuthUnauthorized"];
+            413: components["responses"]["OAuthOther"];
+            415: components["responses"]["OAuthOther"];
+            500: components["responses"]["OAuthOther"];
+            503: components["responses"]["OAuthOther"];
+        };
+    };
+    introspectToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenHintRequest"];
+            };
+        };
+        responses: {
+            /** @description The token's state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Introspection"];
+                };
+            };
+            400: components["responses"]["OAuthBadRequest"];
+            401: components["responses"]["OAuthUnauthorized"];
+            413: components["responses"]["OAuthOther"];
+            415: components["responses"]["OAuthOther"];
+            500: components["responses"]["OAuthOther"];
+            503: components["responses"]["OAuthOther"];
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenHintRequest"];
+            };
+        };
+        responses: {
+            /** @description Revoked (or not a token of this client). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["OAuthBadRequest"];
+            401: components["responses"]["OAuthUnauthorized"];
+            413: components["responses"]["OAuthOther"];
+            415: components["responses"]["OAuthOther"];
+            500: components["responses"]["OAuthOther"];
+            503: components["responses"]["OAuthOther"];
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            500: components["responses"]["ErrorResponse"];
+            503: components["responses"]["ErrorResponse"];
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
         };
     };
     healthLive: {

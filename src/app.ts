@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
-import { methodNotAllowed, notFound } from './errors.js';
+import { methodNotAllowed, notFound, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
-import { PlatformService, type Readiness } from './http/platform-service.js';
+import formbody from '@fastify/formbody';
+import { HealthHandlers, type Readiness } from './http/health-handlers.js';
+import { OAuthHandlers } from './http/oauth-handlers.js';
+import { platformService } from './http/platform-service.js';
+import { ScimHandlers } from './http/scim-handlers.js';
 import { SecurityHandlers } from './http/security.js';
 import type { Authenticator } from './services/auth.js';
+import type { OAuthService } from './services/oauth.js';
 import type { RegistrationService } from './services/registration.js';
+import type { KeyStore } from './services/signing-keys.js';
 import type { UserService } from './services/users.js';
 import { loadSpec, mountPrefix, type OpenApiDocument } from './spec.js';
 
@@ -18,7 +24,11 @@ export interface AppServices {
   auth: Authenticator;
   registration: RegistrationService;
   users: UserService;
+  oauth: OAuthService;
+  keys: KeyStore;
   readiness: Readiness;
+  /** The issuer (RFC 8414): the base URL of every endpoint in the metadata document. */
+  issuer: string;
 }
 
 export interface AppOptions {
@@ -38,8 +48,12 @@ interface BodySchema {
   content?: Record<string, { schema?: { properties?: Record<string, { type?: string }> } }>;
 }
 
-/** Error shape per route, read from the spec: routes that answer SCIM bodies get SCIM errors. */
+/**
+ * Error shape per route, read from the spec: an operation's `x-fastify-config.errorFormat`
+ * (the OAuth2 endpoints), else SCIM for routes that answer SCIM bodies, else WSO2's `Error`.
+ */
 function errorFormatOf(route: RouteOptions): ErrorFormat {
+  if (route.config?.errorFormat) return route.config.errorFormat;
   const responses = (route.schema?.response ?? {}) as Record<string, { content?: Record<string, unknown> }>;
   const scim = Object.values(responses).some((response) => response.content?.['application/scim+json']);
   return scim ? 'scim' : 'wso2';
@@ -66,13 +80,19 @@ async function mountSpec(
 ): Promise<void> {
   const methodsByUrl = new Map<string, { methods: Set<string>; errorFormat: ErrorFormat }>();
   app.addHook('onRoute', (route) => {
-    const errorFormat = errorFormatOf(route);
+    // The 405 routes below state their path's format; they have no response schema to read it from.
+    const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
     if (route.schema?.body) {
       const booleans = booleanBodyFields(route);
-      const guard = async (request: { body: unknown }) => {
+      const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
+      const guard = async (request: FastifyRequest) => {
         // Fastify does not enforce requestBody.required: a POST with no body would pass.
         if (request.body === undefined) throw missingBody();
+        // A body parsed by a parser another route needs (e.g. a form sent to a JSON route) is
+        // not validated by Fastify at all: only the media types the spec declares are accepted.
+        const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!mediaTypes.includes(mediaType)) throw unsupportedMediaType(mediaTypes);
         coerceBooleanFields(request.body, booleans);
       };
       route.preValidation = [guard, ...[route.preValidation ?? []].flat()];
@@ -144,9 +164,15 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration), security);
   });
   await app.register(async (scope) => {
-    // RFC 7644 §3.1: SCIM clients send application/scim+json.
+    // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
     scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
-    await mountSpec(scope, loadSpec('platform-api.yaml'), new PlatformService(services.users, services.readiness), security);
+    await scope.register(formbody);
+    const service = platformService(
+      new ScimHandlers(services.users),
+      new OAuthHandlers(services.oauth, services.keys, services.issuer),
+      new HealthHandlers(services.readiness),
+    );
+    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security);
   });
   return app;
 }

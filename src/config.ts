@@ -22,6 +22,14 @@ export interface Config {
   dbPoolSize: number;
   /** Upper bound for getting a connection and for one statement: a dead database answers 503 within it. */
   dbTimeoutMs: number;
+  /** RFC 8414 issuer: `iss` of JWTs and the base of the metadata's endpoint URLs. */
+  issuer: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  /** Who may be granted apim:dcr:app_manage: undefined for anyone (WSO2's default). */
+  appManageUsers: readonly string[] | undefined;
+  /** How long a verified Basic credential is remembered (0: never). */
+  authCacheTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +56,11 @@ const schema = {
     },
     DCR_DB_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 },
     DCR_DB_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+    DCR_ISSUER: { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' },
+    DCR_ACCESS_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 3600 },
+    DCR_REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 86400 },
+    DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
+    DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
   },
 } as const;
 
@@ -64,6 +77,11 @@ interface RawEnv {
   LOG_LEVEL: string;
   DCR_DB_POOL_SIZE: number;
   DCR_DB_TIMEOUT_MS: number;
+  DCR_ISSUER?: string;
+  DCR_ACCESS_TOKEN_TTL: number;
+  DCR_REFRESH_TOKEN_TTL: number;
+  DCR_APP_MANAGE_USERS: string;
+  DCR_AUTH_CACHE_TTL: number;
 }
 
 /** Parses a 256-bit key; undefined when it is not exactly 32 bytes in one of the accepted encodings. */
@@ -114,6 +132,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     }
   }
 
+  // The default issuer is this server's own base URL; a wildcard bind address is not reachable.
+  const publicHost = raw.HOST === '0.0.0.0' || raw.HOST === '::' ? 'localhost' : raw.HOST;
+  const issuer = (raw.DCR_ISSUER ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${raw.PORT}`).replace(/\/+$/, '');
+  const appManageUsers = raw.DCR_APP_MANAGE_USERS.trim() === '*' ? undefined : raw.DCR_APP_MANAGE_USERS.split(/[\s,]+/).filter(Boolean);
+
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -127,5 +150,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: raw.LOG_LEVEL,
     dbPoolSize: raw.DCR_DB_POOL_SIZE,
     dbTimeoutMs: raw.DCR_DB_TIMEOUT_MS,
+    issuer,
+    accessTokenTtlSeconds: raw.DCR_ACCESS_TOKEN_TTL,
+    refreshTokenTtlSeconds: raw.DCR_REFRESH_TOKEN_TTL,
+    appManageUsers,
+    authCacheTtlSeconds: raw.DCR_AUTH_CACHE_TTL,
   };
 }

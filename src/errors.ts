@@ -69,6 +69,10 @@ export function methodNotAllowed(method: string, allow: readonly string[]): ApiE
   });
 }
 
+export function unsupportedMediaType(accepted: readonly string[]): ApiError {
+  return new ApiError(415, 'Unsupported Media Type', `The request body must be ${accepted.join(' or ')}`);
+}
+
 export function serviceUnavailable(description = 'The service cannot reach its database; retry later'): ApiError {
   return new ApiError(503, 'Service Unavailable', description, [], { 'retry-after': '1' });
 }
@@ -76,3 +80,33 @@ export function serviceUnavailable(description = 'The service cannot reach its d
 export function internalError(): ApiError {
   return new ApiError(500, 'Internal Server Error', 'The server could not complete the request');
 }
+
+/**
+ * RFC 6749 §5.2 errors of the token, introspection and revocation endpoints, rendered as
+ * `{"error", "error_description"}` on those routes.
+ */
+export class OAuthError extends ApiError {
+  override name = 'OAuthError';
+  constructor(
+    statusCode: number,
+    readonly error: string,
+    description: string,
+    headers: Readonly<Record<string, string | string[]>> = {},
+  ) {
+    super(statusCode, error, description, [], headers);
+  }
+}
+
+export const oauth = {
+  invalidRequest: (description: string) => new OAuthError(400, 'invalid_request', description),
+  /** 401 with a Basic challenge: RFC 6749 §5.2 for a client that tried to authenticate. */
+  invalidClient: () =>
+    new OAuthError(401, 'invalid_client', 'Client authentication failed', {
+      'www-authenticate': 'Basic realm="wso2-dcr", charset="UTF-8"',
+    }),
+  invalidGrant: (description: string) => new OAuthError(400, 'invalid_grant', description),
+  unauthorizedClient: (description: string) => new OAuthError(400, 'unauthorized_client', description),
+  unsupportedGrantType: (description: string) => new OAuthError(400, 'unsupported_grant_type', description),
+  invalidScope: (description: string) => new OAuthError(400, 'invalid_scope', description),
+  unsupportedTokenType: (description: string) => new OAuthError(400, 'unsupported_token_type', description),
+};

@@ -9,11 +9,17 @@ import { SecretBox } from './crypto/secret-box.js';
 import { Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import type { Readiness } from './http/platform-service.js';
+import type { Readiness } from './http/health-handlers.js';
 import { PgApplicationRepository } from './repositories/applications.js';
+import { PgSigningKeyRepository } from './repositories/signing-keys.js';
+import { PgTokenRepository } from './repositories/tokens.js';
 import { PgUserRepository } from './repositories/users.js';
 import { Authenticator } from './services/auth.js';
+import { CredentialCache } from './services/credential-cache.js';
+import { OAuthService } from './services/oauth.js';
 import { RegistrationService } from './services/registration.js';
+import { KeyStore } from './services/signing-keys.js';
+import { TokenService } from './services/tokens.js';
 import { UserService } from './services/users.js';
 
 /** Everything the server runs on, wired once; `close` releases it in reverse order. */
@@ -31,21 +37,44 @@ export class StartupError extends Error {
 
 type Log = (message: string) => void;
 
+export type ServiceConfig = Pick<
+  Config,
+  | 'adminUser'
+  | 'allowedGrantTypes'
+  | 'issuer'
+  | 'accessTokenTtlSeconds'
+  | 'refreshTokenTtlSeconds'
+  | 'appManageUsers'
+  | 'authCacheTtlSeconds'
+>;
+
 /** The repositories and services over one database, as the app and the tests use them. */
 export function createServices(
   db: Database,
   secrets: SecretBox,
-  config: Pick<Config, 'adminUser' | 'allowedGrantTypes'>,
+  config: ServiceConfig,
   hasher = new PasswordHasher(),
   readiness?: Readiness,
 ): AppServices {
   const users = new PgUserRepository(db);
   const apps = new PgApplicationRepository(db, secrets);
+  const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000));
+  const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.accessTokenTtlSeconds);
+  const tokens = new TokenService(new PgTokenRepository(db), keys, {
+    issuer: config.issuer,
+    accessTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+  });
+  auth.useTokens(tokens);
+  const policy = config.appManageUsers ? { anyone: false as const, users: new Set(config.appManageUsers) } : { anyone: true as const };
   return {
-    auth: new Authenticator(users, hasher, config.adminUser),
+    auth,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
+    oauth: new OAuthService(apps, users, auth, tokens, policy),
+    keys,
     readiness: readiness ?? databaseReadiness(db, () => true),
+    issuer: config.issuer,
   };
 }
 
@@ -101,6 +130,7 @@ export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
     migrated = true;
     if (ran.length > 0) log(`applied migrations: ${ran.join(', ')}`);
     const services = createServices(db, new SecretBox(secretKey), config, new PasswordHasher(), databaseReadiness(db, () => migrated));
+    await services.keys.ensureKey();
     const generatedAdminPassword = await services.users.bootstrapAdmin(
       config.adminPassword,
       // A generated password only for the zero-setup default; a real deployment must choose one.

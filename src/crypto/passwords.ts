@@ -46,7 +46,13 @@ export class PasswordHasher {
   async verify(password: string, stored: string): Promise<boolean> {
     const parsed = parseHash(stored);
     if (!parsed) return false;
-    const key = await derive(password, parsed.salt, parsed.cost);
+    let key: Buffer;
+    try {
+      key = await derive(password, parsed.salt, parsed.cost);
+    } catch {
+      // Parameters that parse but that scrypt refuses (ln=0, ln=99, ...): malformed too.
+      return false;
+    }
     return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
   }
 

@@ -70,8 +70,10 @@ export function requireClientName(clientName: string | undefined): string {
 }
 
 /**
- * Rules 5 and 6: the grant list, validated against the allowed grants, then stripped of the
- * redirect-based grants when there is no callback. Duplicates are removed, order kept.
+ * Rules 5 and 6: the grant list, stripped of the redirect-based grants (matched case-insensitively)
+ * when there is no callback, then validated against the allowed grants. WSO2 drops them in
+ * RegistrationServiceImpl before its key manager validates the rest, so a dropped
+ * `AUTHORIZATION_CODE` is never rejected. Duplicates are removed, order kept.
  */
 export function resolveGrantTypes(
   grantType: string | undefined,
@@ -82,15 +84,15 @@ export function resolveGrantTypes(
   if (requested.length === 0) {
     throw fieldError('grantType', 'Grant type (grantType) cannot be empty');
   }
+  const kept =
+    callbackUrl !== null ? requested : requested.filter((grant) => !REDIRECT_GRANTS.has(grant.toLowerCase()));
   const allowedSet = new Set(allowed);
-  for (const grant of requested) {
+  for (const grant of kept) {
     if (!allowedSet.has(grant)) {
       throw fieldError('grantType', `'${grant}' grant type is not allowed.`);
     }
   }
-  const unique = [...new Set(requested)];
-  if (callbackUrl !== null) return unique;
-  return unique.filter((grant) => !REDIRECT_GRANTS.has(grant.toLowerCase()));
+  return [...new Set(kept)];
 }
 
 /** An empty or null callback means none; anything else is stored verbatim (not URL-validated). */

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailable } from '../db/errors.js';
 import {
   ApiError,
+  OAuthError,
   badRequest,
   internalError,
   serviceUnavailable,
@@ -9,8 +10,8 @@ import {
   type ErrorDetail,
 } from '../errors.js';
 
-/** Which body shape a route's errors take: the spec's `Error`, or RFC 7644's on SCIM routes. */
-export type ErrorFormat = 'wso2' | 'scim';
+/** Which body shape a route's errors take: the spec's `Error`, RFC 7644's on SCIM routes, RFC 6749's on OAuth2 routes. */
+export type ErrorFormat = 'wso2' | 'scim' | 'oauth';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -108,6 +109,23 @@ function scimBody(error: ApiError) {
   };
 }
 
+/** RFC 6749 §5.2. Errors that are not OAuth errors map by status (400 → invalid_request). */
+function oauthBody(error: ApiError) {
+  const code =
+    error instanceof OAuthError
+      ? error.error
+      : error.statusCode === 400
+        ? 'invalid_request'
+        : error.statusCode === 401
+          ? 'invalid_client'
+          : error.statusCode >= 500
+            ? error.statusCode === 503
+              ? 'temporarily_unavailable'
+              : 'server_error'
+            : 'invalid_request';
+  return { error: code, error_description: error.description };
+}
+
 export function wso2Body(error: ApiError) {
   return {
     code: error.statusCode,
@@ -128,8 +146,12 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   }
   reply.code(apiError.statusCode);
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value);
-  if (request.routeOptions.config?.errorFormat === 'scim') {
-    return reply.type('application/scim+json').send(scimBody(apiError));
+  const format = request.routeOptions.config?.errorFormat;
+  if (format === 'scim') return reply.type('application/scim+json').send(scimBody(apiError));
+  if (format === 'oauth') {
+    // RFC 6749 §5.1: error responses of the token endpoint are not cached either.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return reply.type('application/json').send(oauthBody(apiError));
   }
   return reply.type('application/json').send(wso2Body(apiError));
 }

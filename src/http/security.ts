@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { unauthorized } from '../errors.js';
 import type { Authenticator } from '../services/auth.js';
 
 /**
@@ -15,10 +14,16 @@ export class SecurityHandlers {
   }
 
   /**
-   * Bearer tokens with scope apim:dcr:app_manage, issued by /oauth2/token. That endpoint does not
-   * exist yet, so no token can be valid: every Bearer attempt is the same 401 as a bad password.
+   * RFC 6750 Bearer tokens issued by /oauth2/token, carrying the scopes the operation lists
+   * (apim:dcr:app_manage on /register). Anything else is the same 401 as a bad password.
    */
-  async OAuth2Security(_request: FastifyRequest, _reply: FastifyReply, _scopes: readonly string[]): Promise<void> {
-    throw unauthorized();
+  async OAuth2Security(request: FastifyRequest, _reply: FastifyReply, scopes: readonly string[]): Promise<void> {
+    request.caller = await this.auth.authenticateBearer(request.headers.authorization, scopes);
   }
+
+  /**
+   * The OAuth2 endpoints' client authentication. It decides nothing here: those endpoints verify
+   * the client themselves, so that a failure is RFC 6749's invalid_client rather than a glue 401.
+   */
+  async ClientBasic(): Promise<void> {}
 }

@@ -4,6 +4,7 @@ import type { Application, NewApplication } from '../domain/types.js';
 
 export interface ApplicationRepository {
   findByName(clientName: string): Promise<Application | undefined>;
+  findByClientId(clientId: string): Promise<Application | undefined>;
   /**
    * Inserts the app unless its name is taken; undefined when it was (the caller then reads the
    * winner). One statement, so concurrent first registrations of a name cannot both insert.
@@ -40,6 +41,13 @@ export class PgApplicationRepository implements ApplicationRepository {
       `SELECT ${COLUMNS} FROM applications WHERE client_name = $1`,
       [clientName],
     );
+    return rows[0] && this.toApplication(rows[0]);
+  }
+
+  async findByClientId(clientId: string): Promise<Application | undefined> {
+    const { rows } = await this.db.query<ApplicationRow>(`SELECT ${COLUMNS} FROM applications WHERE client_id = $1`, [
+      clientId,
+    ]);
     return rows[0] && this.toApplication(rows[0]);
   }
 

@@ -87,7 +87,8 @@ export class PgUserRepository implements UserRepository {
       [offset, limit],
     );
     let total = rows[0] ? Number(rows[0].total) : 0;
-    if (rows.length === 0 && offset > 0) {
+    // An empty page (past the end, or count=0, RFC 7644 §3.4.2.4) carries no window count.
+    if (rows.length === 0 && (offset > 0 || limit === 0)) {
       const count = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM users');
       total = Number(count.rows[0]!.n);
     }

@@ -1,7 +1,10 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
-import type { Caller } from '../domain/types.js';
+import { APP_MANAGE_SCOPE } from '../domain/scopes.js';
+import type { Caller, User } from '../domain/types.js';
 import { unauthorized } from '../errors.js';
 import type { UserRepository } from '../repositories/users.js';
+import { CredentialCache } from './credential-cache.js';
+import type { TokenService } from './tokens.js';
 
 /** Splits an RFC 7617 Basic credential; undefined for anything malformed or with an empty part. */
 export function parseBasicAuthorization(header: string | undefined): { username: string; password: string } | undefined {
@@ -17,27 +20,67 @@ export function parseBasicAuthorization(header: string | undefined): { username:
   return { username, password };
 }
 
+/** The token of an RFC 6750 `Authorization: Bearer` header, if that is what the header holds. */
+export function parseBearerAuthorization(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
+  return match?.[1];
+}
+
 /**
  * Authenticates callers against the user store. Every failure is the same 401, and an unknown
  * user costs the same KDF time as a wrong password, so neither the answer nor its timing tells
  * which part was wrong (wso2-behavior.md §2).
  */
 export class Authenticator {
+  private tokens: TokenService | undefined;
+
   constructor(
     private readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
     private readonly superAdmin: string,
+    private readonly cache: CredentialCache = new CredentialCache(0),
   ) {}
+
+  /** The token service verifies Bearer tokens; set after construction (they depend on each other). */
+  useTokens(tokens: TokenService): void {
+    this.tokens = tokens;
+  }
+
+  isSuperAdmin(username: string): boolean {
+    return username === this.superAdmin;
+  }
+
+  /** The user whose password this is, or undefined; same cost whether the user exists or not. */
+  async verifyPassword(username: string, password: string): Promise<User | undefined> {
+    const user = await this.users.findByUsername(username);
+    if (!user) {
+      await this.hasher.burn(password);
+      return undefined;
+    }
+    if (this.cache.has(username, password, user.passwordHash)) return user;
+    if (!(await this.hasher.verify(password, user.passwordHash))) return undefined;
+    this.cache.add(username, password, user.passwordHash);
+    return user;
+  }
 
   async authenticateBasic(header: string | undefined): Promise<Caller> {
     const credentials = parseBasicAuthorization(header);
     if (!credentials) throw unauthorized();
-    const user = await this.users.findByUsername(credentials.username);
-    if (!user) {
-      await this.hasher.burn(credentials.password);
-      throw unauthorized();
-    }
-    if (!(await this.hasher.verify(credentials.password, user.passwordHash))) throw unauthorized();
-    return { userId: user.id, username: user.username, isSuperAdmin: user.username === this.superAdmin };
+    const user = await this.verifyPassword(credentials.username, credentials.password);
+    if (!user) throw unauthorized();
+    return { userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(user.username) };
+  }
+
+  /**
+   * RFC 6750 Bearer: an active (unexpired, unrevoked, user still present) access token carrying
+   * every scope in `requiredScopes`. Costs a signature check or a SHA-256 and one indexed query.
+   */
+  async authenticateBearer(header: string | undefined, requiredScopes: readonly string[] = [APP_MANAGE_SCOPE]): Promise<Caller> {
+    const token = parseBearerAuthorization(header);
+    if (!token || !this.tokens) throw unauthorized();
+    const active = await this.tokens.resolveAccessToken(token);
+    if (!active || !requiredScopes.every((scope) => active.scopes.includes(scope))) throw unauthorized();
+    return { userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(active.username) };
   }
 }

@@ -1,0 +1,42 @@
+/**
+ * Scope rules of the key manager (wso2-behavior.md §6): only known scopes are granted, the
+ * result is sorted, and an empty result is WSO2's `default`.
+ */
+export const APP_MANAGE_SCOPE = 'apim:dcr:app_manage';
+export const OPENID_SCOPE = 'openid';
+export const DEFAULT_SCOPE = 'default';
+export const KNOWN_SCOPES: readonly string[] = [APP_MANAGE_SCOPE, OPENID_SCOPE];
+
+/** Who may hold apim:dcr:app_manage: everyone (WSO2's default), or listed users and the super admin. */
+export type AppManagePolicy = { anyone: true } | { anyone: false; users: ReadonlySet<string> };
+
+export function parseScopeParameter(scope: string | undefined): string[] {
+  return (scope ?? '').split(' ').filter(Boolean);
+}
+
+export function mayHoldScope(scope: string, user: { username: string; isSuperAdmin: boolean }, policy: AppManagePolicy): boolean {
+  if (scope === OPENID_SCOPE) return true;
+  if (scope === APP_MANAGE_SCOPE) return policy.anyone || user.isSuperAdmin || policy.users.has(user.username);
+  return false;
+}
+
+/** The scopes granted for a request: unknown or not-allowed ones are dropped, never an error. */
+export function grantScopes(
+  requested: readonly string[],
+  user: { username: string; isSuperAdmin: boolean },
+  policy: AppManagePolicy,
+): string[] {
+  const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, user, policy)).sort();
+  return granted.length > 0 ? granted : [DEFAULT_SCOPE];
+}
+
+/**
+ * A refresh may narrow the original grant but never widen it (RFC 6749 §6): no `scope` keeps it;
+ * a scope outside the original grant is invalid_scope (returned as undefined here).
+ */
+export function narrowScopes(original: readonly string[], requested: readonly string[]): string[] | undefined {
+  if (requested.length === 0) return [...original];
+  const unique = [...new Set(requested)];
+  if (!unique.every((scope) => original.includes(scope))) return undefined;
+  return unique.sort();
+}

@@ -1,0 +1,36 @@
+import type { FastifyReply } from 'fastify';
+import type { components, operations } from '../../generated/platform-api.js';
+import { ApiError } from '../errors.js';
+import type { OperationHandlers } from './operations.js';
+
+type Health = components['schemas']['Health'];
+
+/** What /health/ready needs to know: have migrations run, and does the database answer? */
+export interface Readiness {
+  check(): Promise<{ ready: true } | { ready: false; failing: Record<string, string> }>;
+}
+
+/** /health/live and /health/ready. */
+export class HealthHandlers implements OperationHandlers<Pick<operations, 'healthLive' | 'healthReady'>> {
+  constructor(private readonly readiness: Readiness) {}
+
+  async healthLive(): Promise<Health> {
+    return { status: 'UP' };
+  }
+
+  async healthReady(_request: unknown, reply: FastifyReply): Promise<Health> {
+    const result = await this.readiness.check();
+    reply.header('cache-control', 'no-store');
+    if (!result.ready) {
+      const failing = Object.entries(result.failing);
+      throw new ApiError(
+        503,
+        'Service Unavailable',
+        `Not ready: ${failing.map(([name, state]) => `${name} ${state}`).join(', ')}`,
+        failing.map(([name, state]) => ({ code: name, message: state })),
+        { 'retry-after': '1' },
+      );
+    }
+    return { status: 'UP', checks: { database: 'UP', migrations: 'UP' } };
+  }
+}

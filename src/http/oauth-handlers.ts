@@ -1,0 +1,76 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { components, operations } from '../../generated/platform-api.js';
+import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../domain/scopes.js';
+import type { KeyStore } from '../services/signing-keys.js';
+import { SUPPORTED_GRANTS, type ClientCredentialsInput, type OAuthService } from '../services/oauth.js';
+import type { OperationHandlers, OperationRequest } from './operations.js';
+
+type OAuthOperations = Pick<
+  operations,
+  'issueToken' | 'introspectToken' | 'revokeToken' | 'getJwks' | 'getAuthorizationServerMetadata'
+>;
+
+type Schemas = components['schemas'];
+
+function clientCredentials(request: FastifyRequest, body: { client_id?: string; client_secret?: string }): ClientCredentialsInput {
+  return { authorization: request.headers.authorization, clientId: body.client_id, clientSecret: body.client_secret };
+}
+
+/** RFC 6749 §5.1: token responses, and anything carrying token state, are never cached. */
+function noStore(reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/** The key manager: /oauth2/token, /oauth2/introspect, /oauth2/revoke, /oauth2/jwks, RFC 8414 metadata. */
+export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
+  constructor(
+    private readonly oauth: OAuthService,
+    private readonly keys: KeyStore,
+    private readonly issuer: string,
+  ) {}
+
+  async issueToken(request: OperationRequest<operations['issueToken']>, reply: FastifyReply): Promise<Schemas['TokenResponse']> {
+    noStore(reply);
+    return this.oauth.token(clientCredentials(request, request.body), request.body);
+  }
+
+  async introspectToken(
+    request: OperationRequest<operations['introspectToken']>,
+    reply: FastifyReply,
+  ): Promise<Schemas['Introspection']> {
+    noStore(reply);
+    const { token, token_type_hint: hint } = request.body;
+    return this.oauth.introspect(clientCredentials(request, request.body), token, hint);
+  }
+
+  async revokeToken(request: OperationRequest<operations['revokeToken']>, reply: FastifyReply): Promise<undefined> {
+    noStore(reply);
+    const { token, token_type_hint: hint } = request.body;
+    await this.oauth.revoke(clientCredentials(request, request.body), token, hint);
+    return undefined;
+  }
+
+  async getJwks(_request: FastifyRequest, reply: FastifyReply): Promise<Schemas['Jwks']> {
+    // Caches may keep the key set briefly; rotation keeps old keys published long past this.
+    reply.header('cache-control', 'public, max-age=300');
+    return (await this.keys.jwks()) as Schemas['Jwks'];
+  }
+
+  async getAuthorizationServerMetadata(): Promise<Schemas['AuthorizationServerMetadata']> {
+    const base = this.issuer;
+    return {
+      issuer: base,
+      token_endpoint: `${base}/oauth2/token`,
+      jwks_uri: `${base}/oauth2/jwks`,
+      introspection_endpoint: `${base}/oauth2/introspect`,
+      revocation_endpoint: `${base}/oauth2/revoke`,
+      registration_endpoint: `${base}/client-registration/v0.17/register`,
+      scopes_supported: [APP_MANAGE_SCOPE, OPENID_SCOPE],
+      response_types_supported: [],
+      grant_types_supported: [...SUPPORTED_GRANTS],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    };
+  }
+}

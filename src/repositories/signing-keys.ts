@@ -1,0 +1,94 @@
+import type { Database } from '../db/database.js';
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  privateJwkEnc: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+}
+
+export interface SigningKeyRepository {
+  /** Keys that still verify: the active ones and those retired less than `graceSeconds` ago. */
+  listVerifying(graceSeconds: number): Promise<StoredSigningKey[]>;
+  /** The newest key that is not retired. */
+  current(): Promise<StoredSigningKey | undefined>;
+  /** Inserts `key` and retires every other active key, in one transaction. */
+  activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void>;
+  /**
+   * Runs `create` to make a first key unless one exists, under a transaction-scoped advisory
+   * lock, so instances starting together agree on one key.
+   */
+  ensureOne(create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
+}
+
+interface Row {
+  kid: string;
+  alg: string;
+  public_jwk: Record<string, unknown>;
+  private_jwk_enc: string;
+  created_at: Date;
+  retired_at: Date | null;
+}
+
+const toKey = (row: Row): StoredSigningKey => ({
+  kid: row.kid,
+  alg: row.alg,
+  publicJwk: row.public_jwk,
+  privateJwkEnc: row.private_jwk_enc,
+  createdAt: row.created_at,
+  retiredAt: row.retired_at,
+});
+
+/** Arbitrary constant naming this lock among the database's advisory locks. */
+const KEY_LOCK = 727_001;
+
+export class PgSigningKeyRepository implements SigningKeyRepository {
+  constructor(private readonly db: Database) {}
+
+  async listVerifying(graceSeconds: number): Promise<StoredSigningKey[]> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM signing_keys
+       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
+       ORDER BY created_at DESC`,
+      [graceSeconds],
+    );
+    return rows.map(toKey);
+  }
+
+  async current(): Promise<StoredSigningKey | undefined> {
+    const { rows } = await this.db.query<Row>(
+      'SELECT * FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid LIMIT 1',
+    );
+    return rows[0] && toKey(rows[0]);
+  }
+
+  async activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
+      await tx.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
+      await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
+        key.kid,
+        key.alg,
+        key.publicJwk,
+        key.privateJwkEnc,
+      ]);
+    });
+  }
+
+  async ensureOne(create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
+      const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL LIMIT 1');
+      if (rowCount) return;
+      const key = await create();
+      await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
+        key.kid,
+        key.alg,
+        key.publicJwk,
+        key.privateJwkEnc,
+      ]);
+    });
+  }
+}

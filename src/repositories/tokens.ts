@@ -1,0 +1,220 @@
+import type { Database } from '../db/database.js';
+
+/** An access token as the resource side sees it: who, for which client, with what scopes. */
+export interface ActiveAccessToken {
+  id: string;
+  userId: string;
+  username: string;
+  appId: string;
+  clientId: string;
+  scopes: string[];
+  grantType: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface NewAccessToken {
+  id: string;
+  /** SHA-256 of an opaque token; null for a JWT (found by its jti = id). */
+  tokenHash: Buffer | null;
+  appId: string;
+  userId: string;
+  scopes: string[];
+  grantType: string;
+  familyId: string | null;
+  expiresAt: Date;
+}
+
+export interface NewRefreshToken {
+  id: string;
+  tokenHash: Buffer;
+  familyId: string;
+  appId: string;
+  userId: string;
+  scopes: string[];
+  expiresAt: Date;
+}
+
+export interface RefreshTokenRecord {
+  id: string;
+  familyId: string;
+  appId: string;
+  userId: string;
+  username: string;
+  clientId: string;
+  scopes: string[];
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export type RefreshConsumption =
+  | { outcome: 'consumed'; token: RefreshTokenRecord }
+  /** The token was already used: a replay, so its whole family is now revoked. */
+  | { outcome: 'reused'; familyId: string }
+  | { outcome: 'invalid' };
+
+export interface TokenRepository {
+  insertAccess(token: NewAccessToken): Promise<void>;
+  insertRefresh(token: NewRefreshToken): Promise<void>;
+  findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined>;
+  findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined>;
+  findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined>;
+  /** Marks a refresh token used, atomically: of concurrent attempts exactly one is 'consumed'. */
+  consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption>;
+  revokeFamily(familyId: string): Promise<void>;
+  revokeAccess(id: string, appId: string): Promise<boolean>;
+  revokeRefresh(hash: Buffer, appId: string): Promise<boolean>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface AccessRow {
+  id: string;
+  user_id: string;
+  username: string;
+  app_id: string;
+  client_id: string;
+  scopes: string[];
+  grant_type: string;
+  issued_at: Date;
+  expires_at: Date;
+}
+
+interface RefreshRow {
+  id: string;
+  family_id: string;
+  app_id: string;
+  user_id: string;
+  username: string;
+  client_id: string;
+  scopes: string[];
+  issued_at: Date;
+  expires_at: Date;
+}
+
+const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
+  FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
+// "Active" is judged by the database clock, the same for every instance.
+const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
+
+function toAccess(row: AccessRow): ActiveAccessToken {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    username: row.username,
+    appId: row.app_id,
+    clientId: row.client_id,
+    scopes: row.scopes,
+    grantType: row.grant_type,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+function toRefresh(row: RefreshRow): RefreshTokenRecord {
+  return {
+    id: row.id,
+    familyId: row.family_id,
+    appId: row.app_id,
+    userId: row.user_id,
+    username: row.username,
+    clientId: row.client_id,
+    scopes: row.scopes,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+export class PgTokenRepository implements TokenRepository {
+  constructor(private readonly db: Database) {}
+
+  async insertAccess(token: NewAccessToken): Promise<void> {
+    await this.db.query(
+      `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [token.id, token.tokenHash, token.appId, token.userId, token.scopes, token.grantType, token.familyId, token.expiresAt],
+    );
+  }
+
+  async insertRefresh(token: NewRefreshToken): Promise<void> {
+    await this.db.query(
+      `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [token.id, token.tokenHash, token.familyId, token.appId, token.userId, token.scopes, token.expiresAt],
+    );
+  }
+
+  async findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined> {
+    const { rows } = await this.db.query<AccessRow>(`${ACCESS_SELECT} WHERE t.token_hash = $1 AND ${ACTIVE}`, [hash]);
+    return rows[0] && toAccess(rows[0]);
+  }
+
+  async findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const { rows } = await this.db.query<AccessRow>(`${ACCESS_SELECT} WHERE t.id = $1 AND ${ACTIVE}`, [id]);
+    return rows[0] && toAccess(rows[0]);
+  }
+
+  async findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined> {
+    const { rows } = await this.db.query<RefreshRow>(
+      `SELECT t.id, t.family_id, t.app_id, t.user_id, u.username, a.client_id, t.scopes, t.issued_at, t.expires_at
+       FROM refresh_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id
+       WHERE t.token_hash = $1 AND t.used_at IS NULL AND ${ACTIVE}`,
+      [hash],
+    );
+    return rows[0] && toRefresh(rows[0]);
+  }
+
+  async consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption> {
+    // One UPDATE decides: concurrent refreshes of one token serialise on its row lock, and only
+    // the first still finds used_at NULL.
+    const { rows } = await this.db.query<RefreshRow>(
+      `WITH used AS (
+         UPDATE refresh_tokens t SET used_at = now()
+         WHERE t.token_hash = $1 AND t.app_id = $2 AND t.used_at IS NULL AND ${ACTIVE}
+         RETURNING t.*
+       )
+       SELECT used.id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
+              used.issued_at, used.expires_at
+       FROM used JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
+      [hash, appId],
+    );
+    if (rows[0]) return { outcome: 'consumed', token: toRefresh(rows[0]) };
+    const replay = await this.db.query<{ family_id: string }>(
+      'SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND app_id = $2 AND used_at IS NOT NULL',
+      [hash, appId],
+    );
+    if (replay.rows[0]) {
+      await this.revokeFamily(replay.rows[0].family_id);
+      return { outcome: 'reused', familyId: replay.rows[0].family_id };
+    }
+    return { outcome: 'invalid' };
+  }
+
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
+      await tx.query('UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
+    });
+  }
+
+  async revokeAccess(id: string, appId: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    const { rowCount } = await this.db.query(
+      'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL',
+      [id, appId],
+    );
+    return rowCount === 1;
+  }
+
+  async revokeRefresh(hash: Buffer, appId: string): Promise<boolean> {
+    // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of its grant.
+    const { rows } = await this.db.query<{ family_id: string }>(
+      'SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND app_id = $2',
+      [hash, appId],
+    );
+    if (!rows[0]) return false;
+    await this.revokeFamily(rows[0].family_id);
+    return true;
+  }
+}

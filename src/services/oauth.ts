@@ -1,0 +1,217 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { grantScopes, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
+import type { Application } from '../domain/types.js';
+import { oauth } from '../errors.js';
+import type { ApplicationRepository } from '../repositories/applications.js';
+import type { UserRepository } from '../repositories/users.js';
+import type { Authenticator } from './auth.js';
+import { parseBasicAuthorization } from './auth.js';
+import type { TokenResponse, TokenService } from './tokens.js';
+
+/** The grants this token endpoint implements. */
+export const SUPPORTED_GRANTS = ['password', 'client_credentials', 'refresh_token'] as const;
+
+export interface TokenForm {
+  grant_type?: string;
+  username?: string;
+  password?: string;
+  scope?: string;
+  refresh_token?: string;
+  client_id?: string;
+  client_secret?: string;
+}
+
+export interface ClientCredentialsInput {
+  authorization: string | undefined;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+}
+
+/** RFC 7662 §2.2. */
+export interface Introspection {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  username?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  sub?: string;
+  aud?: string;
+  iss?: string;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** Compares secrets in constant time, whatever their lengths (both sides hashed first). */
+export function secretsEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+/** RFC 6749 §2.3.1: Basic credentials of a client are form-urlencoded before base64. */
+function formDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/** The key manager's endpoints: token (RFC 6749), introspection (RFC 7662), revocation (RFC 7009). */
+export class OAuthService {
+  constructor(
+    private readonly apps: ApplicationRepository,
+    private readonly users: UserRepository,
+    private readonly auth: Authenticator,
+    private readonly tokens: TokenService,
+    private readonly appManagePolicy: AppManagePolicy,
+  ) {}
+
+  /**
+   * Client authentication by `client_secret_basic` or `client_secret_post`, never both
+   * (RFC 6749 §2.3). Every failure is the same 401 invalid_client.
+   */
+  async authenticateClient(input: ClientCredentialsInput): Promise<Application> {
+    const basic = input.authorization ? parseBasicAuthorization(input.authorization) : undefined;
+    if (input.authorization && !basic && /^Basic /i.test(input.authorization)) throw oauth.invalidClient();
+    if (basic && input.clientSecret !== undefined) {
+      throw oauth.invalidRequest('Use one client authentication method: the Authorization header or client_secret in the body');
+    }
+    const clientId = basic ? formDecode(basic.username) : input.clientId;
+    const clientSecret = basic ? formDecode(basic.password) : input.clientSecret;
+    if (!clientId || !clientSecret) throw oauth.invalidClient();
+    if (basic && input.clientId !== undefined && input.clientId !== clientId) {
+      throw oauth.invalidRequest('client_id in the body does not match the Authorization header');
+    }
+    const app = await this.apps.findByClientId(clientId);
+    // Compare against something even for an unknown client, so timing does not tell them apart.
+    const matches = secretsEqual(clientSecret, app?.clientSecret ?? clientId);
+    if (!app || !matches) throw oauth.invalidClient();
+    return app;
+  }
+
+  async token(input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
+    const app = await this.authenticateClient(input);
+    const grant = form.grant_type;
+    if (!grant) throw oauth.invalidRequest('grant_type is required');
+    if (!(SUPPORTED_GRANTS as readonly string[]).includes(grant)) {
+      throw oauth.unsupportedGrantType(`Unsupported grant_type value '${grant}'`);
+    }
+    if (!app.grantTypes.includes(grant)) {
+      throw oauth.unauthorizedClient(`The application is not allowed to use the ${grant} grant`);
+    }
+    switch (grant) {
+      case 'password':
+        return this.passwordGrant(app, form);
+      case 'client_credentials':
+        return this.clientCredentialsGrant(app, form);
+      default:
+        return this.refreshGrant(app, form);
+    }
+  }
+
+  private withRefresh(app: Application): boolean {
+    // WSO2 issues refresh tokens only to apps registered for the refresh_token grant.
+    return app.grantTypes.includes('refresh_token');
+  }
+
+  private async passwordGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+    if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
+    const user = await this.auth.verifyPassword(form.username, form.password);
+    if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
+    const scopes = grantScopes(
+      parseScopeParameter(form.scope),
+      { username: user.username, isSuperAdmin: this.auth.isSuperAdmin(user.username) },
+      this.appManagePolicy,
+    );
+    return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app) });
+  }
+
+  private async clientCredentialsGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+    // The token acts for the app's owner (wso2-behavior.md §6); an app outliving its owner cannot act.
+    const owner = await this.users.findByUsername(app.owner);
+    if (!owner) throw oauth.invalidGrant(`The application's owner '${app.owner}' no longer exists`);
+    const scopes = grantScopes(
+      parseScopeParameter(form.scope),
+      { username: owner.username, isSuperAdmin: this.auth.isSuperAdmin(owner.username) },
+      this.appManagePolicy,
+    );
+    // RFC 6749 §4.4.3: no refresh token for client_credentials.
+    return this.tokens.issue({ app, user: owner, scopes, grantType: 'client_credentials', withRefreshToken: false });
+  }
+
+  private async refreshGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+    if (!form.refresh_token) throw oauth.invalidRequest('refresh_token is required');
+    const current = await this.tokens.resolveRefreshToken(form.refresh_token);
+    if (current && current.appId === app.id) {
+      const scopes = narrowScopes(current.scopes, parseScopeParameter(form.scope));
+      if (!scopes) throw oauth.invalidScope('The requested scope exceeds the scope granted by the refresh token');
+      const consumed = await this.tokens.consumeRefreshToken(form.refresh_token, app);
+      if (consumed.outcome === 'consumed') {
+        return this.tokens.issue({
+          app,
+          user: { id: consumed.token.userId, username: consumed.token.username },
+          scopes,
+          grantType: 'refresh_token',
+          withRefreshToken: true,
+          familyId: consumed.token.familyId,
+        });
+      }
+    } else if (!current) {
+      // Not active: a replay of a used token revokes its whole family (RFC 6819 §5.2.2.3).
+      await this.tokens.consumeRefreshToken(form.refresh_token, app);
+    }
+    throw oauth.invalidGrant('Invalid, expired, revoked or already used refresh token');
+  }
+
+  async introspect(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<Introspection> {
+    await this.authenticateClient(input);
+    if (!token) throw oauth.invalidRequest('token is required');
+    const asAccess = async (): Promise<Introspection | undefined> => {
+      const active = await this.tokens.resolveAccessToken(token);
+      return (
+        active && {
+          active: true,
+          scope: active.scopes.join(' '),
+          client_id: active.clientId,
+          username: active.username,
+          token_type: 'Bearer',
+          exp: seconds(active.expiresAt),
+          iat: seconds(active.issuedAt),
+          sub: active.username,
+          aud: active.clientId,
+          iss: this.tokens.settings.issuer,
+        }
+      );
+    };
+    const asRefresh = async (): Promise<Introspection | undefined> => {
+      const active = await this.tokens.resolveRefreshToken(token);
+      return (
+        active && {
+          active: true,
+          scope: active.scopes.join(' '),
+          client_id: active.clientId,
+          username: active.username,
+          token_type: 'refresh_token',
+          exp: seconds(active.expiresAt),
+          iat: seconds(active.issuedAt),
+          sub: active.username,
+          aud: active.clientId,
+          iss: this.tokens.settings.issuer,
+        }
+      );
+    };
+    const [first, second] = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
+    return (await first()) ?? (await second()) ?? { active: false };
+  }
+
+  async revoke(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<void> {
+    const app = await this.authenticateClient(input);
+    if (!token) throw oauth.invalidRequest('token is required');
+    await this.tokens.revoke(token, app, hint);
+  }
+}
