@@ -17,8 +17,11 @@ export const DEFAULT_ALLOWED_GRANT_TYPES: readonly string[] = [
   'urn:ietf:params:oauth:grant-type:token-exchange',
 ];
 
-/** WSO2's application name pattern (APIConstants.APPLICATION_NAME_REGEX in carbon-apimgt). */
-export const CLIENT_NAME_PATTERN = /^[\sa-zA-Z0-9._-]+$/;
+/**
+ * WSO2's application name pattern, `^[\sa-zA-Z0-9._-]+$`. Java's `\s` is ASCII white space only,
+ * so it is spelled out: JavaScript's `\s` would also let Unicode spaces (NBSP, ...) through.
+ */
+export const CLIENT_NAME_PATTERN = /^[ \t\n\x0B\f\ra-zA-Z0-9._-]+$/;
 
 /** The grants that need a redirect URI; dropped when the app has none (rule 6). */
 const REDIRECT_GRANTS = new Set(['authorization_code', 'implicit']);

@@ -1,0 +1,180 @@
+/**
+ * PgApplicationRepository against a real, migrated PostgreSQL: one database for this file, emptied
+ * before each test (subtests run one at a time), so that no test sees another's rows.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import t from 'tap';
+import { randomWso2Token } from '../../src/crypto/random.js';
+import { SecretBox } from '../../src/crypto/secret-box.js';
+import type { NewApplication } from '../../src/domain/types.js';
+import { PgApplicationRepository } from '../../src/repositories/applications.js';
+import { testDatabase } from '../fixtures/db.js';
+
+function newApp(overrides: Partial<NewApplication> = {}): NewApplication {
+  return {
+    id: randomUUID(),
+    clientId: randomWso2Token(),
+    clientSecret: randomWso2Token(),
+    clientName: 'rest_api_publisher',
+    owner: 'admin',
+    grantTypes: ['client_credentials', 'password', 'refresh_token'],
+    callbackUrl: null,
+    saasApp: false,
+    tokenType: 'DEFAULT',
+    userStoreDomainInSubject: false,
+    ...overrides,
+  };
+}
+
+const { db } = await testDatabase(t);
+t.beforeEach(async () => {
+  await db.query('TRUNCATE applications CASCADE');
+});
+
+/** A repository with a key of its own. */
+function setup() {
+  const secrets = new SecretBox(randomBytes(32));
+  return { secrets, repo: new PgApplicationRepository(db, secrets) };
+}
+
+t.test('insertIfNameFree returns the stored app, read back by findByName', async (t) => {
+  const { repo } = setup();
+  const app = newApp({
+    callbackUrl: 'regexp=(https://a/cb|https://b/cb)',
+    grantTypes: ['authorization_code', 'implicit'],
+    saasApp: true,
+    tokenType: 'JWT',
+    userStoreDomainInSubject: true,
+  });
+  const inserted = await repo.insertIfNameFree(app);
+  t.ok(inserted);
+  t.match(inserted, app, 'every field as given, the secret decrypted');
+  t.type(inserted!.createdAt, Date);
+  t.ok(Math.abs(inserted!.createdAt.getTime() - Date.now()) < 60_000, 'created just now');
+
+  const found = await repo.findByName(app.clientName);
+  t.same(found, inserted);
+  t.equal(await repo.count(), 1);
+});
+
+t.test('a null callback and default flags round-trip', async (t) => {
+  const { repo } = setup();
+  const app = newApp({ grantTypes: [] });
+  const inserted = await repo.insertIfNameFree(app);
+  t.equal(inserted?.callbackUrl, null);
+  t.same(inserted?.grantTypes, []);
+  t.equal(inserted?.saasApp, false);
+  t.equal(inserted?.userStoreDomainInSubject, false);
+});
+
+t.test('a second insert of the same name returns undefined and leaves the first', async (t) => {
+  const { repo } = setup();
+  const first = newApp({ owner: 'alice' });
+  const second = newApp({ owner: 'bob', grantTypes: ['password'], tokenType: 'JWT' });
+  t.ok(await repo.insertIfNameFree(first));
+  t.equal(await repo.insertIfNameFree(second), undefined);
+  const stored = await repo.findByName(first.clientName);
+  t.equal(stored?.id, first.id);
+  t.equal(stored?.clientId, first.clientId);
+  t.equal(stored?.clientSecret, first.clientSecret);
+  t.equal(stored?.owner, 'alice');
+  t.same(stored?.grantTypes, first.grantTypes);
+  t.equal(await repo.count(), 1);
+});
+
+t.test('names are unique exactly: other case and white space are other names', async (t) => {
+  const { repo } = setup();
+  for (const clientName of ['MyApp', 'myapp', 'MYAPP', 'MyApp ', ' MyApp']) {
+    t.ok(await repo.insertIfNameFree(newApp({ clientName })), JSON.stringify(clientName));
+  }
+  t.equal(await repo.count(), 5);
+});
+
+t.test('findByName is exact and case-sensitive', async (t) => {
+  const { repo } = setup();
+  const app = newApp({ clientName: 'MyApp' });
+  await repo.insertIfNameFree(app);
+  t.equal((await repo.findByName('MyApp'))?.id, app.id);
+  for (const other of ['myapp', 'MYAPP', 'MyApp ', 'MyAp', 'MyApp%', 'My_pp', '']) {
+    t.equal(await repo.findByName(other), undefined, JSON.stringify(other));
+  }
+});
+
+t.test('findByName of an unknown name is undefined', async (t) => {
+  const { repo } = setup();
+  t.equal(await repo.findByName('nothing'), undefined);
+  t.equal(await repo.count(), 0);
+});
+
+t.test('the secret is stored encrypted and decrypted on read', async (t) => {
+  const { repo, secrets } = setup();
+  const app = newApp();
+  await repo.insertIfNameFree(app);
+  const { rows } = await db.query<{ client_secret_enc: string }>(
+    'SELECT client_secret_enc FROM applications WHERE client_name = $1',
+    [app.clientName],
+  );
+  const raw = rows[0]!.client_secret_enc;
+  t.ok(raw.startsWith('v1.'), raw);
+  t.notOk(raw.includes(app.clientSecret), 'the plaintext secret is not in the column');
+  t.equal(raw.split('.')[1], secrets.currentKid);
+  t.equal(secrets.open(raw, app.clientId), app.clientSecret, 'sealed with the client id as aad');
+
+  const { rows: dump } = await db.query<{ row: string }>('SELECT applications::text AS row FROM applications');
+  t.notOk(dump[0]!.row.includes(app.clientSecret), 'nowhere in the row');
+  t.equal((await repo.findByName(app.clientName))?.clientSecret, app.clientSecret);
+});
+
+t.test('an envelope copied onto another row does not open', async (t) => {
+  const { repo } = setup();
+  const a = newApp({ clientName: 'a' });
+  const b = newApp({ clientName: 'b' });
+  await repo.insertIfNameFree(a);
+  await repo.insertIfNameFree(b);
+  await db.query(
+    `UPDATE applications SET client_secret_enc = (SELECT client_secret_enc FROM applications WHERE client_name = 'a')
+     WHERE client_name = 'b'`,
+  );
+  await t.rejects(repo.findByName('b'));
+  t.equal((await repo.findByName('a'))?.clientSecret, a.clientSecret);
+});
+
+t.test('a repository with another key cannot read the secrets, and says why', async (t) => {
+  const { repo } = setup();
+  await repo.insertIfNameFree(newApp());
+  const otherKey = new PgApplicationRepository(db, new SecretBox(randomBytes(32)));
+  await t.rejects(otherKey.findByName('rest_api_publisher'), /No key with id .* in the keyring/);
+});
+
+t.test('concurrent first inserts of one name: exactly one wins', async (t) => {
+  const { repo } = setup();
+  const attempts = Array.from({ length: 20 }, (_, i) => newApp({ clientName: 'contested', owner: `user${i}` }));
+  const results = await Promise.all(attempts.map((app) => repo.insertIfNameFree(app)));
+  const winners = results.filter((result) => result !== undefined);
+  t.equal(winners.length, 1, 'one defined result');
+  t.equal(results.filter((result) => result === undefined).length, 19, 'nineteen undefined');
+  const stored = await repo.findByName('contested');
+  t.equal(stored?.id, winners[0]!.id);
+  t.equal(stored?.clientSecret, winners[0]!.clientSecret);
+  t.equal(await repo.count(), 1);
+});
+
+t.test('concurrent inserts of different names all succeed', async (t) => {
+  const { repo } = setup();
+  const apps = Array.from({ length: 20 }, (_, i) => newApp({ clientName: `app ${i}` }));
+  const results = await Promise.all(apps.map((app) => repo.insertIfNameFree(app)));
+  t.ok(results.every((result) => result !== undefined));
+  t.equal(await repo.count(), 20);
+});
+
+t.test('a clash on client id is an error, not a silent undefined', async (t) => {
+  // ON CONFLICT names only the client name constraint: another unique violation must surface.
+  const { repo } = setup();
+  const first = newApp({ clientName: 'one' });
+  await repo.insertIfNameFree(first);
+  await t.rejects(repo.insertIfNameFree(newApp({ clientName: 'two', clientId: first.clientId })), {
+    name: 'UniqueViolation',
+    constraint: 'applications_client_id_key',
+  });
+  t.equal(await repo.count(), 1);
+});
