@@ -30,6 +30,9 @@ export interface Config {
   appManageUsers: readonly string[] | undefined;
   /** How long a verified Basic credential is remembered (0: never). */
   authCacheTtlSeconds: number;
+  metricsEnabled: boolean;
+  /** PEM files: when both are set the server speaks HTTPS only. */
+  tls: { certFile: string; keyFile: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -40,7 +43,7 @@ const schema = {
   type: 'object',
   additionalProperties: true,
   properties: {
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9763 },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     DCR_DATA_DIR: { type: 'string', minLength: 1, default: './data' },
@@ -61,11 +64,114 @@ const schema = {
     DCR_REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 86400 },
     DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
     DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
+    DCR_METRICS: { type: 'boolean', default: true },
+    TLS_CERT_FILE: { type: 'string', minLength: 1 },
+    TLS_KEY_FILE: { type: 'string', minLength: 1 },
   },
 } as const;
 
+export type SettingName = keyof typeof schema.properties;
+
+/**
+ * What each setting means, next to the schema that validates it: the one source of the settings'
+ * documentation (`dcr --help`, and the README's table via `dcr settings --markdown`). The record
+ * type makes a setting added to the schema without a description a type error.
+ */
+const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: string }> = {
+  PORT: { description: "listening port (WSO2's: 9763 for HTTP, 9443 for HTTPS)", defaultText: '9763, or 9443 with TLS' },
+  HOST: { description: 'bind address (`0.0.0.0` in a container)' },
+  DATABASE_URL: {
+    description: 'external PostgreSQL (`postgres://user:pass@host:5432/db`); unset: embedded PostgreSQL in `DCR_DATA_DIR`',
+  },
+  DCR_DATA_DIR: { description: 'data folder of the embedded default: cluster, generated secret key, lock file' },
+  DCR_SECRET_KEY: {
+    description:
+      '32 bytes, base64 or hex (`openssl rand -base64 32`), encrypts client secrets. Required with `DATABASE_URL`; ' +
+      'on the embedded default generated once into `DCR_DATA_DIR/secret.key` (mode 0600)',
+  },
+  DCR_ADMIN_USER: { description: "the super admin's user name" },
+  DCR_ADMIN_PASSWORD: {
+    description:
+      "the super admin's password, applied at every start. Unset on the embedded default: generated at the first " +
+      'start and printed once. Required with `DATABASE_URL` for the first start',
+  },
+  DCR_BODY_LIMIT: { description: 'largest request body in bytes; larger bodies get 413' },
+  DCR_ALLOWED_GRANT_TYPES: {
+    description: 'grant types apps may register, space or comma separated',
+    defaultText: "WSO2's list",
+  },
+  LOG_LEVEL: { description: '`fatal` … `trace`, or `silent`' },
+  DCR_DB_POOL_SIZE: { description: 'PostgreSQL connections per instance' },
+  DCR_DB_TIMEOUT_MS: {
+    description: 'bound on getting a connection and on one statement; past it a request answers 503',
+  },
+  DCR_ISSUER: {
+    description: "RFC 8414 issuer: `iss` of the JWTs and the base of the metadata document's endpoint URLs",
+    defaultText: 'http://HOST:PORT',
+  },
+  DCR_ACCESS_TOKEN_TTL: { description: 'access token lifetime, in seconds' },
+  DCR_REFRESH_TOKEN_TTL: { description: 'refresh token lifetime, in seconds' },
+  DCR_APP_MANAGE_USERS: {
+    description: 'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone',
+  },
+  DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential is remembered (0: never)' },
+  DCR_METRICS: { description: 'serve Prometheus metrics at `/metrics` (`true` or `false`)' },
+  TLS_CERT_FILE: { description: 'PEM certificate file; with `TLS_KEY_FILE` the server speaks HTTPS only' },
+  TLS_KEY_FILE: { description: 'PEM private key file of `TLS_CERT_FILE`' },
+};
+
+export interface SettingDescription {
+  name: SettingName;
+  /** The default as people read it: the schema's, else a description of the computed one, else `unset`. */
+  default: string;
+  description: string;
+}
+
+/** Every setting, in the schema's order, with its default taken from the schema. */
+export const SETTINGS: readonly SettingDescription[] = (Object.keys(schema.properties) as SettingName[]).map((name) => {
+  const property = schema.properties[name] as { default?: unknown };
+  const docs = SETTING_DOCS[name];
+  return {
+    name,
+    default: property.default !== undefined ? String(property.default) : (docs.defaultText ?? 'unset'),
+    description: docs.description,
+  };
+});
+
+/** The README's settings table. */
+export function settingsMarkdown(): string {
+  const rows = SETTINGS.map((s) => {
+    const value = /^[\w./*-]+$/.test(s.default) && s.default !== 'unset' ? `\`${s.default}\`` : s.default;
+    return `| \`${s.name}\` | ${value} | ${s.description} |`;
+  });
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+/** The settings as plain text for a terminal (`dcr --help`): one line each, descriptions wrapped. */
+export function settingsText(indent = '  ', width = 100): string {
+  const nameWidth = Math.max(...SETTINGS.map((s) => s.name.length));
+  const defaultWidth = Math.max(...SETTINGS.map((s) => s.default.length));
+  const pad = indent.length + nameWidth + defaultWidth + 4;
+  return SETTINGS.map((s) => {
+    const words = s.description.replace(/`/g, '').split(' ');
+    const lines: string[] = [];
+    let line = '';
+    for (const word of words) {
+      if (line && pad + line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? `${line} ${word}` : word;
+      }
+    }
+    lines.push(line);
+    const head = `${indent}${s.name.padEnd(nameWidth)}  ${s.default.padEnd(defaultWidth)}  `;
+    return [head + lines[0], ...lines.slice(1).map((l) => ' '.repeat(pad) + l)].join('\n');
+  }).join('\n');
+}
+
 interface RawEnv {
-  PORT: number;
+  PORT?: number;
   HOST: string;
   DATABASE_URL?: string;
   DCR_DATA_DIR: string;
@@ -82,6 +188,9 @@ interface RawEnv {
   DCR_REFRESH_TOKEN_TTL: number;
   DCR_APP_MANAGE_USERS: string;
   DCR_AUTH_CACHE_TTL: number;
+  DCR_METRICS: boolean;
+  TLS_CERT_FILE?: string;
+  TLS_KEY_FILE?: string;
 }
 
 /** Parses a 256-bit key; undefined when it is not exactly 32 bytes in one of the accepted encodings. */
@@ -132,13 +241,23 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     }
   }
 
+  if ((raw.TLS_CERT_FILE === undefined) !== (raw.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('Invalid configuration: set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
+  const tls = raw.TLS_CERT_FILE && raw.TLS_KEY_FILE
+    ? { certFile: path.resolve(cwd, raw.TLS_CERT_FILE), keyFile: path.resolve(cwd, raw.TLS_KEY_FILE) }
+    : undefined;
+  // WSO2's port convention: 9763 for HTTP, 9443 for HTTPS.
+  const port = raw.PORT ?? (tls ? 9443 : 9763);
+
   // The default issuer is this server's own base URL; a wildcard bind address is not reachable.
   const publicHost = raw.HOST === '0.0.0.0' || raw.HOST === '::' ? 'localhost' : raw.HOST;
-  const issuer = (raw.DCR_ISSUER ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${raw.PORT}`).replace(/\/+$/, '');
+  const scheme = tls ? 'https' : 'http';
+  const issuer = (raw.DCR_ISSUER ?? `${scheme}://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`).replace(/\/+$/, '');
   const appManageUsers = raw.DCR_APP_MANAGE_USERS.trim() === '*' ? undefined : raw.DCR_APP_MANAGE_USERS.split(/[\s,]+/).filter(Boolean);
 
   return {
-    port: raw.PORT,
+    port,
     host: raw.HOST,
     databaseUrl: raw.DATABASE_URL,
     dataDir: path.resolve(cwd, raw.DCR_DATA_DIR),
@@ -155,5 +274,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     refreshTokenTtlSeconds: raw.DCR_REFRESH_TOKEN_TTL,
     appManageUsers,
     authCacheTtlSeconds: raw.DCR_AUTH_CACHE_TTL,
+    metricsEnabled: raw.DCR_METRICS,
+    tls,
   };
 }

@@ -1,14 +1,16 @@
 import closeWithGrace from 'close-with-grace';
+import { isEntryPoint } from './entry-point.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { loggerOptions, startRuntime, StartupError } from './runtime.js';
+import { loadTls, loggerOptions, startRuntime, StartupError } from './runtime.js';
+import { VERSION } from './version.js';
 
 /**
  * The process entry point (`npm start`): reads the environment once, starts the runtime, listens,
  * and shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close
  * the pool, stop the embedded Postgres, exit 0).
  */
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env);
@@ -30,7 +32,32 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = await buildApp(runtime.services, { bodyLimit: config.bodyLimit, logger: loggerOptions(config) });
+  if (runtime.generatedAdminPassword) {
+    // Shown once, on the terminal, never in a log line: the operator must keep it now
+    // (or set DCR_ADMIN_PASSWORD, which resets it on the next start). Shown as soon as the admin
+    // exists: a start that fails later (port taken, bad TLS files) must not lose it.
+    process.stdout.write(
+      `\n  The super admin '${config.adminUser}' was created with this generated password:\n\n` +
+        `      ${runtime.generatedAdminPassword}\n\n` +
+        '  It is shown only this once. Set DCR_ADMIN_PASSWORD to choose another.\n\n',
+    );
+  }
+
+  let https;
+  try {
+    https = await loadTls(config);
+  } catch (err) {
+    process.stderr.write(`[dcr] start-up failed: ${(err as Error).message}\n`);
+    await runtime.close();
+    process.exit(1);
+  }
+  const app = await buildApp(runtime.services, {
+    bodyLimit: config.bodyLimit,
+    logger: loggerOptions(config),
+    metrics: config.metricsEnabled,
+    version: VERSION,
+    ...(https ? { https } : {}),
+  });
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
@@ -46,16 +73,7 @@ async function main(): Promise<void> {
     await runtime.close();
     process.exit(1);
   }
-
-  if (runtime.generatedAdminPassword) {
-    // Shown once, on the terminal, never in a log line: the operator must keep it now
-    // (or set DCR_ADMIN_PASSWORD, which resets it on the next start).
-    process.stdout.write(
-      `\n  The super admin '${config.adminUser}' was created with this generated password:\n\n` +
-        `      ${runtime.generatedAdminPassword}\n\n` +
-        '  It is shown only this once. Set DCR_ADMIN_PASSWORD to choose another.\n\n',
-    );
-  }
 }
 
-await main();
+// Runs when started as a program (`npm start`); `dcr serve` imports main() and runs it itself.
+if (isEntryPoint(import.meta.url)) await main();

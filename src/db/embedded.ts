@@ -75,6 +75,17 @@ async function commandLineOf(pid: number): Promise<string> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The PID of another live process holding the data folder (its dcr.pid), or undefined when the
+ * folder is free or the lock is stale (dead PID, or a PID reused by a program that is not ours).
+ */
+export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
+  const holder = Number.parseInt(await fs.readFile(path.join(dataDir, 'dcr.pid'), 'utf8').catch(() => ''), 10);
+  if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid || !isAlive(holder)) return undefined;
+  const cmd = await commandLineOf(holder);
+  return cmd === '' || /node|dcr|tsx/.test(cmd) ? holder : undefined;
+}
+
 /** Takes the data folder for this process, or explains who holds it. Replaces a stale lock. */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const lockFile = path.join(dataDir, 'dcr.pid');
@@ -90,15 +101,12 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-      const cmd = await commandLineOf(holder);
-      if (cmd === '' || /node|dcr|tsx/.test(cmd)) {
-        throw new DataDirInUseError(
-          `The data folder ${dataDir} is in use by another server (PID ${holder}). ` +
-            'Stop it, or give this one its own DCR_DATA_DIR.',
-        );
-      }
+    const holder = await dataDirHolder(dataDir);
+    if (holder !== undefined) {
+      throw new DataDirInUseError(
+        `The data folder ${dataDir} is in use by another server (PID ${holder}). ` +
+          'Stop it, or give this one its own DCR_DATA_DIR.',
+      );
     }
     // The holder is gone (crash, kill -9): the lock is stale.
     await fs.rm(lockFile, { force: true });
@@ -227,6 +235,46 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } catch (err) {
     await unlock();
     throw err;
+  }
+}
+
+/**
+ * The connection string of the cluster a running server (`holder`, see dataDirHolder) started in
+ * `dataDir`, for tools that must not start a second postgres on the same files: the port is the
+ * 4th line of pg/postmaster.pid, the password is pg-password. Waits up to `timeoutMs` for a server
+ * that is still starting (postgres not ready yet, database not created yet).
+ */
+export async function attachRunningCluster(
+  dataDir: string,
+  holder: number,
+  options: { database?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const { database = 'dcr', timeoutMs = 20_000 } = options;
+  const deadline = Date.now() + timeoutMs;
+  let last = 'its postgres has not started';
+  for (;;) {
+    const lines = (await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+    const pid = Number.parseInt(lines[0] ?? '', 10);
+    const port = Number.parseInt(lines[3] ?? '', 10);
+    const password = (await fs.readFile(path.join(dataDir, 'pg-password'), 'utf8').catch(() => '')).trim();
+    if (Number.isInteger(pid) && isAlive(pid) && Number.isInteger(port) && port > 0 && password !== '' && lines[7]?.trim() === 'ready') {
+      const connectionString = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+      const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return connectionString;
+      } catch (err) {
+        last = `connecting to its postgres failed: ${(err as Error).message}`;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    }
+    if (!isAlive(holder)) last = `the server (PID ${holder}) exited`;
+    if (Date.now() > deadline || !isAlive(holder)) {
+      throw new DataDirInUseError(`A server (PID ${holder}) holds ${dataDir}, but its database cannot be reached: ${last}`);
+    }
+    await sleep(200);
   }
 }
 

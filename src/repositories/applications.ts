@@ -11,6 +11,13 @@ export interface ApplicationRepository {
    */
   insertIfNameFree(app: NewApplication): Promise<Application | undefined>;
   count(): Promise<number>;
+  /** Ordered by creation; `offset` is 0-based. */
+  list(offset: number, limit: number): Promise<ApplicationPage>;
+}
+
+export interface ApplicationPage {
+  total: number;
+  applications: Application[];
 }
 
 interface ApplicationRow {
@@ -77,6 +84,16 @@ export class PgApplicationRepository implements ApplicationRepository {
   async count(): Promise<number> {
     const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM applications');
     return Number(rows[0]!.n);
+  }
+
+  async list(offset: number, limit: number): Promise<ApplicationPage> {
+    const { rows } = await this.db.query<ApplicationRow & { total: string }>(
+      `SELECT ${COLUMNS}, count(*) OVER () AS total FROM applications ORDER BY created_at, id OFFSET $1 LIMIT $2`,
+      [offset, limit],
+    );
+    // An empty page carries no window count.
+    const total = rows[0] ? Number(rows[0].total) : rows.length === 0 && (offset > 0 || limit === 0) ? await this.count() : 0;
+    return { total, applications: rows.map((row) => this.toApplication(row)) };
   }
 
   private toApplication(row: ApplicationRow): Application {

@@ -17,6 +17,10 @@ export function checkNewUser(userName: string, password: string): void {
       'invalidValue',
     );
   }
+  checkPassword(password);
+}
+
+export function checkPassword(password: string): void {
   if ([...password].length < PASSWORD_MIN || [...password].length > PASSWORD_MAX) {
     throw badRequest(
       `password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`,
@@ -65,6 +69,19 @@ export class UserService {
     const user = await this.get(id);
     if (user.username === this.superAdmin) throw forbidden('The super admin cannot be deleted');
     if (!(await this.users.delete(id))) throw notFound(`User ${id} not found`);
+  }
+
+  /**
+   * Sets a user's password (same length rules as at creation), re-hashed with the current
+   * parameters. Credentials cached by running servers stop matching at once: the cache is keyed
+   * on the stored hash.
+   */
+  async changePassword(userName: string, password: string): Promise<User> {
+    checkPassword(password);
+    const user = await this.users.findByUsername(userName);
+    if (!user) throw notFound(`No user named '${userName}'`);
+    await this.users.setPasswordHash(user.id, await this.hasher.hash(password));
+    return user;
   }
 
   /**

@@ -107,7 +107,11 @@ t.test('checkOwnerAllowed (rules 2 and 3)', async (t) => {
 });
 
 t.test('requireClientName (rule 4)', async (t) => {
-  t.equal(CLIENT_NAME_PATTERN.source, '^[\\sa-zA-Z0-9._-]+$');
+  // WSO2's `^[\sa-zA-Z0-9._-]+$` with Java's ASCII-only `\s` spelled out.
+  t.equal(CLIENT_NAME_PATTERN.source, '^[ \\t\\n\\x0B\\f\\ra-zA-Z0-9._-]+$');
+  for (const unicodeSpace of ['a\u00a0b', 'a\u2003b', 'a\u3000b']) {
+    t.throws(() => requireClientName(unicodeSpace), `rejects ${JSON.stringify(unicodeSpace)}: Java's \\s is ASCII only`);
+  }
 
   const accepted = [
     'rest_api_publisher',

@@ -1,0 +1,259 @@
+/**
+ * What the `dcr` commands do (src/cli.ts declares them). Loaded only when a command runs, so that
+ * `dcr --help` stays quick.
+ */
+import { loadConfig, type Config } from '../config.js';
+import { PasswordHasher } from '../crypto/passwords.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { openToolDatabase } from '../db/open.js';
+import type { Application } from '../domain/types.js';
+import { PgApplicationRepository } from '../repositories/applications.js';
+import { PgUserRepository } from '../repositories/users.js';
+import { UserService } from '../services/users.js';
+
+/** A failure to report as one line, exit code 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const note = (text: string) => process.stderr.write(`[dcr] ${text}\n`);
+const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+/** Plain columns, left-aligned, for terminals. */
+function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passwords: standard input when it is not a terminal (or with --password-stdin), else a prompt
+// that does not echo. Never from the command line (it would show in `ps` and shell history).
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    let value = '';
+    process.stderr.write(prompt);
+    const finish = (err?: Error) => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new CliError('cancelled'));
+        if (ch === '\u0004') return value === '' ? finish(new CliError('cancelled')) : finish();
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch === '\u0015') value = '';
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+async function readPassword(fromStdin: boolean | undefined, userName: string): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    const text = (await readStdin()).replace(/\r?\n$/, '');
+    if (text === '') throw new CliError('no password on standard input (pipe it in, or run on a terminal to be prompted)');
+    if (/[\r\n]/.test(text)) throw new CliError('the password on standard input must be a single line');
+    return text;
+  }
+  const password = await promptHidden(`Password for '${userName}': `);
+  if ((await promptHidden('Repeat it: ')) !== password) throw new CliError('the passwords do not match');
+  return password;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database, opened for one command (src/db/open.ts: DATABASE_URL, the running server's
+// cluster, or the embedded cluster started for the command).
+
+interface ToolContext {
+  config: Config;
+  db: Database;
+  /** Only when the command asked for the secret key. */
+  secrets: SecretBox | undefined;
+}
+
+async function withDatabase<T>(
+  options: { needSecretKey: boolean; migrate?: boolean },
+  work: (context: ToolContext) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig(process.env);
+  const opened = await openToolDatabase(config, { needSecretKey: options.needSecretKey, log: note, applicationName: 'dcr-cli' });
+  // An interrupted command still stops the cluster it started (and releases the data folder).
+  const interrupted = () => {
+    void opened.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    if (options.migrate !== false) {
+      // As the server does at start-up: a fresh data folder works without `dcr migrate` first.
+      const ran = await migrate(opened.db);
+      if (ran.length > 0) note(`applied migrations: ${ran.join(', ')}`);
+    }
+    return await work({ config, db: opened.db, secrets: opened.secretKey && new SecretBox(opened.secretKey) });
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+    await opened.close();
+  }
+}
+
+const userService = ({ db, config }: ToolContext) => new UserService(new PgUserRepository(db), new PasswordHasher(), config.adminUser);
+
+const applications = ({ db, secrets }: ToolContext) => new PgApplicationRepository(db, secrets!);
+
+/** Every row of a paged listing. */
+async function all<T>(page: (offset: number, limit: number) => Promise<T[]>): Promise<T[]> {
+  const rows: T[] = [];
+  for (let offset = 0; ; ) {
+    const next = await page(offset, 500);
+    rows.push(...next);
+    if (next.length < 500) return rows;
+    offset += next.length;
+  }
+}
+
+/** An application as shown: never its secret unless asked. */
+function describeApp(app: Application, showSecret: boolean) {
+  return {
+    clientName: app.clientName,
+    clientId: app.clientId,
+    ...(showSecret ? { clientSecret: app.clientSecret } : {}),
+    owner: app.owner,
+    grantTypes: app.grantTypes,
+    callbackUrl: app.callbackUrl,
+    saasApp: app.saasApp,
+    tokenType: app.tokenType,
+    userStoreDomainInSubject: app.userStoreDomainInSubject,
+    applicationUUID: app.id,
+    created: app.createdAt.toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands.
+
+export async function migrateCommand(): Promise<void> {
+  await withDatabase({ needSecretKey: false, migrate: false }, async ({ db }) => {
+    const ran = await migrate(db, (message) => {
+      const applying = /^### MIGRATION (\S+) \(UP\) ###$/.exec(message);
+      if (applying) out(`applying ${applying[1]}`);
+      else if (/^> - /.test(message)) out(`pending  ${message.slice(4)}`);
+      else if (!/^(> Migrating files:|No migrations to run!)$/.test(message)) note(message);
+    });
+    out(ran.length > 0 ? `applied ${ran.length} migration${ran.length === 1 ? '' : 's'}` : 'the database is up to date');
+  });
+}
+
+export async function userAdd(name: string, options: { passwordStdin?: boolean }): Promise<void> {
+  const password = await readPassword(options.passwordStdin, name);
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const created = await userService(context).create(name, password);
+    out(`created user '${created.username}' (id ${created.id})`);
+  });
+}
+
+export async function userList(options: { json?: boolean }): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const users = userService(context);
+    const rows = await all(async (offset, limit) => (await users.list(offset, limit)).users);
+    const shown = rows.map((u) => ({
+      userName: u.username,
+      id: u.id,
+      superAdmin: u.username === users.superAdmin,
+      created: u.createdAt.toISOString(),
+      lastModified: u.updatedAt.toISOString(),
+    }));
+    if (options.json) return json(shown);
+    out(table(['NAME', 'ID', 'CREATED', ''], shown.map((u) => [u.userName, u.id, u.created, u.superAdmin ? 'super admin' : ''])));
+  });
+}
+
+export async function userRemove(name: string): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const users = userService(context);
+    const found = await users.findByUserName(name);
+    if (!found) throw new CliError(`No user named '${name}'`);
+    await users.delete(found.id);
+    out(`removed user '${name}'`);
+  });
+}
+
+export async function userPasswd(name: string, options: { passwordStdin?: boolean }): Promise<void> {
+  const password = await readPassword(options.passwordStdin, name);
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const users = userService(context);
+    await users.changePassword(name, password);
+    out(`changed the password of '${name}'`);
+    if (name === users.superAdmin && context.config.adminPassword !== undefined) {
+      note('DCR_ADMIN_PASSWORD is set: the server resets this password to it at its next start');
+    }
+  });
+}
+
+export async function appList(options: { json?: boolean }): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const repo = applications(context);
+    const apps = await all(async (offset, limit) => (await repo.list(offset, limit)).applications);
+    if (options.json) return json(apps.map((a) => describeApp(a, false)));
+    out(
+      table(
+        ['NAME', 'CLIENT ID', 'OWNER', 'GRANTS', 'TOKEN TYPE', 'CREATED'],
+        apps.map((a) => [a.clientName, a.clientId, a.owner, a.grantTypes.join(' '), a.tokenType, a.createdAt.toISOString()]),
+      ),
+    );
+  });
+}
+
+export async function appShow(clientName: string, options: { json?: boolean; showSecret?: boolean }): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const found = await applications(context).findByName(clientName);
+    if (!found) throw new CliError(`No application named '${clientName}'`);
+    const shown = describeApp(found, options.showSecret === true);
+    if (options.json) return json(shown);
+    const lines = Object.entries(shown).map(([key, value]) => [
+      key,
+      Array.isArray(value) ? value.join(' ') : value === null ? '' : String(value),
+    ]);
+    if (!options.showSecret) lines.splice(2, 0, ['clientSecret', '(hidden; --show-secret prints it)']);
+    const width = Math.max(...lines.map(([key]) => key!.length));
+    out(lines.map(([key, value]) => `${key!.padEnd(width)}  ${value}`.trimEnd()).join('\n'));
+  });
+}
+
+export async function keysRotate(): Promise<void> {
+  // jose is loaded only here: the other commands do not need it.
+  const [{ KeyStore }, { PgSigningKeyRepository }] = await Promise.all([
+    import('../services/signing-keys.js'),
+    import('../repositories/signing-keys.js'),
+  ]);
+  await withDatabase({ needSecretKey: true }, async ({ db, secrets, config }) => {
+    const store = new KeyStore(new PgSigningKeyRepository(db), secrets!, config.accessTokenTtlSeconds);
+    out(await store.rotate());
+    note('running servers sign with the new key within a minute (their key cache refresh)');
+  });
+}

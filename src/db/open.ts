@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { ConfigError, type Config } from '../config.js';
+import { loadOrCreateKeyFile } from '../crypto/key-file.js';
+import { Database } from './database.js';
+import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
+
+/**
+ * How a tool (the `dcr` CLI, `npm run migrate`) reached the database:
+ * - `external`: DATABASE_URL;
+ * - `attached`: the embedded cluster of a server running on DCR_DATA_DIR (never a second postgres
+ *   on the same files);
+ * - `embedded`: no server runs there, so the tool started the embedded cluster itself and stops it
+ *   on close.
+ */
+export type ToolDatabaseMode = 'external' | 'attached' | 'embedded';
+
+export interface ToolDatabase {
+  db: Database;
+  mode: ToolDatabaseMode;
+  /** The server's secret key: DCR_SECRET_KEY, else DCR_DATA_DIR/secret.key. Set when asked for. */
+  secretKey: Buffer | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenToolDatabaseOptions {
+  /** Whether the tool needs the secret key (required with DATABASE_URL, as for the server). */
+  needSecretKey: boolean;
+  log?: (message: string) => void;
+  applicationName?: string;
+}
+
+type DatabaseConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'secretKey' | 'dbTimeoutMs'>;
+
+/** Opens the database the server of `config` uses, for a short-lived tool. */
+export async function openToolDatabase(config: DatabaseConfig, options: OpenToolDatabaseOptions): Promise<ToolDatabase> {
+  const log = options.log ?? (() => {});
+  let secretKey = config.secretKey;
+  let connectionString = config.databaseUrl;
+  let mode: ToolDatabaseMode = 'external';
+  let embedded: EmbeddedPostgresHandle | undefined;
+
+  if (connectionString !== undefined) {
+    if (options.needSecretKey && !secretKey) {
+      throw new ConfigError(
+        'DCR_SECRET_KEY is required with DATABASE_URL: it is the key the server encrypts client secrets with',
+      );
+    }
+  } else {
+    let holder = await dataDirHolder(config.dataDir);
+    if (holder === undefined) {
+      try {
+        embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+        connectionString = embedded.connectionString;
+        mode = 'embedded';
+      } catch (err) {
+        // A server took the folder in the meantime: use its cluster.
+        if (!(err instanceof DataDirInUseError)) throw err;
+        holder = await dataDirHolder(config.dataDir);
+        if (holder === undefined) throw err;
+      }
+    }
+    if (holder !== undefined && connectionString === undefined) {
+      connectionString = await attachRunningCluster(config.dataDir, holder);
+      mode = 'attached';
+      log(`using the database of the server running on ${config.dataDir} (PID ${holder})`);
+    }
+    if (options.needSecretKey && !secretKey) {
+      try {
+        secretKey = (await loadOrCreateKeyFile(path.join(config.dataDir, 'secret.key'))).key;
+      } catch (err) {
+        await embedded?.stop();
+        throw err;
+      }
+    }
+  }
+
+  const db = new Database({
+    connectionString: connectionString!,
+    poolSize: 2,
+    timeoutMs: config.dbTimeoutMs,
+    applicationName: options.applicationName ?? 'wso2-dcr-tool',
+  });
+  let closed = false;
+  return {
+    db,
+    mode,
+    secretKey,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.close().catch(() => {});
+      await embedded?.stop();
+    },
+  };
+}
