@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
 import { methodNotAllowed, notFound, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
+import { registerDocs } from './http/docs.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import type { Metrics } from './metrics.js';
 import { HealthHandlers, type Readiness } from './http/health-handlers.js';
 import { OAuthHandlers } from './http/oauth-handlers.js';
 import { platformService } from './http/platform-service.js';
@@ -27,12 +30,21 @@ export interface AppServices {
   oauth: OAuthService;
   keys: KeyStore;
   readiness: Readiness;
+  metrics: Metrics;
   /** The issuer (RFC 8414): the base URL of every endpoint in the metadata document. */
   issuer: string;
 }
 
 export interface AppOptions {
   bodyLimit: number;
+  /** Serve Swagger UI at /docs (default true). */
+  docs?: boolean;
+  /** The version shown in the documentation. */
+  version?: string;
+  /** Serve /metrics (default true). */
+  metrics?: boolean;
+  /** Serve HTTPS with this key pair (PEM). */
+  https?: { key: Buffer; cert: Buffer };
   /** Fastify/pino logger options; false for none (tests). */
   logger: FastifyServerOptions['logger'];
 }
@@ -129,7 +141,10 @@ async function mountSpec(
 /** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
 export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
+    // One log line per request (onResponse below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     requestIdHeader: false,
     genReqId: (req) => requestId(req.headers['x-request-id']),
@@ -158,19 +173,39 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+    services.metrics.httpRequests.inc(labels);
+    services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    if (reply.statusCode === 401) services.metrics.authFailures.inc({ route });
+    // Path only: query strings may carry filters with user names, never needed to trace a request.
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+  // Security headers on every answer; Swagger UI's own stricter CSP applies to its assets.
+  await app.register(helmet, { global: true });
+
+  if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');
 
   const security = new SecurityHandlers(services.auth);
   await app.register(async (scope) => {
-    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration), security);
+    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security);
   });
   await app.register(async (scope) => {
     // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
     scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
     await scope.register(formbody);
+    // /metrics answers text/plain, and glue warns when no parser exists for a media type the
+    // document names. Reading text/plain bodies is harmless here: the media-type guard in
+    // mountSpec still answers 415 to any body type an operation does not declare.
+    scope.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const service = platformService(
       new ScimHandlers(services.users),
-      new OAuthHandlers(services.oauth, services.keys, services.issuer),
-      new HealthHandlers(services.readiness),
+      new OAuthHandlers(services.oauth, services.keys, services.issuer, services.metrics),
+      new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), service, security);
   });

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
 import type { AppServices } from './app.js';
@@ -10,6 +11,7 @@ import { Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import type { Readiness } from './http/health-handlers.js';
+import { Metrics } from './metrics.js';
 import { PgApplicationRepository } from './repositories/applications.js';
 import { PgSigningKeyRepository } from './repositories/signing-keys.js';
 import { PgTokenRepository } from './repositories/tokens.js';
@@ -74,6 +76,7 @@ export function createServices(
     oauth: new OAuthService(apps, users, auth, tokens, policy),
     keys,
     readiness: readiness ?? databaseReadiness(db, () => true),
+    metrics: new Metrics(db.pool),
     issuer: config.issuer,
   };
 }
@@ -143,9 +146,24 @@ export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
   }
 }
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
+/** The PEM key pair for HTTPS, read once at start-up; a clear error names the unreadable file. */
+export async function loadTls(config: Pick<Config, 'tls'>): Promise<{ key: Buffer; cert: Buffer } | undefined> {
+  if (!config.tls) return undefined;
+  const read = async (file: string, variable: string) => {
+    try {
+      return await fs.readFile(file);
+    } catch (err) {
+      throw new StartupError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`);
+    }
+  };
+  return { cert: await read(config.tls.certFile, 'TLS_CERT_FILE'), key: await read(config.tls.keyFile, 'TLS_KEY_FILE') };
+}
+
+/** JSON lines (pino); human-readable through pino-pretty when writing to a terminal. */
+export function loggerOptions(config: Pick<Config, 'logLevel'>, tty = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
+    ...(tty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
     // Belt and braces: the default serializers log no headers or bodies, but nothing that could
     // carry a credential may ever reach a log line, whatever a future log call passes in.
     redact: {

@@ -32,3 +32,41 @@ export function mountPrefix(doc: OpenApiDocument): string {
   const pathname = new URL(url, 'http://localhost').pathname.replace(/\/+$/, '');
   return pathname === '/' ? '' : pathname;
 }
+
+type Components = Record<string, Record<string, unknown>>;
+
+/**
+ * One OpenAPI document for the documentation UI: both spec/ files, with each path under the
+ * prefix its own document mounts it at, and their components merged (the DCR document's `Error`
+ * is the canonical one; the platform document's copy has the same shape). `servers` is left to
+ * the caller, which points it at the running server.
+ */
+export function combinedDocument(version: string): OpenApiDocument {
+  const dcr = loadSpec('wso2-dcr-api.yaml');
+  const platform = loadSpec('platform-api.yaml');
+  const paths: OpenApiDocument['paths'] = {};
+  for (const doc of [dcr, platform]) {
+    const prefix = mountPrefix(doc);
+    for (const [path, item] of Object.entries(doc.paths)) paths[`${prefix}${path}`] = item;
+  }
+  const components: Components = {};
+  for (const doc of [platform, dcr]) {
+    for (const [section, entries] of Object.entries((doc.components ?? {}) as Components)) {
+      components[section] = { ...components[section], ...entries };
+    }
+  }
+  return {
+    openapi: dcr.openapi,
+    info: {
+      title: 'WSO2-compatible DCR server and key manager',
+      description:
+        'WSO2 API Manager DCR v0.17 (`/client-registration/v0.17/register`), the OAuth2 key manager ' +
+        '(`/oauth2/*`), user management (`/scim2/Users`) and health probes. Authorise with Basic ' +
+        '(a user of this server) to try the register call.',
+      version,
+      license: (dcr.info as { license?: unknown } | undefined)?.license,
+    },
+    paths,
+    components,
+  };
+}

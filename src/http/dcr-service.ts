@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { components, operations } from '../../generated/dcr-api.js';
 import type { Application } from '../domain/types.js';
+import type { Metrics } from '../metrics.js';
 import type { RegistrationService } from '../services/registration.js';
 import { callerOf } from './caller.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
@@ -31,13 +32,17 @@ export function toDcrResult(app: Application): DCRResult {
 
 /** Glue service for spec/wso2-dcr-api.yaml: one thin method per operationId. */
 export class DcrService implements OperationHandlers<operations> {
-  constructor(private readonly registration: RegistrationService) {}
+  constructor(
+    private readonly registration: RegistrationService,
+    private readonly metrics: Metrics,
+  ) {}
 
   async registerApplication(
     request: OperationRequest<operations['registerApplication']>,
     reply: FastifyReply,
   ): Promise<DCRResult> {
-    const { application } = await this.registration.register(callerOf(request), request.body);
+    const { application, created } = await this.registration.register(callerOf(request), request.body);
+    this.metrics.registration(created);
     // The body carries a client secret: never cached (RFC 6749 §5.1).
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return toDcrResult(application);

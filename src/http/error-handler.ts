@@ -142,7 +142,8 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   if (apiError.statusCode >= 500) {
     request.log.error({ err: error }, 'request failed');
   } else {
-    request.log.info({ statusCode: apiError.statusCode, reason: apiError.description }, 'request rejected');
+    // The onResponse line already records the status; the reason only matters when debugging.
+    request.log.debug({ statusCode: apiError.statusCode, reason: apiError.description }, 'request rejected');
   }
   reply.code(apiError.statusCode);
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value);

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { components, operations } from '../../generated/platform-api.js';
-import { ApiError } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import type { OperationHandlers } from './operations.js';
 
 type Health = components['schemas']['Health'];
@@ -10,9 +11,19 @@ export interface Readiness {
   check(): Promise<{ ready: true } | { ready: false; failing: Record<string, string> }>;
 }
 
-/** /health/live and /health/ready. */
-export class HealthHandlers implements OperationHandlers<Pick<operations, 'healthLive' | 'healthReady'>> {
-  constructor(private readonly readiness: Readiness) {}
+/** /health/live, /health/ready and /metrics. */
+export class HealthHandlers implements OperationHandlers<Pick<operations, 'healthLive' | 'healthReady' | 'getMetrics'>> {
+  constructor(
+    private readonly readiness: Readiness,
+    private readonly metrics: Metrics | undefined,
+  ) {}
+
+  /** Prometheus text format; 404 when metrics are turned off (DCR_METRICS=false). */
+  async getMetrics(_request: unknown, reply: FastifyReply): Promise<string> {
+    if (!this.metrics) throw notFound('Metrics are turned off (DCR_METRICS=false)');
+    reply.type(this.metrics.contentType).header('cache-control', 'no-store');
+    return this.metrics.render();
+  }
 
   async healthLive(): Promise<Health> {
     return { status: 'UP' };

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { components, operations } from '../../generated/platform-api.js';
 import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../domain/scopes.js';
+import { OAuthError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import type { KeyStore } from '../services/signing-keys.js';
 import { SUPPORTED_GRANTS, type ClientCredentialsInput, type OAuthService } from '../services/oauth.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
@@ -27,11 +29,20 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     private readonly oauth: OAuthService,
     private readonly keys: KeyStore,
     private readonly issuer: string,
+    private readonly metrics: Metrics,
   ) {}
 
   async issueToken(request: OperationRequest<operations['issueToken']>, reply: FastifyReply): Promise<Schemas['TokenResponse']> {
     noStore(reply);
-    return this.oauth.token(clientCredentials(request, request.body), request.body);
+    const grant = request.body.grant_type;
+    try {
+      const token = await this.oauth.token(clientCredentials(request, request.body), request.body);
+      this.metrics.tokenRequest(grant, 'issued');
+      return token;
+    } catch (err) {
+      this.metrics.tokenRequest(grant, err instanceof OAuthError ? err.error : 'error');
+      throw err;
+    }
   }
 
   async introspectToken(

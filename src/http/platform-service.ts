@@ -22,5 +22,6 @@ export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health
     getAuthorizationServerMetadata: () => oauth.getAuthorizationServerMetadata(),
     healthLive: () => health.healthLive(),
     healthReady: (request, reply) => health.healthReady(request, reply),
+    getMetrics: (request, reply) => health.getMetrics(request, reply),
   };
 }
