@@ -15,7 +15,12 @@ type OAuthOperations = Pick<
 type Schemas = components['schemas'];
 
 function clientCredentials(request: FastifyRequest, body: { client_id?: string; client_secret?: string }): ClientCredentialsInput {
-  return { authorization: request.headers.authorization, clientId: body.client_id, clientSecret: body.client_secret };
+  return {
+    authorization: request.headers.authorization,
+    clientId: body.client_id,
+    clientSecret: body.client_secret,
+    address: request.ip,
+  };
 }
 
 /** RFC 6749 §5.1: token responses, and anything carrying token state, are never cached. */
@@ -62,8 +67,9 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   }
 
   async getJwks(_request: FastifyRequest, reply: FastifyReply): Promise<Schemas['Jwks']> {
-    // Caches may keep the key set briefly; rotation keeps old keys published long past this.
-    reply.header('cache-control', 'public, max-age=300');
+    // Caches may keep the key set for a minute: a rotated-in key is published as soon as it
+    // signs, and retired keys stay published far longer than this.
+    reply.header('cache-control', 'public, max-age=60');
     return (await this.keys.jwks()) as Schemas['Jwks'];
   }
 

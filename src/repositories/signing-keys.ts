@@ -12,6 +12,8 @@ export interface StoredSigningKey {
 export interface SigningKeyRepository {
   /** Keys that still verify: the active ones and those retired less than `graceSeconds` ago. */
   listVerifying(graceSeconds: number): Promise<StoredSigningKey[]>;
+  /** One key by kid, if it still verifies (see listVerifying). */
+  findVerifying(kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined>;
   /** The newest key that is not retired. */
   current(): Promise<StoredSigningKey | undefined>;
   /** Inserts `key` and retires every other active key, in one transaction. */
@@ -55,6 +57,15 @@ export class PgSigningKeyRepository implements SigningKeyRepository {
       [graceSeconds],
     );
     return rows.map(toKey);
+  }
+
+  async findVerifying(kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM signing_keys
+       WHERE kid = $1 AND (retired_at IS NULL OR retired_at > now() - make_interval(secs => $2))`,
+      [kid, graceSeconds],
+    );
+    return rows[0] && toKey(rows[0]);
   }
 
   async current(): Promise<StoredSigningKey | undefined> {

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
@@ -22,6 +22,8 @@ export interface NewAccessToken {
   scopes: string[];
   grantType: string;
   familyId: string | null;
+  /** The issuing instant the expiry (and a JWT's iat) was computed from; the database clock if absent. */
+  issuedAt?: Date;
   expiresAt: Date;
 }
 
@@ -32,6 +34,8 @@ export interface NewRefreshToken {
   appId: string;
   userId: string;
   scopes: string[];
+  /** As NewAccessToken.issuedAt. */
+  issuedAt?: Date;
   expiresAt: Date;
 }
 
@@ -97,6 +101,22 @@ const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 
+/**
+ * A family's revocation and the issuing of tokens into that family take this advisory lock
+ * (key: constant, hash of the family id), so a token issued while a replay revokes its family
+ * (concurrent refreshes of one token) is either seen by the revocation or born revoked; without
+ * it, tokens inserted after the revocation's snapshot survived it.
+ */
+const FAMILY_LOCK = 727_002;
+
+function lockFamily(tx: Queryable, familyId: string) {
+  return tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [FAMILY_LOCK, familyId]);
+}
+
+/** `revoked_at` of a token joining family `param`: now() if that family is revoked, else NULL. */
+const familyRevokedAt = (param: string) =>
+  `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
+
 function toAccess(row: AccessRow): ActiveAccessToken {
   return {
     id: row.id,
@@ -129,19 +149,45 @@ export class PgTokenRepository implements TokenRepository {
   constructor(private readonly db: Database) {}
 
   async insertAccess(token: NewAccessToken): Promise<void> {
-    await this.db.query(
-      `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [token.id, token.tokenHash, token.appId, token.userId, token.scopes, token.grantType, token.familyId, token.expiresAt],
-    );
+    const values = [
+      token.id,
+      token.tokenHash,
+      token.appId,
+      token.userId,
+      token.scopes,
+      token.grantType,
+      token.familyId,
+      token.expiresAt,
+      token.issuedAt ?? null,
+    ];
+    if (!token.familyId) {
+      await this.db.query(
+        `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()))`,
+        values,
+      );
+      return;
+    }
+    const familyId = token.familyId;
+    await this.db.transaction(async (tx) => {
+      await lockFamily(tx, familyId);
+      await tx.query(
+        `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()), ${familyRevokedAt('$7')})`,
+        values,
+      );
+    });
   }
 
   async insertRefresh(token: NewRefreshToken): Promise<void> {
-    await this.db.query(
-      `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [token.id, token.tokenHash, token.familyId, token.appId, token.userId, token.scopes, token.expiresAt],
-    );
+    await this.db.transaction(async (tx) => {
+      await lockFamily(tx, token.familyId);
+      await tx.query(
+        `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at, issued_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$3')})`,
+        [token.id, token.tokenHash, token.familyId, token.appId, token.userId, token.scopes, token.expiresAt, token.issuedAt ?? null],
+      );
+    });
   }
 
   async findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined> {
@@ -193,6 +239,8 @@ export class PgTokenRepository implements TokenRepository {
 
   async revokeFamily(familyId: string): Promise<void> {
     await this.db.transaction(async (tx) => {
+      // The updates below run after the lock, so they see every token issued into the family before.
+      await lockFamily(tx, familyId);
       await tx.query('UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
       await tx.query('UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
     });

@@ -7,20 +7,22 @@ export const SIGNING_ALG = 'ES256';
 interface LoadedKeys {
   current: { kid: string; key: CryptoKey };
   verifying: Map<string, CryptoKey>;
-  jwks: JWK[];
   loadedAt: number;
 }
 
 /**
  * The JWT signing keys, shared by every instance through the database (ES256, `kid` = RFC 7638
- * thumbprint). The private halves are sealed with the server's secret key. Each instance caches
- * the keys for `refreshMs`; an unknown `kid` triggers an early reload (at most once a second), so
- * a key rotated on another instance verifies here at once.
+ * thumbprint). The private halves are sealed with the server's secret key.
+ *
+ * Each instance caches the signing key for `refreshMs` (so a rotation elsewhere is picked up
+ * within that time). Verification looks an unknown `kid` up in the database by itself (one
+ * indexed query, as an opaque token costs), so a key rotated on another instance verifies here at
+ * once and junk kids cannot starve a real one. /oauth2/jwks is read from the database on each
+ * call: whichever instance serves it, it lists every key that any instance may be signing with.
  */
 export class KeyStore {
   private loaded: LoadedKeys | undefined;
   private loading: Promise<LoadedKeys> | undefined;
-  private lastMissReload = 0;
 
   constructor(
     private readonly repo: SigningKeyRepository,
@@ -69,7 +71,6 @@ export class KeyStore {
         this.loaded = {
           current: { kid: current.kid, key: (await importJWK(privateJwk, current.alg)) as CryptoKey },
           verifying,
-          jwks: stored.map((key) => key.publicJwk as JWK),
           loadedAt: Date.now(),
         };
         return this.loaded;
@@ -92,14 +93,18 @@ export class KeyStore {
 
   async verificationKey(kid: string | undefined): Promise<CryptoKey | undefined> {
     if (!kid) return undefined;
-    const known = (await this.keys()).verifying.get(kid);
+    const loaded = await this.keys();
+    const known = loaded.verifying.get(kid);
     if (known) return known;
-    if (Date.now() - this.lastMissReload < 1_000) return undefined;
-    this.lastMissReload = Date.now();
-    return (await this.load()).verifying.get(kid);
+    const stored = await this.repo.findVerifying(kid, this.accessTtlSeconds + 60);
+    if (!stored) return undefined;
+    const key = (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey;
+    loaded.verifying.set(kid, key);
+    return key;
   }
 
   async jwks(): Promise<{ keys: JWK[] }> {
-    return { keys: (await this.keys()).jwks };
+    const stored = await this.repo.listVerifying(this.accessTtlSeconds + 60);
+    return { keys: stored.map((key) => key.publicJwk as JWK) };
   }
 }

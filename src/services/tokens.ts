@@ -52,6 +52,8 @@ export class TokenService {
   async issue(request: IssueRequest): Promise<TokenResponse> {
     const { app, user, scopes, grantType } = request;
     const now = Math.floor(Date.now() / 1000);
+    // One clock reading for iat, exp and the stored rows, so introspection agrees with the JWT.
+    const issuedAt = new Date(now * 1000);
     const accessExpires = new Date((now + this.settings.accessTtlSeconds) * 1000);
     const accessId = randomUUID();
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
@@ -81,6 +83,7 @@ export class TokenService {
       scopes,
       grantType,
       familyId,
+      issuedAt,
       expiresAt: accessExpires,
     });
 
@@ -94,6 +97,7 @@ export class TokenService {
         appId: app.id,
         userId: user.id,
         scopes,
+        issuedAt,
         expiresAt: new Date((now + this.settings.refreshTtlSeconds) * 1000),
       });
     }

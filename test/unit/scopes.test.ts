@@ -1,0 +1,125 @@
+/**
+ * The key manager's scope rules (wso2-behavior.md §6) as pure functions, table-driven:
+ * parseScopeParameter, mayHoldScope, grantScopes, narrowScopes.
+ */
+import t from 'tap';
+import {
+  APP_MANAGE_SCOPE,
+  DEFAULT_SCOPE,
+  KNOWN_SCOPES,
+  OPENID_SCOPE,
+  grantScopes,
+  mayHoldScope,
+  narrowScopes,
+  parseScopeParameter,
+  type AppManagePolicy,
+} from '../../src/domain/scopes.js';
+
+const ANYONE: AppManagePolicy = { anyone: true };
+const ONLY_ALICE: AppManagePolicy = { anyone: false, users: new Set(['alice']) };
+const NOBODY: AppManagePolicy = { anyone: false, users: new Set() };
+
+const admin = { username: 'admin', isSuperAdmin: true };
+const alice = { username: 'alice', isSuperAdmin: false };
+const bob = { username: 'bob', isSuperAdmin: false };
+
+t.test('constants', async (t) => {
+  t.equal(APP_MANAGE_SCOPE, 'apim:dcr:app_manage');
+  t.equal(OPENID_SCOPE, 'openid');
+  t.equal(DEFAULT_SCOPE, 'default');
+  t.same(KNOWN_SCOPES, ['apim:dcr:app_manage', 'openid']);
+});
+
+t.test('parseScopeParameter', async (t) => {
+  const cases: [string | undefined, string[]][] = [
+    [undefined, []],
+    ['', []],
+    [' ', []],
+    ['openid', ['openid']],
+    ['apim:dcr:app_manage openid', ['apim:dcr:app_manage', 'openid']],
+    ['  openid   apim:dcr:app_manage  ', ['openid', 'apim:dcr:app_manage']],
+    ['openid openid', ['openid', 'openid']],
+    ['foo bar', ['foo', 'bar']],
+    // Case matters: scope tokens are case-sensitive (RFC 6749 §3.3).
+    ['OpenID', ['OpenID']],
+  ];
+  for (const [input, expected] of cases) {
+    t.same(parseScopeParameter(input), expected, JSON.stringify(input));
+  }
+});
+
+t.test('mayHoldScope', async (t) => {
+  const cases: [string, { username: string; isSuperAdmin: boolean }, AppManagePolicy, boolean][] = [
+    ['openid', bob, ANYONE, true],
+    ['openid', bob, NOBODY, true],
+    ['openid', admin, NOBODY, true],
+    [APP_MANAGE_SCOPE, bob, ANYONE, true],
+    [APP_MANAGE_SCOPE, alice, ANYONE, true],
+    [APP_MANAGE_SCOPE, admin, ANYONE, true],
+    [APP_MANAGE_SCOPE, alice, ONLY_ALICE, true],
+    [APP_MANAGE_SCOPE, bob, ONLY_ALICE, false],
+    [APP_MANAGE_SCOPE, admin, ONLY_ALICE, true],
+    [APP_MANAGE_SCOPE, admin, NOBODY, true],
+    [APP_MANAGE_SCOPE, alice, NOBODY, false],
+    // A user who happens to be named like the admin is not the super admin.
+    [APP_MANAGE_SCOPE, { username: 'admin', isSuperAdmin: false }, NOBODY, false],
+    // The list is exact and case-sensitive.
+    [APP_MANAGE_SCOPE, { username: 'Alice', isSuperAdmin: false }, ONLY_ALICE, false],
+    ['foo', admin, ANYONE, false],
+    ['default', admin, ANYONE, false],
+    ['', admin, ANYONE, false],
+    ['APIM:DCR:APP_MANAGE', admin, ANYONE, false],
+    ['OPENID', admin, ANYONE, false],
+  ];
+  for (const [scope, user, policy, expected] of cases) {
+    t.equal(
+      mayHoldScope(scope, user, policy),
+      expected,
+      `${scope} / ${user.username}${user.isSuperAdmin ? ' (super admin)' : ''} / ${policy.anyone ? 'anyone' : [...policy.users].join(',') || 'nobody'}`,
+    );
+  }
+});
+
+t.test('grantScopes', async (t) => {
+  const cases: [string, string[], { username: string; isSuperAdmin: boolean }, AppManagePolicy, string[]][] = [
+    ['nothing requested', [], bob, ANYONE, ['default']],
+    ['only unknown', ['foo'], bob, ANYONE, ['default']],
+    ['default asked explicitly', ['default'], bob, ANYONE, ['default']],
+    ['known and unknown, sorted', [OPENID_SCOPE, 'foo', APP_MANAGE_SCOPE], bob, ANYONE, [APP_MANAGE_SCOPE, OPENID_SCOPE]],
+    ['already sorted', [APP_MANAGE_SCOPE, OPENID_SCOPE, 'foo'], alice, ANYONE, [APP_MANAGE_SCOPE, OPENID_SCOPE]],
+    ['duplicates collapse', [OPENID_SCOPE, OPENID_SCOPE, APP_MANAGE_SCOPE, APP_MANAGE_SCOPE], bob, ANYONE, [APP_MANAGE_SCOPE, OPENID_SCOPE]],
+    ['app_manage alone', [APP_MANAGE_SCOPE], bob, ANYONE, [APP_MANAGE_SCOPE]],
+    ['not listed: app_manage dropped', [APP_MANAGE_SCOPE], bob, ONLY_ALICE, ['default']],
+    ['not listed: openid kept', [APP_MANAGE_SCOPE, OPENID_SCOPE], bob, ONLY_ALICE, [OPENID_SCOPE]],
+    ['listed user', [APP_MANAGE_SCOPE], alice, ONLY_ALICE, [APP_MANAGE_SCOPE]],
+    ['super admin always', [APP_MANAGE_SCOPE, 'foo'], admin, NOBODY, [APP_MANAGE_SCOPE]],
+    ['case-sensitive tokens', ['OpenID', 'Apim:dcr:app_manage'], admin, ANYONE, ['default']],
+  ];
+  for (const [label, requested, user, policy, expected] of cases) {
+    const before = [...requested];
+    t.same(grantScopes(requested, user, policy), expected, label);
+    t.same(requested, before, `${label}: the input is not mutated`);
+  }
+});
+
+t.test('narrowScopes', async (t) => {
+  const cases: [string, string[], string[], string[] | undefined][] = [
+    ['no scope keeps the grant', [APP_MANAGE_SCOPE, OPENID_SCOPE], [], [APP_MANAGE_SCOPE, OPENID_SCOPE]],
+    ['same scope', [APP_MANAGE_SCOPE, OPENID_SCOPE], [OPENID_SCOPE, APP_MANAGE_SCOPE], [APP_MANAGE_SCOPE, OPENID_SCOPE]],
+    ['narrower', [APP_MANAGE_SCOPE, OPENID_SCOPE], [OPENID_SCOPE], [OPENID_SCOPE]],
+    ['narrower, duplicated', [APP_MANAGE_SCOPE, OPENID_SCOPE], [OPENID_SCOPE, OPENID_SCOPE], [OPENID_SCOPE]],
+    ['wider', [OPENID_SCOPE], [OPENID_SCOPE, APP_MANAGE_SCOPE], undefined],
+    ['disjoint', [OPENID_SCOPE], [APP_MANAGE_SCOPE], undefined],
+    ['unknown scope', [APP_MANAGE_SCOPE], ['foo'], undefined],
+    ['default grant, default asked', ['default'], ['default'], ['default']],
+    ['default grant, more asked', ['default'], [APP_MANAGE_SCOPE], undefined],
+    ['default grant, nothing asked', ['default'], [], ['default']],
+  ];
+  for (const [label, original, requested, expected] of cases) {
+    const originalBefore = [...original];
+    const result = narrowScopes(original, requested);
+    t.same(result, expected, label);
+    t.same(original, originalBefore, `${label}: the grant is not mutated`);
+    if (result) t.not(result, original, `${label}: a copy, not the grant itself`);
+  }
+});
