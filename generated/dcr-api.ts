@@ -261,6 +261,20 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Too Many Requests. Too many failed Basic logins for this user name or from this address
+         *     within the window (DCR_LOGIN_MAX_FAILURES, DCR_LOGIN_MAX_FAILURES_PER_ADDRESS,
+         *     DCR_LOGIN_FAILURE_WINDOW); `Retry-After` says when to try again.
+         */
+        TooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Internal Server Error. Details are logged by the server, never sent. */
         InternalServerError: {
             headers: {
@@ -326,6 +340,7 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

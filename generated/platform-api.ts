@@ -518,6 +518,7 @@ export interface operations {
             400: components["responses"]["ScimBadRequest"];
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
+            429: components["responses"]["ScimError"];
             500: components["responses"]["ScimError"];
             503: components["responses"]["ScimError"];
         };
@@ -553,6 +554,7 @@ export interface operations {
             409: components["responses"]["ScimConflict"];
             413: components["responses"]["ScimError"];
             415: components["responses"]["ScimError"];
+            429: components["responses"]["ScimError"];
             500: components["responses"]["ScimError"];
             503: components["responses"]["ScimError"];
         };
@@ -580,6 +582,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
+            429: components["responses"]["ScimError"];
             500: components["responses"]["ScimError"];
             503: components["responses"]["ScimError"];
         };
@@ -605,6 +608,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
+            429: components["responses"]["ScimError"];
             500: components["responses"]["ScimError"];
             503: components["responses"]["ScimError"];
         };
@@ -635,6 +639,7 @@ export interface operations {
             401: components["responses"]["OAuthUnauthorized"];
             413: components["responses"]["OAuthOther"];
             415: components["responses"]["OAuthOther"];
+            429: components["responses"]["OAuthOther"];
             500: components["responses"]["OAuthOther"];
             503: components["responses"]["OAuthOther"];
         };

@@ -30,6 +30,8 @@ export interface Config {
   appManageUsers: readonly string[] | undefined;
   /** How long a verified Basic credential is remembered (0: never). */
   authCacheTtlSeconds: number;
+  /** Failed-login throttling (src/services/login-throttle.ts); maxFailures 0 turns it off. */
+  loginThrottle: { maxFailures: number; maxFailuresPerAddress: number; windowSeconds: number };
   metricsEnabled: boolean;
   /** PEM files: when both are set the server speaks HTTPS only. */
   tls: { certFile: string; keyFile: string } | undefined;
@@ -64,6 +66,9 @@ const schema = {
     DCR_REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 86400 },
     DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
     DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
+    DCR_LOGIN_MAX_FAILURES: { type: 'integer', minimum: 0, maximum: 100000, default: 10 },
+    DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: { type: 'integer', minimum: 1, maximum: 1000000, default: 100 },
+    DCR_LOGIN_FAILURE_WINDOW: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
     DCR_METRICS: { type: 'boolean', default: true },
     TLS_CERT_FILE: { type: 'string', minLength: 1 },
     TLS_KEY_FILE: { type: 'string', minLength: 1 },
@@ -115,6 +120,12 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
     description: 'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone',
   },
   DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential is remembered (0: never)' },
+  DCR_LOGIN_MAX_FAILURES: {
+    description:
+      'failed password logins allowed per user name within the window before 429 (0: no throttling)',
+  },
+  DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: { description: 'failed password logins allowed per client address within the window' },
+  DCR_LOGIN_FAILURE_WINDOW: { description: 'seconds a failed login counts against its user name and address' },
   DCR_METRICS: { description: 'serve Prometheus metrics at `/metrics` (`true` or `false`)' },
   TLS_CERT_FILE: { description: 'PEM certificate file; with `TLS_KEY_FILE` the server speaks HTTPS only' },
   TLS_KEY_FILE: { description: 'PEM private key file of `TLS_CERT_FILE`' },
@@ -188,6 +199,9 @@ interface RawEnv {
   DCR_REFRESH_TOKEN_TTL: number;
   DCR_APP_MANAGE_USERS: string;
   DCR_AUTH_CACHE_TTL: number;
+  DCR_LOGIN_MAX_FAILURES: number;
+  DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: number;
+  DCR_LOGIN_FAILURE_WINDOW: number;
   DCR_METRICS: boolean;
   TLS_CERT_FILE?: string;
   TLS_KEY_FILE?: string;
@@ -274,6 +288,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     refreshTokenTtlSeconds: raw.DCR_REFRESH_TOKEN_TTL,
     appManageUsers,
     authCacheTtlSeconds: raw.DCR_AUTH_CACHE_TTL,
+    loginThrottle: {
+      maxFailures: raw.DCR_LOGIN_MAX_FAILURES,
+      maxFailuresPerAddress: raw.DCR_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: raw.DCR_LOGIN_FAILURE_WINDOW,
+    },
     metricsEnabled: raw.DCR_METRICS,
     tls,
   };

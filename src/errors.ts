@@ -73,6 +73,17 @@ export function unsupportedMediaType(accepted: readonly string[]): ApiError {
   return new ApiError(415, 'Unsupported Media Type', `The request body must be ${accepted.join(' or ')}`);
 }
 
+/** Too many failed logins for a user name or from an address: retry after the window moves on. */
+export function tooManyRequests(retryAfterSeconds: number): ApiError {
+  return new ApiError(
+    429,
+    'Too Many Requests',
+    `Too many failed login attempts; retry after ${retryAfterSeconds} seconds`,
+    [],
+    { 'retry-after': String(retryAfterSeconds) },
+  );
+}
+
 export function serviceUnavailable(description = 'The service cannot reach its database; retry later'): ApiError {
   return new ApiError(503, 'Service Unavailable', description, [], { 'retry-after': '1' });
 }

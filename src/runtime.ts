@@ -18,6 +18,7 @@ import { PgTokenRepository } from './repositories/tokens.js';
 import { PgUserRepository } from './repositories/users.js';
 import { Authenticator } from './services/auth.js';
 import { CredentialCache } from './services/credential-cache.js';
+import { LoginThrottle } from './services/login-throttle.js';
 import { OAuthService } from './services/oauth.js';
 import { RegistrationService } from './services/registration.js';
 import { KeyStore } from './services/signing-keys.js';
@@ -48,6 +49,7 @@ export type ServiceConfig = Pick<
   | 'refreshTokenTtlSeconds'
   | 'appManageUsers'
   | 'authCacheTtlSeconds'
+  | 'loginThrottle'
 >;
 
 /** The repositories and services over one database, as the app and the tests use them. */
@@ -60,7 +62,12 @@ export function createServices(
 ): AppServices {
   const users = new PgUserRepository(db);
   const apps = new PgApplicationRepository(db, secrets);
-  const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000));
+  const throttle = new LoginThrottle({
+    windowMs: config.loginThrottle.windowSeconds * 1000,
+    maxFailures: config.loginThrottle.maxFailures,
+    maxFailuresPerAddress: config.loginThrottle.maxFailuresPerAddress,
+  });
+  const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000), throttle);
   const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.accessTokenTtlSeconds);
   const tokens = new TokenService(new PgTokenRepository(db), keys, {
     issuer: config.issuer,

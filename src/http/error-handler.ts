@@ -89,7 +89,9 @@ export function classify(error: unknown): ApiError {
   // An outage inside a handler must stay a 503, and a bug a 500, not turn into a 401.
   if (fastifyError?.name === 'Unauthorized' && Array.isArray(fastifyError.errors)) {
     const causes = fastifyError.errors.map(classify);
-    return causes.find((cause) => cause.statusCode >= 500) ?? unauthorized();
+    return (
+      causes.find((cause) => cause.statusCode >= 500) ?? causes.find((cause) => cause.statusCode === 429) ?? unauthorized()
+    );
   }
   if (fastifyError?.validation) {
     const details = validationDetails(fastifyError.validation as AjvError[], fastifyError.validationContext ?? 'body');
@@ -118,6 +120,8 @@ function oauthBody(error: ApiError) {
         ? 'invalid_request'
         : error.statusCode === 401
           ? 'invalid_client'
+          : error.statusCode === 429
+            ? 'slow_down'
           : error.statusCode >= 500
             ? error.statusCode === 503
               ? 'temporarily_unavailable'

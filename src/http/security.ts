@@ -10,7 +10,7 @@ export class SecurityHandlers {
   constructor(private readonly auth: Authenticator) {}
 
   async BasicAuth(request: FastifyRequest): Promise<void> {
-    request.caller = await this.auth.authenticateBasic(request.headers.authorization);
+    request.caller = await this.auth.authenticateBasic(request.headers.authorization, request.ip);
   }
 
   /**

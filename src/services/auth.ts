@@ -1,9 +1,10 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { APP_MANAGE_SCOPE } from '../domain/scopes.js';
 import type { Caller, User } from '../domain/types.js';
-import { unauthorized } from '../errors.js';
+import { tooManyRequests, unauthorized } from '../errors.js';
 import type { UserRepository } from '../repositories/users.js';
 import { CredentialCache } from './credential-cache.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { TokenService } from './tokens.js';
 
 /** Splits an RFC 7617 Basic credential; undefined for anything malformed or with an empty part. */
@@ -40,6 +41,7 @@ export class Authenticator {
     private readonly hasher: PasswordHasher,
     private readonly superAdmin: string,
     private readonly cache: CredentialCache = new CredentialCache(0),
+    private readonly throttle?: LoginThrottle,
   ) {}
 
   /** The token service verifies Bearer tokens; set after construction (they depend on each other). */
@@ -51,23 +53,38 @@ export class Authenticator {
     return username === this.superAdmin;
   }
 
-  /** The user whose password this is, or undefined; same cost whether the user exists or not. */
-  async verifyPassword(username: string, password: string): Promise<User | undefined> {
+  /**
+   * The user whose password this is, or undefined; same cost whether the user exists or not.
+   * Throws 429 while the user name or the address is throttled for too many failures.
+   */
+  async verifyPassword(username: string, password: string, address = 'unknown'): Promise<User | undefined> {
+    const wait = this.throttle?.retryAfter(username, address) ?? 0;
+    if (wait > 0) throw tooManyRequests(wait);
     const user = await this.users.findByUsername(username);
     if (!user) {
       await this.hasher.burn(password);
+      this.throttle?.recordFailure(username, address);
       return undefined;
     }
-    if (this.cache.has(username, password, user.passwordHash)) return user;
-    if (!(await this.hasher.verify(password, user.passwordHash))) return undefined;
-    this.cache.add(username, password, user.passwordHash);
+    if (!this.cache.has(username, password, user.passwordHash)) {
+      if (!(await this.hasher.verify(password, user.passwordHash))) {
+        this.throttle?.recordFailure(username, address);
+        return undefined;
+      }
+      this.cache.add(username, password, user.passwordHash);
+    }
+    this.throttle?.recordSuccess(username);
     return user;
   }
 
-  async authenticateBasic(header: string | undefined): Promise<Caller> {
+  async authenticateBasic(header: string | undefined, address = 'unknown'): Promise<Caller> {
     const credentials = parseBasicAuthorization(header);
-    if (!credentials) throw unauthorized();
-    const user = await this.verifyPassword(credentials.username, credentials.password);
+    if (!credentials) {
+      // A Basic header that does not parse is a failed login too (no user name to charge).
+      if (header && /^Basic\b/i.test(header)) this.throttle?.recordFailure(undefined, address);
+      throw unauthorized();
+    }
+    const user = await this.verifyPassword(credentials.username, credentials.password, address);
     if (!user) throw unauthorized();
     return { userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(user.username) };
   }

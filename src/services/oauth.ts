@@ -25,6 +25,8 @@ export interface ClientCredentialsInput {
   authorization: string | undefined;
   clientId: string | undefined;
   clientSecret: string | undefined;
+  /** The caller's address, for failed-login throttling of the password grant. */
+  address?: string;
 }
 
 /** RFC 7662 §2.2. */
@@ -106,7 +108,7 @@ export class OAuthService {
     }
     switch (grant) {
       case 'password':
-        return this.passwordGrant(app, form);
+        return this.passwordGrant(app, form, input.address);
       case 'client_credentials':
         return this.clientCredentialsGrant(app, form);
       default:
@@ -119,9 +121,9 @@ export class OAuthService {
     return app.grantTypes.includes('refresh_token');
   }
 
-  private async passwordGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+  private async passwordGrant(app: Application, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
-    const user = await this.auth.verifyPassword(form.username, form.password);
+    const user = await this.auth.verifyPassword(form.username, form.password, address);
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
     const scopes = grantScopes(
       parseScopeParameter(form.scope),

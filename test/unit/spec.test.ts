@@ -171,7 +171,7 @@ t.test('the corrections the server relies on', async (t) => {
 
 t.test('every declared status of /register; errors use the Error schema', async (t) => {
   const register = spec.paths['/register']!.post!;
-  const expected = ['200', '400', '401', '403', '405', '413', '415', '500', '503'];
+  const expected = ['200', '400', '401', '403', '405', '413', '415', '429', '500', '503'];
   t.same(Object.keys(register.responses).sort(), expected);
   for (const status of expected.filter((s) => s !== '200')) {
     const response = deref(spec, register.responses[status]!);
