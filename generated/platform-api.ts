@@ -13,7 +13,9 @@ export interface paths {
         };
         /**
          * List or filter users (super admin only)
-         * @description RFC 7644 §3.4.2. The only filter supported is `userName eq "<name>"` (exact match).
+         * @description RFC 7644 §3.4.2. The only filter supported is `userName eq "<name>"`: the whole name,
+         *     ignoring case, since `userName` is not case-exact (RFC 7643 §4.1.1) and names are unique
+         *     regardless of case.
          */
         get: operations["listUsers"];
         put?: never;

@@ -80,10 +80,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * folder is free or the lock is stale (dead PID, or a PID reused by a program that is not ours).
  */
 export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
-  const holder = Number.parseInt(await fs.readFile(path.join(dataDir, 'dcr.pid'), 'utf8').catch(() => ''), 10);
+  const [pidText, startText] = (await fs.readFile(path.join(dataDir, 'dcr.pid'), 'utf8').catch(() => '')).trim().split(/\s+/);
+  const holder = Number.parseInt(pidText ?? '', 10);
   if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid || !isAlive(holder)) return undefined;
+  // PIDs wrap: the number alone may now name an unrelated process. The start time recorded with
+  // it must match too (when the lock file has one).
+  if (startText !== undefined && startText !== (await startTimeOf(holder))) return undefined;
   const cmd = await commandLineOf(holder);
   return cmd === '' || /node|dcr|tsx/.test(cmd) ? holder : undefined;
+}
+
+/** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or '' if unknown. */
+async function startTimeOf(pid: number): Promise<string> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The command name (field 2) is parenthesised and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? '';
 }
 
 /** Takes the data folder for this process, or explains who holds it. Replaces a stale lock. */
@@ -92,7 +104,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await fs.open(lockFile, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${process.pid} ${await startTimeOf(process.pid)}\n`);
       await handle.close();
       return async () => {
         const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
@@ -117,7 +129,10 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
 /**
  * A postmaster.pid left behind means the last cluster did not shut down. If its postgres still
  * runs (the server was killed, Postgres was not), stop it: fast shutdown, then immediate, then
- * kill. If the PID is dead or now belongs to another program, remove the file so Postgres starts.
+ * kill. If the PID now belongs to another program, remove the file (Postgres would take that
+ * program for a running postmaster and refuse to start). If the PID is dead, leave the file to
+ * Postgres: it replaces a stale lock itself, after checking that no old backend still holds the
+ * shared memory it names.
  */
 async function clearPreviousCluster(pgDir: string, log: (message: string) => void): Promise<void> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
@@ -142,8 +157,9 @@ async function clearPreviousCluster(pgDir: string, log: (message: string) => voi
     }
     // Backends of a killed postmaster exit on their own once it is gone; give them a moment.
     await sleep(200);
+    return;
   }
-  await fs.rm(pidFile, { force: true });
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) await fs.rm(pidFile, { force: true });
 }
 
 /**
@@ -189,6 +205,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
+async function writeNewPassword(file: string): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  await fs.writeFile(file, password, { mode: 0o600 });
+  await fs.chmod(file, 0o600);
+  return password;
+}
+
 async function readOrCreatePassword(file: string): Promise<string> {
   try {
     const handle = await fs.open(file, 'wx', 0o600);
@@ -217,7 +241,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   try {
     const pgDir = path.join(dataDir, 'pg');
-    const password = await readOrCreatePassword(path.join(dataDir, 'pg-password'));
+    const passwordFile = path.join(dataDir, 'pg-password');
+    const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
+    const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
     const port = await freePort();
     const recent: string[] = [];
     const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -241,7 +267,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       },
     });
 
-    if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    if (fresh) {
       // No cluster, or an initdb that was interrupted: start it over from an empty folder.
       await fs.rm(pgDir, { recursive: true, force: true });
       log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);

@@ -79,7 +79,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     let total: number;
     let users: User[];
     if (filter !== undefined) {
-      const user = await this.users.findByUserName(parseUserNameFilter(filter));
+      const user = await this.users.findByUserNameIgnoringCase(parseUserNameFilter(filter));
       const all = user ? [user] : [];
       total = all.length;
       users = all.slice(startIndex - 1, startIndex - 1 + count);

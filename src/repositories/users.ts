@@ -13,6 +13,8 @@ export interface UserPage {
 
 export interface UserRepository {
   findByUsername(username: string): Promise<User | undefined>;
+  /** Case-insensitive: the one user whose name equals this one ignoring case (names are unique so). */
+  findByUsernameIgnoringCase(username: string): Promise<User | undefined>;
   findById(id: string): Promise<User | undefined>;
   /** Throws DuplicateUserName when the name (ignoring case) is taken. */
   create(user: { id: string; username: string; passwordHash: string }): Promise<User>;
@@ -48,6 +50,13 @@ export class PgUserRepository implements UserRepository {
 
   async findByUsername(username: string): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE username = $1`, [username]);
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async findByUsernameIgnoringCase(username: string): Promise<User | undefined> {
+    const { rows } = await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [
+      username,
+    ]);
     return rows[0] && toUser(rows[0]);
   }
 

@@ -100,6 +100,8 @@ export class KeyStore {
     if (!stored) return undefined;
     const key = (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey;
     loaded.verifying.set(kid, key);
+    // An active key we did not know: another instance rotated. Sign with it from now on too.
+    if (stored.retiredAt === null && stored.kid !== loaded.current.kid) this.loaded = undefined;
     return key;
   }
 

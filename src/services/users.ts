@@ -57,6 +57,11 @@ export class UserService {
     return user;
   }
 
+  /** SCIM's userName is not case-exact (RFC 7643 §4.1.1): filters match it ignoring case. */
+  findByUserNameIgnoringCase(userName: string): Promise<User | undefined> {
+    return this.users.findByUsernameIgnoringCase(userName);
+  }
+
   findByUserName(userName: string): Promise<User | undefined> {
     return this.users.findByUsername(userName);
   }
