@@ -5,13 +5,19 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    DCR_DATA_DIR=/app/data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY spec ./spec
 COPY generated ./generated
 COPY src ./src
+COPY bin ./bin
+# The embedded default (no DATABASE_URL) keeps its cluster and key here: owned by the runtime user.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
+VOLUME ["/app/data"]
 EXPOSE 9763
 CMD ["node", "--import", "tsx", "src/server.ts"]

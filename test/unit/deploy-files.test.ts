@@ -1,0 +1,152 @@
+/**
+ * The deployment files, linted without Docker: docker-compose.yml (PostgreSQL with a healthcheck,
+ * the service built from here, started once PostgreSQL is healthy, wired by DATABASE_URL, its
+ * secrets required from the environment, a readiness healthcheck), the Dockerfile (multi-stage,
+ * production dependencies only, non-root, WSO2's port, `npm start`'s command) and .env.example
+ * (exactly the settings of src/config.ts, each with its comment).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { SETTINGS } from '../../src/config.js';
+import { PROJECT_ROOT } from '../fixtures/dcr-process.js';
+
+const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context?: string };
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  environment?: string[] | Record<string, string | number | boolean | null>;
+  healthcheck?: { test?: string | string[]; interval?: string; retries?: number };
+  ports?: (string | number | { target?: number; published?: number | string })[];
+}
+
+/** A service's environment as a map, whichever of the two compose forms it uses. */
+function environmentOf(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(env.map((entry) => [entry.split('=')[0]!, entry.slice(entry.indexOf('=') + 1)]));
+  }
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]));
+}
+
+function healthcheckText(service: ComposeService): string {
+  const test = service.healthcheck?.test;
+  return Array.isArray(test) ? test.join(' ') : (test ?? '');
+}
+
+t.test('docker-compose.yml: postgres and dcr, wired and health-checked', async (t) => {
+  const compose = parse(read('docker-compose.yml')) as { services?: Record<string, ComposeService> };
+  const services = compose.services ?? {};
+  t.strictSame(Object.keys(services).sort(), ['dcr', 'postgres'], 'two services: postgres and dcr');
+
+  const postgres = services.postgres!;
+  t.match(postgres.image, /^postgres:\S+$/, 'postgres runs the official postgres image, with a tag');
+  t.match(healthcheckText(postgres), /pg_isready/, 'postgres has a healthcheck (pg_isready)');
+  const pgEnv = environmentOf(postgres);
+
+  const dcr = services.dcr!;
+  const context = typeof dcr.build === 'string' ? dcr.build : dcr.build?.context;
+  t.equal(context, '.', 'dcr is built from this folder (the Dockerfile)');
+  const depends = dcr.depends_on;
+  t.ok(depends && !Array.isArray(depends), 'depends_on in the long form, with a condition');
+  t.equal((depends as Record<string, { condition?: string }>).postgres?.condition, 'service_healthy', 'dcr starts once postgres is healthy');
+
+  const env = environmentOf(dcr);
+  const url = new URL(env.DATABASE_URL ?? 'invalid:');
+  t.match(url.protocol, /^postgres(ql)?:$/, 'DATABASE_URL is a postgres URL');
+  t.equal(url.hostname, 'postgres', 'DATABASE_URL points at the postgres service');
+  t.equal(url.port || '5432', '5432');
+  if (pgEnv.POSTGRES_USER) t.equal(decodeURIComponent(url.username), pgEnv.POSTGRES_USER, "the postgres service's user");
+  if (pgEnv.POSTGRES_PASSWORD) t.equal(decodeURIComponent(url.password), pgEnv.POSTGRES_PASSWORD, 'and its password');
+  if (pgEnv.POSTGRES_DB) t.equal(url.pathname, `/${pgEnv.POSTGRES_DB}`, 'and its database');
+
+  // `${VAR:?message}` (or `${VAR?message}`): compose refuses to start when VAR is unset (or empty).
+  for (const name of ['DCR_SECRET_KEY', 'DCR_ADMIN_PASSWORD']) {
+    t.match(env[name], new RegExp(`^\\$\\{${name}:?\\?[^}]*\\}$`), `${name} is required from the environment, never a value in the file`);
+  }
+  t.equal(env.HOST, '0.0.0.0', 'binds every interface inside the container');
+  const port = Number(env.PORT ?? 9763);
+  t.ok(
+    (dcr.ports ?? []).some((p) => (typeof p === 'object' ? p.target === port : String(p).endsWith(`:${port}`))),
+    `the container port ${port} is published`,
+  );
+
+  const check = healthcheckText(dcr);
+  t.match(check, /\/health\/ready/, 'the dcr healthcheck hits /health/ready');
+  t.match(check, new RegExp(`:${port}/health/ready`), 'on the port the server listens on');
+  t.notMatch(check, /\b(curl|wget)\b/, 'with node itself: the slim image has no curl or wget');
+});
+
+t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, npm start', async (t) => {
+  const lines = read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const instructions = lines.map((line) => {
+    const [keyword, ...rest] = line.split(/\s+/);
+    return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
+  });
+  const of = (keyword: string) => instructions.filter((i) => i.keyword === keyword);
+
+  const froms = of('FROM');
+  t.ok(froms.length >= 2, `at least two FROM stages (${froms.length})`);
+  for (const from of froms) t.match(from.args, /^node:20[\w.-]*/, `a Node 20 base image: ${from.args}`);
+  t.ok(of('COPY').some((copy) => /--from=/.test(copy.args)), 'the final stage copies from an earlier one');
+
+  t.ok(of('RUN').some((run) => /\bnpm ci\b.*--omit=dev\b/.test(run.args)), 'npm ci --omit=dev');
+  t.notOk(of('RUN').some((run) => /\bnpm (install|i)\b/.test(run.args)), 'no npm install (not reproducible)');
+
+  const users = of('USER');
+  t.ok(users.length > 0, 'a USER instruction');
+  const user = users.at(-1)?.args ?? 'root';
+  t.notMatch(user, /^(root|0)(:|$)/, `the image runs as a non-root user (${user})`);
+  const lastFrom = instructions.lastIndexOf(froms.at(-1)!);
+  t.ok(instructions.indexOf(users.at(-1)!) > lastFrom, 'USER is set in the final stage');
+
+  t.ok(of('EXPOSE').some((expose) => expose.args.split(/\s+/).includes('9763')), 'EXPOSE 9763');
+
+  const cmd = of('CMD').at(-1)?.args ?? '';
+  const argv = cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : cmd.split(/\s+/);
+  t.ok(argv.includes('src/server.ts'), `CMD starts src/server.ts (${cmd})`);
+  t.strictSame(argv, ['node', '--import', 'tsx', 'src/server.ts'], "npm start's command, in exec form (signals reach node)");
+
+  // What the command needs at run time is in the image.
+  const copied = of('COPY').map((copy) => copy.args).join('\n');
+  for (const needed of ['src', 'spec', 'generated', 'package.json']) {
+    t.match(copied, new RegExp(`(^|\\s)${needed}(\\s|$)`), `the image has ${needed}`);
+  }
+  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+  t.ok(pkg.dependencies.tsx, 'tsx is a production dependency (the CMD needs it after --omit=dev)');
+});
+
+t.test('.env.example documents exactly the settings of src/config.ts, each with a comment', async (t) => {
+  const lines = read('.env.example').split('\n');
+  const keys: string[] = [];
+  lines.forEach((line, index) => {
+    const match = /^([A-Z][A-Z0-9_]*)=/.exec(line);
+    if (!match) return;
+    keys.push(match[1]!);
+    // The comment block above a key (or above the group of keys it belongs to).
+    let above = index - 1;
+    while (above >= 0 && /^[A-Z][A-Z0-9_]*=/.test(lines[above]!)) above--;
+    t.match(lines[above] ?? '', /^# \S/, `${match[1]} has a comment`);
+  });
+  const names = SETTINGS.map((s) => s.name);
+  t.strictSame([...keys].sort(), [...names].sort(), 'every setting present, none extra');
+  t.equal(new Set(keys).size, keys.length, 'no key twice');
+  t.notMatch(lines.filter((line) => !line.startsWith('#')).join('\n'), /^(DCR_SECRET_KEY|DCR_ADMIN_PASSWORD)=\S/m, 'no secret value in the example');
+
+  // Defaults shown in the file are the real ones (an empty value means "use the default").
+  const values = new Map(lines.flatMap((line) => {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    return match ? [[match[1]!, match[2]!] as const] : [];
+  }));
+  for (const setting of SETTINGS) {
+    const value = values.get(setting.name);
+    if (value) t.equal(value, setting.default, `${setting.name}=${value} is its default`);
+  }
+});
