@@ -21,7 +21,8 @@ export interface paths {
          *     1. `owner` missing or blank: 400 "Application owner cannot be empty".
          *     2. The caller is the super admin and `owner` names no existing user: 403.
          *     3. The caller is not the super admin and `owner` is not the caller (case-sensitive): 400.
-         *     4. `clientName` missing, empty or not matching `^[\sa-zA-Z0-9._-]+$`: 400.
+         *     4. `clientName` missing, empty, longer than 2000 characters or not matching
+         *        `^[\sa-zA-Z0-9._-]+$`: 400. A `callbackUrl` or `tokenType` holding NUL (U+0000): 400.
          *     5. `grantType` missing, empty or naming a grant this server does not allow: 400.
          *     6. Without `callbackUrl`, `authorization_code` and `implicit` are dropped from the grants.
          *     7. A `clientName` that already exists answers 200 with the stored application (same

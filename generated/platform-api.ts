@@ -22,7 +22,7 @@ export interface paths {
         /**
          * Create a user (super admin only)
          * @description RFC 7644 §3.3. The password is stored as a slow salted hash and never returned.
-         *     `userName` is 3 to 64 characters without white space or `:`; it is unique regardless
+         *     `userName` is 3 to 64 characters without white space, `:` or NUL; it is unique regardless
          *     of case. `password` is 5 to 1024 characters.
          */
         post: operations["createUser"];

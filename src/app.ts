@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
-import { methodNotAllowed, notFound, unsupportedMediaType } from './errors.js';
+import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
@@ -152,6 +152,10 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // say so explicitly, it is part of this service's contract.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Fastify's own 503 for requests that arrive while closing has its own body
+    // ({"error","message","statusCode"}); the onRequest hook below answers them in the route's
+    // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
+    return503OnClosing: false,
     ajv: {
       customOptions: {
         // Deliberate choices (toolchain notes §8): numbers and booleans become strings where
@@ -170,8 +174,18 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
+  // Graceful shutdown (server.ts calls app.close()): the listener stops accepting and idle
+  // keep-alive connections are closed, but a connection busy with a request stays open after its
+  // answer, and Node does not close it (it would hold close() up until keepAliveTimeout, 72 s,
+  // far past the shutdown bound). So while closing, every answer closes its connection, and a
+  // request that still arrives on an open connection gets 503 in the route's error shape.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -187,6 +201,10 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   });
   // Security headers on every answer; Swagger UI's own stricter CSP applies to its assets.
   await app.register(helmet, { global: true });
+  // After helmet's own onRequest hook, so that the 503s of a drain carry its headers too.
+  app.addHook('onRequest', async () => {
+    if (closing) throw shuttingDown();
+  });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');
 

@@ -124,6 +124,18 @@ export function buildProgram(): Command {
     .description('make a new signing key current and print its kid (the old one verifies until its tokens expire)')
     .action(async () => (await commands()).keysRotate());
 
+  const secrets = program.command('secrets').description('manage the secret key that encrypts stored secrets');
+  secrets
+    .command('reencrypt')
+    .description('re-encrypt every stored secret under the current key (after a key change; safe while servers run)')
+    .option('--batch-size <rows>', 'rows read per batch (default 200)')
+    .action(async (options: { batchSize?: string }) => (await commands()).secretsReencrypt(options));
+  secrets
+    .command('rotate-key')
+    .description('embedded default: generate a new DCR_DATA_DIR/secret.key (the old one kept in secret.key.previous), then re-encrypt')
+    .option('--batch-size <rows>', 'rows read per batch (default 200)')
+    .action(async (options: { batchSize?: string }) => (await commands()).secretsRotateKey(options));
+
   program
     .command('settings')
     .description('list the environment settings with their defaults')
@@ -146,6 +158,23 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. On a pipe, Node
+ * writes asynchronously once the pipe is full (64 KiB), and process.exit() drops what is still
+ * queued: `dcr app list --json | jq` got a JSON document cut at about 200 KiB.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
+  });
+}
+
+async function exit(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
 /** Runs the CLI on `argv` (process.argv's shape); exits 1 with one line on stderr on failure. */
 export async function run(argv: readonly string[]): Promise<void> {
   const program = buildProgram();
@@ -153,10 +182,10 @@ export async function run(argv: readonly string[]): Promise<void> {
     await program.parseAsync([...argv]);
   } catch (err) {
     process.stderr.write(`dcr: ${messageOf(err)}\n`);
-    process.exit(1);
+    await exit(1);
   }
   // `serve` keeps running; every other command is done, even if a library left a handle open.
-  if (!serving) process.exit(process.exitCode ?? 0);
+  if (!serving) await exit(Number(process.exitCode ?? 0));
 }
 
 if (isEntryPoint(import.meta.url)) await run(process.argv);

@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   /** 32 bytes, given as base64/base64url (44/43 chars) or hex (64 chars). */
   secretKey: Buffer | undefined;
+  /** Older keys (DCR_SECRET_KEY_PREVIOUS): they open envelopes sealed before a key rotation, never seal. */
+  previousSecretKeys: Buffer[];
   adminUser: string;
   adminPassword: string | undefined;
   bodyLimit: number;
@@ -50,6 +52,7 @@ const schema = {
     DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     DCR_DATA_DIR: { type: 'string', minLength: 1, default: './data' },
     DCR_SECRET_KEY: { type: 'string' },
+    DCR_SECRET_KEY_PREVIOUS: { type: 'string' },
     DCR_ADMIN_USER: { type: 'string', pattern: '^[^\\s:]{1,64}$', default: 'admin' },
     DCR_ADMIN_PASSWORD: { type: 'string', minLength: 1, maxLength: 1024 },
     DCR_BODY_LIMIT: { type: 'integer', minimum: 1024, maximum: 16777216, default: 65536 },
@@ -94,6 +97,11 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
       '32 bytes, base64 or hex (`openssl rand -base64 32`), encrypts client secrets. Required with `DATABASE_URL`; ' +
       'on the embedded default generated once into `DCR_DATA_DIR/secret.key` (mode 0600)',
   },
+  DCR_SECRET_KEY_PREVIOUS: {
+    description:
+      'older secret keys, comma separated, same format: they still open what they encrypted, nothing new is ' +
+      'encrypted with them. Set during a key rotation until `dcr secrets reencrypt` has run (README, "Rotating the secret key")',
+  },
   DCR_ADMIN_USER: { description: "the super admin's user name" },
   DCR_ADMIN_PASSWORD: {
     description:
@@ -111,7 +119,9 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
     description: 'bound on getting a connection and on one statement; past it a request answers 503',
   },
   DCR_ISSUER: {
-    description: "RFC 8414 issuer: `iss` of the JWTs and the base of the metadata document's endpoint URLs",
+    description:
+      "RFC 8414 issuer: `iss` of the JWTs and the base of the metadata document's endpoint URLs. Set it, the same on " +
+      'every instance, when several instances share one database: a JWT is only accepted where its `iss` is the issuer',
     defaultText: 'http://HOST:PORT',
   },
   DCR_ACCESS_TOKEN_TTL: { description: 'access token lifetime, in seconds' },
@@ -187,6 +197,7 @@ interface RawEnv {
   DATABASE_URL?: string;
   DCR_DATA_DIR: string;
   DCR_SECRET_KEY?: string;
+  DCR_SECRET_KEY_PREVIOUS?: string;
   DCR_ADMIN_USER: string;
   DCR_ADMIN_PASSWORD?: string;
   DCR_BODY_LIMIT: number;
@@ -247,6 +258,21 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     }
   }
 
+  const previousSecretKeys: Buffer[] = [];
+  if (raw.DCR_SECRET_KEY_PREVIOUS !== undefined) {
+    const texts = raw.DCR_SECRET_KEY_PREVIOUS.split(',').map((text) => text.trim()).filter(Boolean);
+    for (const [index, text] of texts.entries()) {
+      const key = parseSecretKey(text);
+      if (!key) {
+        throw new ConfigError(
+          `Invalid configuration: DCR_SECRET_KEY_PREVIOUS holds an invalid key (number ${index + 1}): each must be ` +
+            '32 bytes as 64 hex characters or base64, separated by commas',
+        );
+      }
+      previousSecretKeys.push(key);
+    }
+  }
+
   let allowedGrantTypes: readonly string[] = DEFAULT_ALLOWED_GRANT_TYPES;
   if (raw.DCR_ALLOWED_GRANT_TYPES !== undefined) {
     allowedGrantTypes = raw.DCR_ALLOWED_GRANT_TYPES.split(/[\s,]+/).filter(Boolean);
@@ -276,6 +302,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     databaseUrl: raw.DATABASE_URL,
     dataDir: path.resolve(cwd, raw.DCR_DATA_DIR),
     secretKey,
+    previousSecretKeys,
     adminUser: raw.DCR_ADMIN_USER,
     adminPassword: raw.DCR_ADMIN_PASSWORD,
     bodyLimit: raw.DCR_BODY_LIMIT,

@@ -88,6 +88,21 @@ export function serviceUnavailable(description = 'The service cannot reach its d
   return new ApiError(503, 'Service Unavailable', description, [], { 'retry-after': '1' });
 }
 
+/**
+ * A request that arrives while the server drains for a graceful shutdown (another instance may
+ * take it): 503, but no failure of this server, so it is not logged as one.
+ */
+export class ShuttingDown extends ApiError {
+  override name = 'ShuttingDown';
+  constructor() {
+    super(503, 'Service Unavailable', 'The server is shutting down; retry later', [], { 'retry-after': '1' });
+  }
+}
+
+export function shuttingDown(): ApiError {
+  return new ShuttingDown();
+}
+
 export function internalError(): ApiError {
   return new ApiError(500, 'Internal Server Error', 'The server could not complete the request');
 }

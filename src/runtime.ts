@@ -4,9 +4,9 @@ import type { FastifyServerOptions } from 'fastify';
 import type { AppServices } from './app.js';
 import type { Config } from './config.js';
 import { PasswordHasher } from './crypto/passwords.js';
-import { loadOrCreateKeyFile } from './crypto/key-file.js';
+import { loadOrCreateKeyFile, loadPreviousKeys, readKeyFilesSync } from './crypto/key-file.js';
 import { randomPassword } from './crypto/random.js';
-import { SecretBox } from './crypto/secret-box.js';
+import { SecretBox, type Keyring } from './crypto/secret-box.js';
 import { Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -80,7 +80,7 @@ export function createServices(
     auth,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
-    oauth: new OAuthService(apps, users, auth, tokens, policy),
+    oauth: new OAuthService(apps, auth, tokens, policy),
     keys,
     readiness: readiness ?? databaseReadiness(db, () => true),
     metrics: new Metrics(db.pool),
@@ -111,6 +111,8 @@ export function databaseReadiness(db: Database, migrated: () => boolean): Readin
 export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
   let embedded: EmbeddedPostgresHandle | undefined;
   let secretKey = config.secretKey;
+  let previousKeys = config.previousSecretKeys;
+  let reloadKeys: (() => Keyring | undefined) | undefined;
   let connectionString = config.databaseUrl;
 
   if (connectionString === undefined) {
@@ -121,6 +123,13 @@ export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
       const loaded = await loadOrCreateKeyFile(keyFile);
       if (loaded.created) log(`generated a new secret key in ${keyFile} (owner-only); back it up with the data folder`);
       secretKey = loaded.key;
+      // The keys `dcr secrets rotate-key` replaced, and a re-read of both files when an envelope
+      // names a key not loaded yet (a rotation done while this server runs).
+      previousKeys = [...previousKeys, ...(await loadPreviousKeys(keyFile))];
+      reloadKeys = () => {
+        const ring = readKeyFilesSync(keyFile);
+        return ring && { current: ring.current, previous: [...ring.previous, ...config.previousSecretKeys] };
+      };
     }
   } else if (!secretKey) {
     throw new StartupError(
@@ -139,7 +148,7 @@ export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
     const ran = await migrate(db);
     migrated = true;
     if (ran.length > 0) log(`applied migrations: ${ran.join(', ')}`);
-    const services = createServices(db, new SecretBox(secretKey), config, new PasswordHasher(), databaseReadiness(db, () => migrated));
+    const services = createServices(db, new SecretBox(secretKey, previousKeys, reloadKeys), config, new PasswordHasher(), databaseReadiness(db, () => migrated));
     await services.keys.ensureKey();
     const generatedAdminPassword = await services.users.bootstrapAdmin(
       config.adminPassword,

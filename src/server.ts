@@ -5,6 +5,11 @@ import { ConfigError, loadConfig } from './config.js';
 import { loadTls, loggerOptions, startRuntime, StartupError } from './runtime.js';
 import { VERSION } from './version.js';
 
+/** How long in-flight requests get to finish after SIGINT/SIGTERM before their connections are cut. */
+const DRAIN_MS = 10_000;
+/** Then the bound on closing the pool and stopping the embedded Postgres, before a forced exit 1. */
+const STOP_MS = 10_000;
+
 /**
  * The process entry point (`npm start`): reads the environment once, starts the runtime, listens,
  * and shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close
@@ -59,10 +64,23 @@ export async function main(): Promise<void> {
     ...(https ? { https } : {}),
   });
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // Shutdown order: stop accepting and drain in-flight requests (app.close), then close the pool,
+  // then stop the embedded Postgres (runtime.close). Draining is bounded: connections still open
+  // after DRAIN_MS (a stuck request, a client that never reads its answer) are cut, so that the
+  // pool and Postgres are always closed by this code, well inside close-with-grace's hard limit,
+  // which exits 1 without them (and used to leave the embedded postgres running).
+  closeWithGrace({ delay: DRAIN_MS + STOP_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
-    await app.close();
+    const cut = setTimeout(() => {
+      app.log.warn({ drainMs: DRAIN_MS }, 'requests still open after the drain bound: closing their connections');
+      app.server.closeAllConnections();
+    }, DRAIN_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(cut);
+    }
     await runtime.close();
   });
 

@@ -92,8 +92,10 @@ async function readPassword(fromStdin: boolean | undefined, userName: string): P
 interface ToolContext {
   config: Config;
   db: Database;
-  /** Only when the command asked for the secret key. */
+  /** Only when the command asked for the secret key: the current key, and the previous ones to open older envelopes. */
   secrets: SecretBox | undefined;
+  /** DCR_DATA_DIR/secret.key when the key comes from that file (the embedded default without DCR_SECRET_KEY). */
+  keyFile: string | undefined;
 }
 
 async function withDatabase<T>(
@@ -114,7 +116,12 @@ async function withDatabase<T>(
       const ran = await migrate(opened.db);
       if (ran.length > 0) note(`applied migrations: ${ran.join(', ')}`);
     }
-    return await work({ config, db: opened.db, secrets: opened.secretKey && new SecretBox(opened.secretKey) });
+    return await work({
+      config,
+      db: opened.db,
+      secrets: opened.secretKey && new SecretBox(opened.secretKey, opened.previousKeys),
+      keyFile: opened.keyFile,
+    });
   } finally {
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
@@ -255,5 +262,75 @@ export async function keysRotate(): Promise<void> {
     const store = new KeyStore(new PgSigningKeyRepository(db), secrets!, config.accessTokenTtlSeconds);
     out(await store.rotate());
     note('running servers sign with the new key within a minute (their key cache refresh)');
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The secret key: re-encryption under the current key, and rotation of the embedded default's key.
+
+function batchSizeOf(text: string | undefined): number {
+  if (text === undefined) return 200;
+  const size = Number(text);
+  if (!Number.isInteger(size) || size < 1 || size > 10_000) throw new CliError('--batch-size must be an integer from 1 to 10000');
+  return size;
+}
+
+async function reencryptWith(db: Database, box: SecretBox, batchSize: number): Promise<void> {
+  const [{ PgSealedSecretRepository }, { reencryptAll }] = await Promise.all([
+    import('../repositories/sealed-secrets.js'),
+    import('../services/secret-rotation.js'),
+  ]);
+  let last = '';
+  const result = await reencryptAll(new PgSealedSecretRepository(db), box, {
+    batchSize,
+    progress: ({ column, done, total }) => {
+      const line = `${column}: ${done}/${total} re-encrypted`;
+      if (line !== last) note(line);
+      last = line;
+    },
+  });
+  const summary =
+    `re-encrypted ${result.resealed.applications} client secret${result.resealed.applications === 1 ? '' : 's'} and ` +
+    `${result.resealed.signing_keys} signing key${result.resealed.signing_keys === 1 ? '' : 's'} under key ${result.kid}`;
+  const unopenable = Object.entries(result.unopenable);
+  if (unopenable.length > 0) {
+    note(summary);
+    throw new CliError(
+      `${unopenable.reduce((sum, [, n]) => sum + n, 0)} secrets are sealed with keys not in the keyring ` +
+        `(${unopenable.map(([kid, n]) => `${kid}: ${n}`).join(', ')}): add those keys to DCR_SECRET_KEY_PREVIOUS and run it again`,
+    );
+  }
+  out(summary);
+}
+
+/**
+ * `dcr secrets reencrypt`: every stored secret under the current key (DCR_SECRET_KEY, or the data
+ * folder's secret.key), opened with the current or a previous key. Safe while servers run.
+ */
+export async function secretsReencrypt(options: { batchSize?: string }): Promise<void> {
+  const batchSize = batchSizeOf(options.batchSize);
+  await withDatabase({ needSecretKey: true }, async ({ db, secrets }) => reencryptWith(db, secrets!, batchSize));
+}
+
+/**
+ * `dcr secrets rotate-key` (embedded default only): a new key into DCR_DATA_DIR/secret.key, the
+ * replaced one kept in secret.key.previous (servers load both at start-up, and a running server
+ * re-reads them when it meets the new key), then every secret re-encrypted under the new key.
+ */
+export async function secretsRotateKey(options: { batchSize?: string }): Promise<void> {
+  const batchSize = batchSizeOf(options.batchSize);
+  const config = loadConfig(process.env);
+  if (config.databaseUrl !== undefined || config.secretKey !== undefined) {
+    throw new CliError(
+      'rotate-key rotates the generated DCR_DATA_DIR/secret.key of the embedded default; with DCR_SECRET_KEY, set the new ' +
+        'key in DCR_SECRET_KEY and the old one in DCR_SECRET_KEY_PREVIOUS, then run: dcr secrets reencrypt',
+    );
+  }
+  const { rotateKeyFile } = await import('../crypto/key-file.js');
+  await withDatabase({ needSecretKey: true }, async ({ db, keyFile }) => {
+    const ring = await rotateKeyFile(keyFile!);
+    const box = new SecretBox(ring.current, [...ring.previous, ...config.previousSecretKeys]);
+    note(`new secret key ${box.currentKid} in ${keyFile}; the replaced ones are kept in ${keyFile}.previous`);
+    await reencryptWith(db, box, batchSize);
   });
 }

@@ -19,7 +19,37 @@ export const DEFAULT_SCRYPT_COST: ScryptCost = { ln: 15, r: 8, p: 1 };
 
 const KEY_LENGTH = 32;
 
+/**
+ * How many key derivations may run at once in this process. scrypt runs on libuv's thread pool
+ * (UV_THREADPOOL_SIZE, default 4), which the pg driver also needs: its SCRAM handshake for every new
+ * database connection is WebCrypto PBKDF2/HMAC work on that same pool. A burst of logins that are
+ * not in the credential cache used to queue a hundred 0.2 s hashes ahead of those handshakes, so
+ * new connections timed out and requests answered 503. Derivations beyond this bound wait in
+ * JavaScript instead, leaving threads free; two at a time already keeps two cores busy.
+ */
+export const KDF_CONCURRENCY = Math.max(1, Math.min(2, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 2));
+
+let running = 0;
+const waiting: Array<() => void> = [];
+
+export async function withKdfSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= KDF_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    // Hand the slot straight to the next waiter (running stays the same), or free it.
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+  return withKdfSlot(() => deriveNow(password, salt, cost));
+}
+
+function deriveNow(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
   const options: ScryptOptions = {
     N: 2 ** cost.ln,
     r: cost.r,

@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { pooledRandomBytes } from './random.js';
+
+/** The keys a SecretBox holds. */
+export interface Keyring {
+  /** Seals new envelopes (and opens its own). */
+  current: Buffer;
+  /** Only open envelopes sealed before a key rotation (DCR_SECRET_KEY_PREVIOUS, secret.key.previous). */
+  previous: readonly Buffer[];
+}
 
 /**
  * Authenticated encryption of secrets at rest (AES-256-GCM). The key lives outside the database
@@ -10,13 +19,45 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
  */
 export class SecretBox {
   private readonly keys = new Map<string, Buffer>();
-  readonly currentKid: string;
+  private current: string;
+  private reloadedAt = 0;
 
-  constructor(currentKey: Buffer, previousKeys: readonly Buffer[] = []) {
+  /**
+   * `reload`, when given, is asked for the keyring again when an envelope names a key this box
+   * does not hold (at most once a second): the embedded default's key files, which
+   * `dcr secrets rotate-key` rewrites while the server runs. Keys once loaded are never dropped.
+   */
+  constructor(
+    currentKey: Buffer,
+    previousKeys: readonly Buffer[] = [],
+    private readonly reload?: () => Keyring | undefined,
+  ) {
     if (currentKey.length !== 32) throw new Error('SecretBox needs a 32-byte key');
-    this.currentKid = SecretBox.keyId(currentKey);
-    this.keys.set(this.currentKid, currentKey);
-    for (const key of previousKeys) this.keys.set(SecretBox.keyId(key), key);
+    this.current = this.install({ current: currentKey, previous: previousKeys });
+  }
+
+  /** The id of the key new envelopes are sealed with. */
+  get currentKid(): string {
+    return this.current;
+  }
+
+  /** The ids of every key this box can open envelopes of. */
+  get kids(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  private install(ring: Keyring): string {
+    for (const key of [ring.current, ...ring.previous]) {
+      if (key.length !== 32) throw new Error('SecretBox needs 32-byte keys');
+      this.keys.set(SecretBox.keyId(key), key);
+    }
+    return SecretBox.keyId(ring.current);
+  }
+
+  /** The kid of an envelope (its second part), or undefined if it is not one. */
+  static kidOf(envelope: string): string | undefined {
+    const [version, kid] = envelope.split('.');
+    return version === 'v1' && kid ? kid : undefined;
   }
 
   /** A short, non-secret fingerprint of a key (not reversible to it). */
@@ -25,17 +66,24 @@ export class SecretBox {
   }
 
   seal(plaintext: string, aad: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentKid)!, iv);
+    // 96 random bits per envelope (NIST SP 800-38D §8.2.2), CSPRNG bytes each used once.
+    const iv = pooledRandomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.current)!, iv);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return `v1.${this.currentKid}.${iv.toString('base64url')}.${body.toString('base64url')}`;
+    return `v1.${this.current}.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
   open(envelope: string, aad: string): string {
     const [version, kid, ivText, bodyText] = envelope.split('.');
     if (version !== 'v1' || !kid || !ivText || !bodyText) throw new Error('Malformed secret envelope');
-    const key = this.keys.get(kid);
+    let key = this.keys.get(kid);
+    if (!key && this.reload && Date.now() - this.reloadedAt > 1000) {
+      this.reloadedAt = Date.now();
+      const ring = this.reload();
+      if (ring) this.current = this.install(ring);
+      key = this.keys.get(kid);
+    }
     if (!key) throw new Error(`No key with id ${kid} in the keyring: was DCR_SECRET_KEY changed?`);
     const body = Buffer.from(bodyText, 'base64url');
     if (body.length < 16) throw new Error('Malformed secret envelope');

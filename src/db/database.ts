@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { mapConnectError, mapQueryError } from './errors.js';
+import { DatabaseUnavailable, mapConnectError, mapQueryError } from './errors.js';
 
 export interface DatabaseOptions {
   connectionString: string;
@@ -10,6 +10,12 @@ export interface DatabaseOptions {
 }
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** A prepared statement: its name must be unique to its SQL text (see Database.query). */
+export interface NamedStatement {
+  name: string;
+  text: string;
+}
 
 /**
  * The one way the repositories reach PostgreSQL: a pg pool whose failures come out as domain
@@ -35,13 +41,18 @@ export class Database {
     this.pool.on('error', () => {});
   }
 
+  /**
+   * `text` may be a named statement (`{ name, text }`, fixed SQL of a hot path): PostgreSQL then
+   * parses and plans it once per connection instead of on every call.
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
+    text: string | NamedStatement,
     values: readonly unknown[] = [],
   ): Promise<pg.QueryResult<R>> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
+      if (typeof text !== 'string') return await client.query<R>({ name: text.name, text: text.text, values: values as unknown[] });
       return await client.query<R>(text, values as unknown[]);
     } catch (err) {
       const mapped = mapQueryError(err);
@@ -63,23 +74,49 @@ export class Database {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-        broken = rollbackErr;
-      });
       const mapped = mapQueryError(err);
-      if (mapped !== err) broken ??= err as Error;
+      if (mapped instanceof DatabaseUnavailable) {
+        // The connection is dead or not answering: a ROLLBACK would wait out its own timeout
+        // (doubling the wait of a request during an outage). Destroying the connection instead
+        // makes PostgreSQL roll the transaction back.
+        broken = err as Error;
+      } else {
+        await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+          broken = rollbackErr;
+        });
+        if (mapped !== err) broken ??= err as Error;
+      }
       throw mapped;
     } finally {
       client.release(broken);
     }
   }
 
+  /**
+   * A client checked out of the pool. pg-pool removes its own 'error' listener while a client is
+   * checked out, and a connection that dies between two statements (or after a query timeout)
+   * then emits 'error' with no listener: an uncaught exception that took the whole process down
+   * during an outage. The listener added here records the failure instead, and `release` passes
+   * it on, so that the dead client is destroyed rather than returned to the pool.
+   */
   async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
       throw mapConnectError(err);
     }
+    let failed: Error | undefined;
+    const onError = (err: Error) => {
+      failed ??= err;
+    };
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      release(err || failed);
+    };
+    return client;
   }
 
   async ping(): Promise<void> {

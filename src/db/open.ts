@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigError, type Config } from '../config.js';
-import { loadOrCreateKeyFile } from '../crypto/key-file.js';
+import { loadOrCreateKeyFile, loadPreviousKeys } from '../crypto/key-file.js';
 import { Database } from './database.js';
 import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 
@@ -19,6 +19,10 @@ export interface ToolDatabase {
   mode: ToolDatabaseMode;
   /** The server's secret key: DCR_SECRET_KEY, else DCR_DATA_DIR/secret.key. Set when asked for. */
   secretKey: Buffer | undefined;
+  /** The keys it replaced: DCR_SECRET_KEY_PREVIOUS, and DCR_DATA_DIR/secret.key.previous with the file. */
+  previousKeys: Buffer[];
+  /** DCR_DATA_DIR/secret.key when the secret key comes from that file (the embedded default). */
+  keyFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -29,12 +33,14 @@ export interface OpenToolDatabaseOptions {
   applicationName?: string;
 }
 
-type DatabaseConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'secretKey' | 'dbTimeoutMs'>;
+type DatabaseConfig = Pick<Config, 'databaseUrl' | 'dataDir' | 'secretKey' | 'dbTimeoutMs'> & Partial<Pick<Config, 'previousSecretKeys'>>;
 
 /** Opens the database the server of `config` uses, for a short-lived tool. */
 export async function openToolDatabase(config: DatabaseConfig, options: OpenToolDatabaseOptions): Promise<ToolDatabase> {
   const log = options.log ?? (() => {});
   let secretKey = config.secretKey;
+  let previousKeys = [...(config.previousSecretKeys ?? [])];
+  let keyFile: string | undefined;
   let connectionString = config.databaseUrl;
   let mode: ToolDatabaseMode = 'external';
   let embedded: EmbeddedPostgresHandle | undefined;
@@ -66,7 +72,9 @@ export async function openToolDatabase(config: DatabaseConfig, options: OpenTool
     }
     if (options.needSecretKey && !secretKey) {
       try {
-        secretKey = (await loadOrCreateKeyFile(path.join(config.dataDir, 'secret.key'))).key;
+        keyFile = path.join(config.dataDir, 'secret.key');
+        secretKey = (await loadOrCreateKeyFile(keyFile)).key;
+        previousKeys = [...previousKeys, ...(await loadPreviousKeys(keyFile))];
       } catch (err) {
         await embedded?.stop();
         throw err;
@@ -85,6 +93,8 @@ export async function openToolDatabase(config: DatabaseConfig, options: OpenTool
     db,
     mode,
     secretKey,
+    previousKeys,
+    keyFile,
     async close() {
       if (closed) return;
       closed = true;

@@ -58,10 +58,30 @@ export function checkOwnerAllowed(caller: Caller, owner: string, ownerExists: bo
   }
 }
 
+/**
+ * The longest application name. The name is the key of a unique btree index, whose entries
+ * PostgreSQL limits to 2704 bytes: a longer name failed the insert with a 500 instead of a 400.
+ * Names are ASCII (the pattern), so characters are bytes; the rest of the entry fits in the margin.
+ */
+export const CLIENT_NAME_MAX = 2000;
+
+/**
+ * A value that is stored must not contain NUL (U+0000): PostgreSQL text cannot hold it, and the
+ * insert would fail with a 500 instead of a 400 naming the field.
+ */
+export function rejectNul(field: string, value: string | null): void {
+  if (value !== null && value.includes('\u0000')) {
+    throw fieldError(field, `'${field}' must not contain NUL characters`);
+  }
+}
+
 /** Rule 4 (our choice: 400 where WSO2 answers 500). */
 export function requireClientName(clientName: string | undefined): string {
   if (clientName === undefined || clientName === '') {
     throw fieldError('clientName', 'Application name (clientName) cannot be empty');
+  }
+  if (clientName.length > CLIENT_NAME_MAX) {
+    throw fieldError('clientName', `Application name (clientName) must not be longer than ${CLIENT_NAME_MAX} characters`);
   }
   if (!CLIENT_NAME_PATTERN.test(clientName)) {
     throw fieldError(
@@ -100,11 +120,15 @@ export function resolveGrantTypes(
 
 /** An empty or null callback means none; anything else is stored verbatim (not URL-validated). */
 export function normaliseCallbackUrl(callbackUrl: string | null | undefined): string | null {
-  return callbackUrl === undefined || callbackUrl === null || callbackUrl === '' ? null : callbackUrl;
+  const normalised = callbackUrl === undefined || callbackUrl === null || callbackUrl === '' ? null : callbackUrl;
+  rejectNul('callbackUrl', normalised);
+  return normalised;
 }
 
 export function normaliseTokenType(tokenType: string | null | undefined): string {
-  return tokenType === undefined || tokenType === null || tokenType.trim() === '' ? DEFAULT_TOKEN_TYPE : tokenType;
+  const normalised = tokenType === undefined || tokenType === null || tokenType.trim() === '' ? DEFAULT_TOKEN_TYPE : tokenType;
+  rejectNul('tokenType', normalised);
+  return normalised;
 }
 
 /**

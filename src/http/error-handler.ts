@@ -6,6 +6,7 @@ import {
   badRequest,
   internalError,
   serviceUnavailable,
+  ShuttingDown,
   unauthorized,
   type ErrorDetail,
 } from '../errors.js';
@@ -64,6 +65,12 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
       return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
     default:
       break;
+  }
+  // The client went away while its body was being read (node:http's 'aborted', ECONNRESET; Fastify
+  // marks it 400): no one is left to answer, and it is no failure of this server. It was a logged
+  // 500 ("request failed"), e.g. for every upload cut by a shutdown's drain bound.
+  if (error.code === 'ECONNRESET' && error.statusCode === 400) {
+    return badRequest('The request body was not received in full: the client closed the connection');
   }
   // JSON syntax errors and secure-json-parse's prototype-poisoning refusals arrive as a
   // SyntaxError that Fastify marked 400.
@@ -143,7 +150,7 @@ export function wso2Body(error: ApiError) {
 /** The one error handler: every error leaves in the route's declared error shape. */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const apiError = classify(error);
-  if (apiError.statusCode >= 500) {
+  if (apiError.statusCode >= 500 && !(apiError instanceof ShuttingDown)) {
     request.log.error({ err: error }, 'request failed');
   } else {
     // The onResponse line already records the status; the reason only matters when debugging.

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { unauthorized } from '../errors.js';
 import type { Authenticator } from '../services/auth.js';
 
 /**
@@ -6,11 +7,20 @@ import type { Authenticator } from '../services/auth.js';
  * Glue calls them in the order of the operation's `security` list (OR across entries): returning
  * passes, throwing tries the next. They run as preHandler, after body validation.
  */
+/**
+ * Glue tries the schemes in the spec's order, Basic first: a Bearer request always fails Basic
+ * before it reaches OAuth2Security. It fails with this one error (never sent: glue collects the
+ * failures and the error handler answers a fresh 401) rather than a new one with a stack trace.
+ */
+const NOT_BASIC = Object.freeze(unauthorized());
+
 export class SecurityHandlers {
   constructor(private readonly auth: Authenticator) {}
 
   async BasicAuth(request: FastifyRequest): Promise<void> {
-    request.caller = await this.auth.authenticateBasic(request.headers.authorization, request.ip);
+    const header = request.headers.authorization;
+    if (header !== undefined && /^Bearer /i.test(header)) throw NOT_BASIC;
+    request.caller = await this.auth.authenticateBasic(header, request.ip);
   }
 
   /**

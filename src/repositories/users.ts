@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js';
+import type { Database, NamedStatement } from '../db/database.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { User } from '../domain/types.js';
 
@@ -33,6 +33,8 @@ interface UserRow {
 }
 
 const COLUMNS = 'id, username, password_hash, created_at, updated_at';
+/** Every Basic authentication and client_credentials grant runs it: prepared once per connection. */
+const BY_USERNAME: NamedStatement = { name: 'user_by_username', text: `SELECT ${COLUMNS} FROM users WHERE username = $1` };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toUser(row: UserRow): User {
@@ -49,7 +51,9 @@ export class PgUserRepository implements UserRepository {
   constructor(private readonly db: Database) {}
 
   async findByUsername(username: string): Promise<User | undefined> {
-    const { rows } = await this.db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE username = $1`, [username]);
+    // No stored name holds NUL (PostgreSQL text cannot); asking would only fail with 22021.
+    if (username.includes('\u0000')) return undefined;
+    const { rows } = await this.db.query<UserRow>(BY_USERNAME, [username]);
     return rows[0] && toUser(rows[0]);
   }
 

@@ -60,19 +60,30 @@ export class Authenticator {
   async verifyPassword(username: string, password: string, address = 'unknown'): Promise<User | undefined> {
     const wait = this.throttle?.retryAfter(username, address) ?? 0;
     if (wait > 0) throw tooManyRequests(wait);
+    // A guess is counted as a failure when its KDF starts (and the count undone if it was right),
+    // not after: counted after, a burst of concurrent guesses all passed the check above before
+    // the first failure was recorded, and every one of them was verified.
+    const guess = () => {
+      const attempt = this.throttle?.begin(username, address);
+      if (attempt && attempt.retryAfter > 0) throw tooManyRequests(attempt.retryAfter);
+      return attempt;
+    };
     const user = await this.users.findByUsername(username);
     if (!user) {
+      guess();
       await this.hasher.burn(password);
-      this.throttle?.recordFailure(username, address);
       return undefined;
     }
-    if (!this.cache.has(username, password, user.passwordHash)) {
-      if (!(await this.hasher.verify(password, user.passwordHash))) {
-        this.throttle?.recordFailure(username, address);
-        return undefined;
-      }
-      this.cache.add(username, password, user.passwordHash);
-    }
+    const stored = user.passwordHash;
+    // Only a check that runs the KDF is a guess: a remembered credential, or one joining an
+    // identical check in flight, costs no hash and tries no new password.
+    const ok = await this.cache.check(username, password, stored, async () => {
+      const attempt = guess();
+      const right = await this.hasher.verify(password, stored);
+      if (right) attempt?.succeeded();
+      return right;
+    });
+    if (!ok) return undefined;
     this.throttle?.recordSuccess(username);
     return user;
   }

@@ -16,6 +16,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 export class CredentialCache {
   private readonly key = randomBytes(32);
   private readonly entries = new Map<string, number>();
+  /** Verifications in flight, by digest (see check). */
+  private readonly pending = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -34,8 +36,40 @@ export class CredentialCache {
   }
 
   has(username: string, password: string, storedHash: string): boolean {
-    if (this.ttlMs <= 0) return false;
+    return this.hasDigest(this.digest(username, password, storedHash));
+  }
+
+  add(username: string, password: string, storedHash: string): void {
+    this.addDigest(this.digest(username, password, storedHash));
+  }
+
+  /**
+   * Whether the password is right: true at once when remembered, else `verify()` (the KDF), whose
+   * success is then remembered. Concurrent checks of the same (user, password, stored hash) share
+   * one `verify()` call instead of each paying for the KDF: a client that opens a hundred
+   * connections with one uncached credential costs one hash, not a hundred (the thundering herd
+   * that made such a burst time out). Different credentials, wrong passwords included, never
+   * share a result: the key is the same HMAC digest as the cache's. Only in-flight checks are
+   * shared, so with a TTL of 0 nothing is remembered once they settle.
+   */
+  check(username: string, password: string, storedHash: string, verify: () => Promise<boolean>): Promise<boolean> {
     const digest = this.digest(username, password, storedHash);
+    if (this.hasDigest(digest)) return Promise.resolve(true);
+    let pending = this.pending.get(digest);
+    if (!pending) {
+      pending = verify()
+        .then((ok) => {
+          if (ok) this.addDigest(digest);
+          return ok;
+        })
+        .finally(() => this.pending.delete(digest));
+      this.pending.set(digest, pending);
+    }
+    return pending;
+  }
+
+  private hasDigest(digest: string): boolean {
+    if (this.ttlMs <= 0) return false;
     const expires = this.entries.get(digest);
     if (expires === undefined) return false;
     if (expires <= this.now()) {
@@ -45,9 +79,8 @@ export class CredentialCache {
     return true;
   }
 
-  add(username: string, password: string, storedHash: string): void {
+  private addDigest(digest: string): void {
     if (this.ttlMs <= 0) return;
-    const digest = this.digest(username, password, storedHash);
     this.entries.delete(digest);
     this.entries.set(digest, this.now() + this.ttlMs);
     while (this.entries.size > this.maxEntries) {

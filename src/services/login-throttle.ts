@@ -61,4 +61,30 @@ export class LoginThrottle {
   recordSuccess(username: string): void {
     this.failures.delete(`user:${username}`);
   }
+
+  /**
+   * Checks and, when the attempt may proceed, counts it as a failure at once, in one synchronous
+   * step. Checking first and counting after the (slow) password check let a burst of concurrent
+   * guesses all pass the check before the first failure was counted: every guess got verified.
+   * `succeeded()` undoes the count of an attempt that turned out right.
+   */
+  begin(username: string, address: string): { retryAfter: number; succeeded(): void } {
+    const retryAfter = this.retryAfter(username, address);
+    if (retryAfter > 0 || this.settings.maxFailures <= 0) return { retryAfter, succeeded: () => this.recordSuccess(username) };
+    const at = this.now();
+    this.recordFailure(username, address);
+    return {
+      retryAfter: 0,
+      succeeded: () => {
+        this.recordSuccess(username);
+        const key = `addr:${address}`;
+        const times = this.failures.get(key);
+        const index = times?.lastIndexOf(at) ?? -1;
+        if (times && index >= 0) {
+          times.splice(index, 1);
+          if (times.length === 0) this.failures.delete(key);
+        }
+      },
+    };
+  }
 }

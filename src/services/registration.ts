@@ -48,10 +48,8 @@ export class RegistrationService {
     const callbackUrl = normaliseCallbackUrl(request.callbackUrl);
     const grantTypes = resolveGrantTypes(request.grantType, callbackUrl, this.allowedGrantTypes);
 
-    const existing = await this.apps.findByName(clientName);
-    if (existing) return this.reuse(caller, owner, existing);
-
-    const inserted = await this.apps.insertIfNameFree({
+    // One round trip: insert under the name, or get the app already stored under it.
+    const outcome = await this.apps.insertOrFind({
       id: randomUUID(),
       clientId: randomWso2Token(),
       clientSecret: randomWso2Token(),
@@ -63,9 +61,10 @@ export class RegistrationService {
       tokenType: normaliseTokenType(request.tokenType),
       userStoreDomainInSubject: request.userStoreDomainInSubject ?? request.userstoreDomainInSubject ?? false,
     });
-    if (inserted) return { application: inserted, created: true };
+    if (outcome?.created) return { application: outcome.application, created: true };
+    if (outcome) return this.reuse(caller, owner, outcome.application);
 
-    // A concurrent request registered the name between our read and our insert: its app wins.
+    // A concurrent request registered the name after our statement's snapshot: its app wins.
     const winner = await this.apps.findByName(clientName);
     if (!winner) throw new Error(`application ${clientName} vanished after a name conflict`);
     return this.reuse(caller, owner, winner);

@@ -4,8 +4,11 @@ import type { User } from '../domain/types.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
-/** 3 to 64 characters, no white space, no ':' (it would split a Basic credential). */
-export const USERNAME_PATTERN = /^[^\s:]{3,64}$/u;
+/**
+ * 3 to 64 characters, no white space, no ':' (it would split a Basic credential), no NUL
+ * (PostgreSQL text cannot hold it: the insert failed with a 500).
+ */
+export const USERNAME_PATTERN = /^[^\s:\u0000]{3,64}$/u;
 export const PASSWORD_MIN = 5;
 export const PASSWORD_MAX = 1024;
 

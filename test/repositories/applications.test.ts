@@ -178,3 +178,44 @@ t.test('a clash on client id is an error, not a silent undefined', async (t) => 
   });
   t.equal(await repo.count(), 1);
 });
+
+t.test('insertOrFind inserts a new name, and returns the stored app for a taken one', async (t) => {
+  const { repo } = setup();
+  const first = newApp({ clientName: 'once' });
+  const created = await repo.insertOrFind(first);
+  t.equal(created?.created, true);
+  t.match(created?.application, { id: first.id, clientId: first.clientId, clientSecret: first.clientSecret, clientName: 'once' });
+  t.type(created?.application.createdAt, Date);
+  const stored = await repo.findByName('once');
+  t.same(created?.application, stored, 'what it returns is what was stored (secret included)');
+
+  const again = await repo.insertOrFind(newApp({ clientName: 'once', owner: 'someone else' }));
+  t.equal(again?.created, false);
+  t.same(again?.application, stored, 'the stored app, not the one offered');
+  t.equal(await repo.count(), 1, 'nothing inserted for a taken name');
+});
+
+t.test('concurrent insertOrFind of one name: exactly one creates, the others find it or must re-read', async (t) => {
+  const { repo } = setup();
+  const attempts = Array.from({ length: 20 }, (_, i) => newApp({ clientName: 'contested', owner: `user${i}` }));
+  const results = await Promise.all(attempts.map((app) => repo.insertOrFind(app)));
+  const creators = results.filter((result) => result?.created);
+  t.equal(creators.length, 1, 'one creator');
+  const winner = creators[0]!.application;
+  for (const result of results) {
+    // undefined: the name was committed after that statement's snapshot (the caller re-reads).
+    if (result && !result.created) t.equal(result.application.id, winner.id, 'a finder sees the winner');
+  }
+  t.equal((await repo.findByName('contested'))?.clientSecret, winner.clientSecret);
+  t.equal(await repo.count(), 1);
+});
+
+t.test('insertOrFind: a clash on client id is an error', async (t) => {
+  const { repo } = setup();
+  const first = newApp({ clientName: 'one' });
+  await repo.insertOrFind(first);
+  await t.rejects(repo.insertOrFind(newApp({ clientName: 'two', clientId: first.clientId })), {
+    name: 'UniqueViolation',
+    constraint: 'applications_client_id_key',
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The `ceiling` target of scripts/bench.ts: the floor cost of a durable registration on this
+ * machine. A bare Fastify app in one node process (the server's process model) that validates the
+ * request body against the same DCR schema (read from spec/wso2-dcr-api.yaml, same AJV options as
+ * src/app.ts) and does one INSERT into a table shaped like `applications`, through a pg pool of
+ * the server's default size (10), on the same embedded PostgreSQL binary (src/db/embedded.ts).
+ * No authentication, no encryption, no logging, no metrics: what is left is parsing, validation,
+ * one durable write and the reply.
+ *
+ * Environment: PORT and CEILING_DATA_DIR (required; a fresh folder), DCR_DB_POOL_SIZE (default 10).
+ * Prints `ready <port>` on stdout once listening; SIGTERM stops Fastify, the pool and Postgres.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { loadSpec } from '../../src/spec.js';
+
+const port = Number(process.env.PORT);
+const dataDir = process.env.CEILING_DATA_DIR;
+if (!Number.isInteger(port) || port <= 0 || !dataDir) throw new Error('PORT and CEILING_DATA_DIR are required');
+const poolSize = Number(process.env.DCR_DB_POOL_SIZE ?? 10);
+
+const spec = loadSpec('wso2-dcr-api.yaml');
+const dcrSchema = (spec.components as { schemas: Record<string, unknown> }).schemas.DCR;
+
+const embedded = await startEmbeddedPostgres({ dataDir, log: (m) => process.stderr.write(`[ceiling] ${m}\n`) });
+const pool = new pg.Pool({
+  connectionString: embedded.connectionString,
+  max: poolSize,
+  connectionTimeoutMillis: 5_000,
+  idleTimeoutMillis: 30_000,
+  statement_timeout: 5_000,
+  keepAlive: true,
+});
+pool.on('error', () => {});
+// The columns, constraints and indexes of src/db/migrations/001_init.sql's applications table.
+await pool.query(`CREATE TABLE IF NOT EXISTS applications (
+  id                            uuid        PRIMARY KEY,
+  client_id                     text        NOT NULL,
+  client_secret_enc             text        NOT NULL,
+  client_name                   text        NOT NULL,
+  owner                         text        NOT NULL,
+  grant_types                   text[]      NOT NULL,
+  callback_url                  text,
+  saas_app                      boolean     NOT NULL DEFAULT false,
+  token_type                    text        NOT NULL DEFAULT 'DEFAULT',
+  user_store_domain_in_subject  boolean     NOT NULL DEFAULT false,
+  created_at                    timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT applications_client_id_key UNIQUE (client_id),
+  CONSTRAINT applications_client_name_key UNIQUE (client_name)
+)`);
+await pool.query('CREATE INDEX IF NOT EXISTS applications_owner_idx ON applications (owner)');
+
+const app = Fastify({
+  logger: false,
+  ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: true, keywords: ['example'] } },
+});
+
+interface Body {
+  clientName: string;
+  owner: string;
+  grantType?: string;
+  callbackUrl?: string | null;
+  saasApp?: boolean;
+  tokenType?: string | null;
+}
+
+app.post<{ Body: Body }>('/client-registration/v0.17/register', { schema: { body: dcrSchema as object } }, async (request, reply) => {
+  const body = request.body;
+  const id = randomUUID();
+  const clientId = randomBytes(21).toString('base64url');
+  const clientSecret = randomBytes(21).toString('base64url');
+  await pool.query(
+    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [id, clientId, clientSecret, body.clientName, body.owner, (body.grantType ?? '').split(' '), body.callbackUrl ?? null, body.saasApp ?? false, body.tokenType ?? 'DEFAULT'],
+  );
+  reply.header('cache-control', 'no-store');
+  return { clientId, clientName: body.clientName, clientSecret, appOwner: body.owner, applicationUUID: id };
+});
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await app.close().catch(() => {});
+  await pool.end().catch(() => {});
+  await embedded.stop().catch(() => {});
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+await app.listen({ port, host: '127.0.0.1' });
+process.stdout.write(`ready ${port}\n`);

@@ -1,0 +1,75 @@
+/**
+ * Minimal typings for the benchmark's untyped devDependencies (autocannon 8, oidc-provider 9):
+ * only what scripts/bench*.ts use.
+ */
+declare module 'autocannon' {
+  namespace autocannon {
+    interface Request {
+      method?: string;
+      path?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      setupRequest?: (request: Request, context: Record<string, unknown>) => Request | undefined;
+    }
+    interface Histogram {
+      average: number;
+      mean: number;
+      stddev: number;
+      min: number;
+      max: number;
+      total: number;
+      p50: number;
+      p90: number;
+      p97_5: number;
+      p99: number;
+      [key: string]: number;
+    }
+    interface Options {
+      url: string;
+      connections?: number;
+      duration?: number;
+      amount?: number;
+      timeout?: number;
+      pipelining?: number;
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      requests?: Request[];
+      idReplacement?: boolean;
+    }
+    interface Result {
+      duration: number;
+      errors: number;
+      timeouts: number;
+      non2xx: number;
+      '1xx': number;
+      '2xx': number;
+      '3xx': number;
+      '4xx': number;
+      '5xx': number;
+      resets: number;
+      statusCodeStats?: Record<string, { count: number }>;
+      latency: Histogram;
+      requests: Histogram & { sent: number };
+      throughput: Histogram;
+    }
+    interface Instance extends NodeJS.EventEmitter {
+      stop(): void;
+    }
+  }
+  function autocannon(options: autocannon.Options, callback?: (err: Error | null, result: autocannon.Result) => void): autocannon.Instance & PromiseLike<autocannon.Result>;
+  export default autocannon;
+}
+
+declare module 'oidc-provider' {
+  import type { Server } from 'node:http';
+  export interface Configuration {
+    [key: string]: unknown;
+  }
+  export default class Provider {
+    constructor(issuer: string, configuration?: Configuration);
+    proxy: boolean;
+    listen(port: number, host: string, callback?: () => void): Server;
+    on(event: string, listener: (...args: unknown[]) => void): this;
+  }
+}

@@ -1,0 +1,71 @@
+import type { Database } from '../db/database.js';
+
+/**
+ * The columns that hold SecretBox envelopes, for re-encryption under a new secret key
+ * (`dcr secrets reencrypt`): each with its row key and the additional authenticated data it was
+ * sealed with (src/repositories/applications.ts, src/services/signing-keys.ts).
+ */
+export const SEALED_COLUMNS = {
+  applications: { table: 'applications', key: 'id', column: 'client_secret_enc', aad: 'client_id', first: '00000000-0000-0000-0000-000000000000' },
+  signing_keys: { table: 'signing_keys', key: 'kid', column: 'private_jwk_enc', aad: "'signing-key:' || kid", first: '' },
+} as const;
+
+export type SealedColumn = keyof typeof SEALED_COLUMNS;
+
+export interface SealedRow {
+  key: string;
+  aad: string;
+  envelope: string;
+}
+
+/** The kid of an envelope `v1.<kid>.<iv>.<body>`, in SQL (no LIKE: kids may hold `_`). */
+const KID = (column: string) => `split_part(${column}, '.', 2)`;
+
+export class PgSealedSecretRepository {
+  constructor(private readonly db: Database) {}
+
+  /** How many envelopes of `which` are not sealed with `kid`. */
+  async countNotSealedWith(which: SealedColumn, kid: string): Promise<number> {
+    const c = SEALED_COLUMNS[which];
+    const { rows } = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${c.table} WHERE ${KID(c.column)} <> $1`, [kid]);
+    return Number(rows[0]!.n);
+  }
+
+  /** The next `limit` rows after `after` (in key order) whose envelope is not sealed with `kid`. */
+  async pageNotSealedWith(which: SealedColumn, kid: string, after: string, limit: number): Promise<SealedRow[]> {
+    const c = SEALED_COLUMNS[which];
+    const { rows } = await this.db.query<SealedRow>(
+      `SELECT ${c.key}::text AS key, ${c.aad} AS aad, ${c.column} AS envelope FROM ${c.table}
+       WHERE ${KID(c.column)} <> $1 AND ${c.key} > $2 ORDER BY ${c.key} LIMIT $3`,
+      [kid, after, limit],
+    );
+    return rows;
+  }
+
+  /**
+   * Compare-and-set: replaces the envelope only if the row still holds `expected`. One statement,
+   * so its own short transaction: safe while servers read and write the table.
+   */
+  async replace(which: SealedColumn, key: string, expected: string, next: string): Promise<boolean> {
+    const c = SEALED_COLUMNS[which];
+    const { rowCount } = await this.db.query(`UPDATE ${c.table} SET ${c.column} = $3 WHERE ${c.key} = $1 AND ${c.column} = $2`, [
+      key,
+      expected,
+      next,
+    ]);
+    return rowCount === 1;
+  }
+
+  /** How many envelopes each kid sealed, per column. */
+  async countByKid(): Promise<{ column: SealedColumn; kid: string; count: number }[]> {
+    const result: { column: SealedColumn; kid: string; count: number }[] = [];
+    for (const which of Object.keys(SEALED_COLUMNS) as SealedColumn[]) {
+      const c = SEALED_COLUMNS[which];
+      const { rows } = await this.db.query<{ kid: string; n: string }>(
+        `SELECT ${KID(c.column)} AS kid, count(*) AS n FROM ${c.table} GROUP BY 1 ORDER BY 1`,
+      );
+      for (const row of rows) result.push({ column: which, kid: row.kid, count: Number(row.n) });
+    }
+    return result;
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Authentication abuse:
+ * - failed-login throttling (src/services/login-throttle.ts) with real thresholds: repeated wrong
+ *   passwords for one user → 429 + Retry-After + the Error body; the real user gets in again after
+ *   the window; failures from one address across many names → 429 for that address only; a burst
+ *   of concurrent guesses cannot get more guesses verified than the limit; the password grant at
+ *   /oauth2/token is throttled too (429, RFC 6749 body);
+ * - timing: an unknown user and a wrong password cost the same (production scrypt cost), medians
+ *   within 25 %;
+ * - tokens of a deleted user, and revoked tokens, stop working at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import t, { type Test } from 'tap';
+import { buildApp } from '../../src/app.js';
+import { PasswordHasher } from '../../src/crypto/passwords.js';
+import { SecretBox } from '../../src/crypto/secret-box.js';
+import { createServices } from '../../src/runtime.js';
+import { ADMIN_AUTH, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { testDatabase } from '../fixtures/db.js';
+
+const REGISTER = '/client-registration/v0.17/register';
+const FORM = 'application/x-www-form-urlencoded';
+const THROTTLE = { maxFailures: 5, maxFailuresPerAddress: 20, windowSeconds: 2 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function register(app: FastifyInstance, authorization: string, clientName: string, owner: string, remoteAddress = '127.0.0.1', grantType = 'password refresh_token') {
+  return app.inject({
+    method: 'POST',
+    url: REGISTER,
+    remoteAddress,
+    headers: { authorization, 'content-type': 'application/json' },
+    payload: { clientName, owner, grantType },
+  });
+}
+
+function assertThrottled(t: Test, res: LightMyRequestResponse, what: string): void {
+  t.equal(res.statusCode, 429, `${what}: 429`);
+  const retryAfter = Number(res.headers['retry-after']);
+  t.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= THROTTLE.windowSeconds, `${what}: Retry-After ${res.headers['retry-after']}`);
+  const body = res.json() as Record<string, unknown>;
+  t.strictSame(Object.keys(body).sort(), ['code', 'description', 'error', 'message', 'moreInfo'], `${what}: the Error body`);
+  t.match(body, { code: 429, message: 'Too Many Requests', moreInfo: '', error: [] }, `${what}: code 429`);
+}
+
+function tokenRequest(app: FastifyInstance, client: { clientId: string; clientSecret: string }, params: Record<string, string>, remoteAddress = '127.0.0.1') {
+  return app.inject({
+    method: 'POST',
+    url: '/oauth2/token',
+    remoteAddress,
+    headers: { 'content-type': FORM, authorization: basic(client.clientId, client.clientSecret) },
+    payload: new URLSearchParams(params).toString(),
+  });
+}
+
+t.test('failed-login throttling with real thresholds', async (t) => {
+  const { app } = await buildTestApp(t, { loginThrottle: THROTTLE });
+  await createUser(app, 'bob', 'bob-Secret-1');
+  await createUser(app, 'carol', 'carol-Secret-1');
+  await createUser(app, 'dave', 'dave-Secret-1');
+  await createUser(app, 'erin', 'erin-Secret-1');
+
+  await t.test('wrong passwords for one user → 429, then the real user gets in after the window', async (t) => {
+    const address = '10.0.0.1';
+    for (let i = 1; i <= THROTTLE.maxFailures; i++) {
+      const res = await register(app, basic('bob', `wrong-${i}`), 'bob_app', 'bob', address);
+      t.equal(res.statusCode, 401, `wrong password ${i}: 401`);
+    }
+    const started = Date.now();
+    assertThrottled(t, await register(app, basic('bob', 'wrong-6'), 'bob_app', 'bob', address), 'the next wrong password');
+    assertThrottled(t, await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', address), 'the right password during the window');
+    // From another address the user name is still throttled: the limit is on the name.
+    assertThrottled(t, await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', '10.0.0.2'), 'the right password from elsewhere');
+    // Other users are not affected.
+    t.equal((await register(app, basic('carol', 'carol-Secret-1'), 'carol_app', 'carol', address)).statusCode, 200, 'another user from the same address: 200');
+
+    await sleep(THROTTLE.windowSeconds * 1000 + 200 - (Date.now() - started));
+    const back = await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', address);
+    t.equal(back.statusCode, 200, `after the window (${Date.now() - started} ms) the real user gets in: not locked for good`);
+    t.equal((await register(app, basic('bob', 'wrong-7'), 'bob_app', 'bob', address)).statusCode, 401, 'a success reset the count: the next wrong password is a 401 again');
+  });
+
+  await t.test('failures from one address across many user names → 429 for that address', async (t) => {
+    const address = '10.0.1.1';
+    for (let i = 0; i < THROTTLE.maxFailuresPerAddress; i++) {
+      // At most maxFailures - 1 per name, so that only the address limit can trip.
+      const res = await register(app, basic(`sprayed-${i % 7}-${Math.floor(i / 7)}`, 'Password1'), 'spray', 'admin', address);
+      t.equal(res.statusCode, 401, `spray ${i + 1}: 401`);
+    }
+    assertThrottled(t, await register(app, basic('someone-new', 'Password1'), 'spray', 'admin', address), 'the next name from that address');
+    assertThrottled(t, await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', address), 'even the right password of a real user, from that address');
+    t.equal((await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', '10.0.1.2')).statusCode, 200, 'the same user from another address: 200');
+  });
+
+  await t.test('a burst of concurrent guesses gets no more verifications than the limit', async (t) => {
+    const address = '10.0.2.1';
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => register(app, basic('erin', `guess-${i}`), 'erin_app', 'erin', address)),
+    );
+    const statuses = burst.map((res) => res.statusCode);
+    const verified = statuses.filter((status) => status === 401).length;
+    t.ok(verified <= THROTTLE.maxFailures, `${verified} of 30 concurrent guesses were verified (401), the rest 429 (limit ${THROTTLE.maxFailures})`);
+    t.same([...new Set(statuses)].sort(), [401, 429], 'only 401 and 429');
+    // Concurrent requests of the real user with a remembered credential are not held back.
+    await sleep(THROTTLE.windowSeconds * 1000 + 200);
+    t.equal((await register(app, basic('erin', 'erin-Secret-1'), 'erin_app', 'erin', address)).statusCode, 200, 'after the window: 200');
+    const legit = await Promise.all(Array.from({ length: 20 }, () => register(app, basic('erin', 'erin-Secret-1'), 'erin_app', 'erin', address)));
+    t.same([...new Set(legit.map((res) => res.statusCode))], [200], '20 concurrent requests of the real (remembered) user: all 200');
+    // A real user's burst before the credential is remembered: one check in flight, shared.
+    await createUser(app, 'gina', 'gina-Secret-1');
+    const cold = await Promise.all(Array.from({ length: 20 }, () => register(app, basic('gina', 'gina-Secret-1'), 'gina_app', 'gina', '10.0.2.2')));
+    t.same([...new Set(cold.map((res) => res.statusCode))], [200], '20 concurrent first requests of a real user: all 200 (not throttled)');
+  });
+
+  await t.test('the password grant at /oauth2/token is throttled too (RFC 6749 body)', async (t) => {
+    const appRes = await register(app, ADMIN_AUTH, 'grant_app', 'admin', '10.0.3.9');
+    t.equal(appRes.statusCode, 200);
+    const client = appRes.json() as { clientId: string; clientSecret: string };
+    await createUser(app, 'frank', 'frank-Secret-1');
+    const address = '10.0.3.1';
+    for (let i = 1; i <= THROTTLE.maxFailures; i++) {
+      const res = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: `nope-${i}` }, address);
+      t.equal(res.statusCode, 400, `wrong password ${i}: 400`);
+      t.equal((res.json() as { error: string }).error, 'invalid_grant');
+    }
+    const res = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: 'frank-Secret-1' }, address);
+    t.equal(res.statusCode, 429, 'then 429, even with the right password');
+    t.ok(Number(res.headers['retry-after']) >= 1, `Retry-After ${res.headers['retry-after']}`);
+    t.equal(res.headers['cache-control'], 'no-store');
+    const body = res.json() as Record<string, unknown>;
+    t.strictSame(Object.keys(body).sort(), ['error', 'error_description'], 'RFC 6749 §5.2 keys');
+    t.equal(typeof body.error, 'string');
+    t.match(body.error_description, /Too many failed login attempts/);
+    // The Basic route shares the count: the user name is throttled there as well.
+    assertThrottled(t, await register(app, basic('frank', 'frank-Secret-1'), 'frank_app', 'frank', '10.0.3.2'), '/register for the same user');
+    await sleep(THROTTLE.windowSeconds * 1000 + 200);
+    const ok = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: 'frank-Secret-1' }, address);
+    t.equal(ok.statusCode, 200, 'after the window the token is issued');
+  });
+});
+
+t.test('timing: an unknown user costs what a wrong password costs (production scrypt)', async (t) => {
+  const { db } = await testDatabase(t);
+  const hasher = new PasswordHasher(); // the production cost
+  const services = createServices(db, new SecretBox(randomBytes(32)), TEST_SERVICE_CONFIG, hasher);
+  await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
+  await services.keys.ensureKey();
+  const app = await buildApp(services, { bodyLimit: 65536, logger: false, docs: false });
+  t.teardown(() => app.close());
+  await services.users.create('timed-user', 'timed-Secret-1');
+
+  const samples = 40;
+  const time = async (authorization: string) => {
+    const started = process.hrtime.bigint();
+    const res = await register(app, authorization, 'timing_app', 'timed-user');
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (res.statusCode !== 401) throw new Error(`expected 401, got ${res.statusCode}`);
+    return ms;
+  };
+  // Warm-up (JIT, pool connections), not measured.
+  for (let i = 0; i < 3; i++) {
+    await time(basic('timed-user', `warm-${i}`));
+    await time(basic(`nobody-warm-${i}`, 'whatever-1'));
+  }
+  const unknown: number[] = [];
+  const wrong: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    // Alternating, so that drift in machine load hits both series alike.
+    if (i % 2 === 0) {
+      unknown.push(await time(basic(`nobody-${randomBytes(4).toString('hex')}`, `guess-${i}`)));
+      wrong.push(await time(basic('timed-user', `guess-${i}`)));
+    } else {
+      wrong.push(await time(basic('timed-user', `guess-${i}`)));
+      unknown.push(await time(basic(`nobody-${randomBytes(4).toString('hex')}`, `guess-${i}`)));
+    }
+  }
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
+  };
+  const mUnknown = median(unknown);
+  const mWrong = median(wrong);
+  const difference = Math.abs(mUnknown - mWrong) / Math.max(mUnknown, mWrong);
+  const figures = {
+    samples,
+    unknown_median_ms: Math.round(mUnknown * 10) / 10,
+    wrong_password_median_ms: Math.round(mWrong * 10) / 10,
+    difference_pct: Math.round(difference * 1000) / 10,
+    unknown_min_max_ms: [Math.round(Math.min(...unknown)), Math.round(Math.max(...unknown))],
+    wrong_min_max_ms: [Math.round(Math.min(...wrong)), Math.round(Math.max(...wrong))],
+  };
+  t.comment(`timing: ${JSON.stringify(figures)}`);
+  t.ok(mWrong > 20, `the KDF runs (wrong password median ${figures.wrong_password_median_ms} ms)`);
+  t.ok(difference < 0.25, `medians differ by ${figures.difference_pct} % (< 25 %): unknown ${figures.unknown_median_ms} ms, wrong password ${figures.wrong_password_median_ms} ms`);
+});
+
+t.test("tokens of a deleted user, and revoked tokens, stop working at once", async (t) => {
+  const { app } = await buildTestApp(t);
+  const userId = await createUser(app, 'gone', 'gone-Secret-1');
+  await createUser(app, 'stays', 'stays-Secret-1');
+  const scope = 'apim:dcr:app_manage';
+
+  for (const tokenType of ['DEFAULT', 'JWT']) {
+    const appRes = await app.inject({
+      method: 'POST',
+      url: REGISTER,
+      headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json' },
+      payload: { clientName: `kill_${tokenType}`, owner: 'admin', grantType: 'password refresh_token', tokenType },
+    });
+    t.equal(appRes.statusCode, 200);
+    const client = appRes.json() as { clientId: string; clientSecret: string };
+    const issue = async (username: string, password: string) => {
+      const res = await tokenRequest(app, client, { grant_type: 'password', username, password, scope });
+      t.equal(res.statusCode, 200, `${tokenType}: token for ${username}`);
+      return res.json() as { access_token: string; refresh_token: string };
+    };
+    const useBearer = (token: string, owner: string, name: string) =>
+      register(app, `Bearer ${token}`, name, owner, '127.0.0.1', 'client_credentials');
+    const introspect = async (token: string) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/oauth2/introspect',
+        headers: { 'content-type': FORM, authorization: basic(client.clientId, client.clientSecret) },
+        payload: new URLSearchParams({ token }).toString(),
+      });
+      return (res.json() as { active: boolean }).active;
+    };
+
+    if (tokenType === 'DEFAULT') {
+      const token = await issue('gone', 'gone-Secret-1');
+      t.equal((await useBearer(token.access_token, 'gone', 'gone_app')).statusCode, 200, 'the token works');
+      const deleted = await app.inject({ method: 'DELETE', url: `/scim2/Users/${userId}`, headers: { authorization: ADMIN_AUTH } });
+      t.equal(deleted.statusCode, 204, 'the user is deleted');
+      t.equal((await useBearer(token.access_token, 'gone', 'gone_app2')).statusCode, 401, 'a deleted user’s access token: 401 at once');
+      t.equal(await introspect(token.access_token), false, 'introspection: inactive');
+      const refreshed = await tokenRequest(app, client, { grant_type: 'refresh_token', refresh_token: token.refresh_token });
+      t.equal(refreshed.statusCode, 400, 'a deleted user’s refresh token: refused');
+    }
+
+    const token = await issue('stays', 'stays-Secret-1');
+    t.equal((await useBearer(token.access_token, 'stays', `stays_${tokenType}`)).statusCode, 200, `${tokenType}: the token works`);
+    const revoked = await app.inject({
+      method: 'POST',
+      url: '/oauth2/revoke',
+      headers: { 'content-type': FORM, authorization: basic(client.clientId, client.clientSecret) },
+      payload: new URLSearchParams({ token: token.access_token }).toString(),
+    });
+    t.equal(revoked.statusCode, 200, `${tokenType}: revoked`);
+    t.equal((await useBearer(token.access_token, 'stays', `stays_${tokenType}_2`)).statusCode, 401, `${tokenType}: a revoked access token: 401 at once`);
+    t.equal(await introspect(token.access_token), false, `${tokenType}: introspection: inactive`);
+
+    const second = await issue('stays', 'stays-Secret-1');
+    const revokeRefresh = await app.inject({
+      method: 'POST',
+      url: '/oauth2/revoke',
+      headers: { 'content-type': FORM, authorization: basic(client.clientId, client.clientSecret) },
+      payload: new URLSearchParams({ token: second.refresh_token, token_type_hint: 'refresh_token' }).toString(),
+    });
+    t.equal(revokeRefresh.statusCode, 200);
+    t.equal((await useBearer(second.access_token, 'stays', `stays_${tokenType}_3`)).statusCode, 401, `${tokenType}: revoking the refresh token kills its access token at once`);
+    const refreshed = await tokenRequest(app, client, { grant_type: 'refresh_token', refresh_token: second.refresh_token });
+    t.equal(refreshed.statusCode, 400, `${tokenType}: the revoked refresh token is refused`);
+  }
+});
