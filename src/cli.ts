@@ -5,19 +5,28 @@
  * else the embedded cluster in DCR_DATA_DIR, attached to when a server runs there, started for
  * the command's duration otherwise. Passwords are read from standard input or a no-echo prompt,
  * never from the command line; secrets are printed only on request (`--show-secret`).
- * Any failure is one line on stderr and exit code 1. The commands are in src/cli/commands.ts.
+ * Any failure is one line on stderr and exit code 1; the commands that call a running server
+ * (src/cli/remote.ts, through the typed client) tell a refusal (2) from an unreachable server (3).
+ * The database commands are in src/cli/commands.ts.
  */
-import { Command, type Help } from 'commander';
+import { Command, Option, type Help } from 'commander';
 import { settingsMarkdown, settingsText, SETTINGS } from './config.js';
 import { DatabaseUnavailable } from './db/errors.js';
 import { isEntryPoint } from './entry-point.js';
 import { ApiError } from './errors.js';
+import { CliError, EXIT } from './cli/errors.js';
+import { DEFAULT_GRANT_TYPES, DEFAULT_URL, type RegisterOptions, type TokenOptions } from './cli/remote.js';
 
 /** Set by `serve`: the process then lives on after the command returns. */
 let serving = false;
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const commands = () => import('./cli/commands.js');
+const remote = () => import('./cli/remote.js');
+
+/** --url of the commands that call a running server. */
+const urlOption = () =>
+  new Option('--url <baseUrl>', "the server's root URL").env('DCR_URL').default(DEFAULT_URL);
 
 // ---------------------------------------------------------------------------------------------
 // Help: every command (subcommands flattened) and every setting with its default.
@@ -61,7 +70,10 @@ export function buildProgram(): Command {
       '\nEnvironment (read by `serve` and by every command that opens the database):\n' +
         `${settingsText('  ')}\n\n` +
         'Database: DATABASE_URL when set (with DCR_SECRET_KEY); else the embedded PostgreSQL in\n' +
-        'DCR_DATA_DIR, shared with the server running there, or started for the command.\n',
+        'DCR_DATA_DIR, shared with the server running there, or started for the command.\n\n' +
+        'Over HTTP (app register, status, token): DCR_URL, the server (default http://127.0.0.1:9763);\n' +
+        'DCR_TOKEN, a Bearer token for app register. Exit codes: 1 a local failure, 2 the server refused\n' +
+        '(4xx), 3 the server is unavailable (unreachable, 5xx); status: 0 ready, 1 not.\n',
     );
 
   program
@@ -102,7 +114,7 @@ export function buildProgram(): Command {
     .option('--password-stdin', 'read the password from standard input (the default when stdin is not a terminal)')
     .action(async (name: string, options: { passwordStdin?: boolean }) => (await commands()).userPasswd(name, options));
 
-  const app = program.command('app').description('inspect registered applications');
+  const app = program.command('app').description('inspect registered applications, or register one on a running server');
   app
     .command('list')
     .description('list the applications (no secrets)')
@@ -117,6 +129,44 @@ export function buildProgram(): Command {
     .action(async (clientName: string, options: { json?: boolean; showSecret?: boolean }) =>
       (await commands()).appShow(clientName, options),
     );
+
+  app
+    .command('register')
+    .description(
+      "register an application on a running server, over HTTP (the caller's own app of that name is answered again, as in WSO2)",
+    )
+    .argument('<clientName>', "the application's clientName")
+    .addOption(urlOption())
+    .option('--user <name>', 'authenticate with Basic as this user; the password comes from stdin or a no-echo prompt')
+    .option('--password-stdin', 'read the password from standard input (the default when stdin is not a terminal)')
+    .addOption(new Option('--bearer-file <file>', "authenticate with the access token in this file ('-': stdin); else DCR_TOKEN").conflicts('user'))
+    .option('--owner <user>', 'the user who owns the application (default: --user; required with a token)')
+    .option('--grant-types <list>', 'grant types, space or comma separated', DEFAULT_GRANT_TYPES)
+    .option('--callback-url <url>', "the callback URL (or WSO2's regexp=(...) form)")
+    .option('--token-type <type>', 'JWT for JWT access tokens; default: DEFAULT (opaque)')
+    .option('--saas', 'a SaaS application (saasApp: true)')
+    .option('--user-store-domain-in-subject', 'userStoreDomainInSubject: true')
+    .option('--show-secret', 'also print the client secret')
+    .option('--json', 'output the whole answer as JSON (the secret still only with --show-secret)')
+    .action(async (clientName: string, options: Omit<RegisterOptions, 'envToken'>) =>
+      (await remote()).appRegister(clientName, { ...options, envToken: process.env.DCR_TOKEN }),
+    );
+
+  program
+    .command('status')
+    .description("a running server's liveness, readiness and issuer, in one line; exit 0 when ready, 1 otherwise")
+    .addOption(urlOption())
+    .action(async (options: { url: string }) => (await remote()).status(options));
+
+  program
+    .command('token')
+    .description("an app's access token by the client_credentials grant; the client secret comes from stdin or a no-echo prompt")
+    .addOption(urlOption())
+    .requiredOption('--client-id <id>', "the application's clientId")
+    .option('--scope <scopes>', 'scopes to ask for, space separated (e.g. apim:dcr:app_manage)')
+    .option('--secret-stdin', 'read the client secret from standard input (the default when stdin is not a terminal)')
+    .option('--json', 'output the whole token answer as JSON')
+    .action(async (options: TokenOptions) => (await remote()).token(options));
 
   const keys = program.command('keys').description('manage the JWT signing keys');
   keys
@@ -182,7 +232,7 @@ export async function run(argv: readonly string[]): Promise<void> {
     await program.parseAsync([...argv]);
   } catch (err) {
     process.stderr.write(`dcr: ${messageOf(err)}\n`);
-    await exit(1);
+    await exit(err instanceof CliError ? err.exitCode : EXIT.failure);
   }
   // `serve` keeps running; every other command is done, even if a library left a handle open.
   if (!serving) await exit(Number(process.exitCode ?? 0));

@@ -12,11 +12,8 @@ import type { Application } from '../domain/types.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
 import { PgUserRepository } from '../repositories/users.js';
 import { UserService } from '../services/users.js';
-
-/** A failure to report as one line, exit code 1. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
+import { CliError } from './errors.js';
+import { readSecret } from './input.js';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const note = (text: string) => process.stderr.write(`[dcr] ${text}\n`);
@@ -33,56 +30,9 @@ function table(headers: readonly string[], rows: readonly (readonly string[])[])
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-// ---------------------------------------------------------------------------------------------
-// Passwords: standard input when it is not a terminal (or with --password-stdin), else a prompt
-// that does not echo. Never from the command line (it would show in `ps` and shell history).
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  return new Promise((resolve, reject) => {
-    let value = '';
-    process.stderr.write(prompt);
-    const finish = (err?: Error) => {
-      stdin.removeListener('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return finish();
-        if (ch === '\u0003') return finish(new CliError('cancelled'));
-        if (ch === '\u0004') return value === '' ? finish(new CliError('cancelled')) : finish();
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch === '\u0015') value = '';
-        else if (ch >= ' ') value += ch;
-      }
-    };
-    stdin.setRawMode(true);
-    stdin.setEncoding('utf8');
-    stdin.on('data', onData);
-    stdin.resume();
-  });
-}
-
-async function readPassword(fromStdin: boolean | undefined, userName: string): Promise<string> {
-  if (fromStdin || !process.stdin.isTTY) {
-    const text = (await readStdin()).replace(/\r?\n$/, '');
-    if (text === '') throw new CliError('no password on standard input (pipe it in, or run on a terminal to be prompted)');
-    if (/[\r\n]/.test(text)) throw new CliError('the password on standard input must be a single line');
-    return text;
-  }
-  const password = await promptHidden(`Password for '${userName}': `);
-  if ((await promptHidden('Repeat it: ')) !== password) throw new CliError('the passwords do not match');
-  return password;
+/** A user's new password (src/cli/input.ts: stdin or a no-echo prompt asked twice, never an argument). */
+function readPassword(fromStdin: boolean | undefined, userName: string): Promise<string> {
+  return readSecret({ fromStdin, prompt: `Password for '${userName}'`, confirm: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * Swagger UI at /docs, driven by a real browser against the real server process: authorise with
  * Basic, "Try it out" on POST /client-registration/v0.17/register, and see the live 200 with a
  * clientId. Proves the UI works end to end (CSP, `servers` rewritten to the address the browser
- * reached, the Authorization header sent by the UI).
+ * reached, the Authorization header sent by the UI), and that the page's static CSP refuses
+ * nothing it needs: no "Content Security Policy" error in the browser console.
  *
  * Needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it). Without it the test is
  * skipped locally, and fails in CI (CI set), where a missing browser is a broken environment.
@@ -169,8 +170,11 @@ if (!existsSync(CHROMIUM)) {
     page.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
     // Browser-side trouble (CSP violations, script errors), shown when an assertion fails.
     const problems: string[] = [];
+    // Content Security Policy refusals: Chromium reports each as a console error.
+    const cspViolations: string[] = [];
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+      if (message.type() === 'error' && message.text().includes('Content Security Policy')) cspViolations.push(message.text());
     });
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     const diagnostics = () => ({ browser: problems, server: output().slice(-4000) });
@@ -233,6 +237,8 @@ if (!existsSync(CHROMIUM)) {
         'Swagger UI called the server it was served from (servers rewritten)',
         { requestUrl, expected: `${baseUrl}${REGISTER}` },
       );
+
+      t.strictSame(cspViolations, [], 'the page ran without a Content Security Policy violation', diagnostics());
 
       await fs.mkdir(ARTIFACTS_DIR, { recursive: true });
       await operation.locator('.responses-wrapper').scrollIntoViewIfNeeded();
