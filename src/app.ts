@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields } from './domain/wire-coercion.js';
@@ -9,7 +10,7 @@ import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import type { Metrics } from './metrics.js';
 import { HealthHandlers, type Readiness } from './http/health-handlers.js';
 import { OAuthHandlers } from './http/oauth-handlers.js';
@@ -50,6 +51,23 @@ export interface AppOptions {
 }
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The security headers of helmet's defaults (CSP, HSTS, X-Frame-Options, nosniff, ...), computed
+ * once at start-up: none depends on the request. @fastify/helmet ran helmet's middleware chain,
+ * header values rebuilt, on every request for the same answer (docs/performance.md).
+ */
+function securityHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader() {},
+  };
+  helmet()({} as IncomingMessage, response as unknown as ServerResponse, () => {});
+  return headers;
+}
 
 /** An incoming X-Request-Id is honoured when it is a sane token; otherwise a new one is made. */
 function requestId(header: string | string[] | undefined): string {
@@ -200,8 +218,12 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     );
   });
   // Security headers on every answer; Swagger UI's own stricter CSP applies to its assets.
-  await app.register(helmet, { global: true });
-  // After helmet's own onRequest hook, so that the 503s of a drain carry its headers too.
+  const headers = securityHeaders();
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
+  // After the security headers' hook, so that the 503s of a drain carry them too.
   app.addHook('onRequest', async () => {
     if (closing) throw shuttingDown();
   });
