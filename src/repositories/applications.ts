@@ -1,5 +1,7 @@
 import type { SecretBox } from '../crypto/secret-box.js';
+import { Batcher, ItemFailure, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
+import { DatabaseUnavailable } from '../db/errors.js';
 import type { Application, NewApplication } from '../domain/types.js';
 
 export interface ApplicationRepository {
@@ -47,25 +49,73 @@ const COLUMNS = `id, client_id, client_secret_enc, client_name, owner, grant_typ
 // The statements of /register and of every client authentication: prepared once per connection.
 const BY_NAME: NamedStatement = { name: 'application_by_name', text: `SELECT ${COLUMNS} FROM applications WHERE client_name = $1` };
 const BY_CLIENT_ID: NamedStatement = { name: 'application_by_client_id', text: `SELECT ${COLUMNS} FROM applications WHERE client_id = $1` };
-// One statement, two outcomes. ON CONFLICT DO NOTHING checks the name's unique index first, so a
-// taken name writes nothing; the second branch then reads the stored app. Both branches see the
-// statement's snapshot: a name committed by another transaction after it started (the INSERT
-// waited for that transaction, then skipped) is in neither, hence no row.
+const BY_CLIENT_IDS: NamedStatement = {
+  name: 'applications_by_client_id',
+  text: `SELECT ${COLUMNS} FROM applications WHERE client_id = ANY($1::text[])`,
+};
+// One statement, two outcomes. The stored app under the name if the statement's snapshot has one
+// (then nothing is inserted: the INSERT's SELECT yields no row, as cheap as a plain read), else the
+// row inserted. ON CONFLICT DO NOTHING covers a name another transaction inserts concurrently: the
+// INSERT waits for it and, if it commits, skips; being newer than this statement's snapshot, that
+// row is in neither branch, hence no row at all (the caller re-reads with a new statement).
 const INSERT_OR_FIND: NamedStatement = {
   name: 'application_insert_or_find',
-  text: `WITH inserted AS (
+  text: `WITH existing AS (
+      SELECT ${COLUMNS} FROM applications WHERE client_name = $4
+    ),
+    inserted AS (
       INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
         saas_app, token_type, user_store_domain_in_subject)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE NOT EXISTS (SELECT 1 FROM existing)
       ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
       RETURNING ${COLUMNS}
     )
-    SELECT ${COLUMNS}, true AS created FROM inserted
+    SELECT ${COLUMNS}, false AS created FROM existing
     UNION ALL
-    SELECT ${COLUMNS}, false AS created FROM applications WHERE client_name = $4`,
+    SELECT ${COLUMNS}, true AS created FROM inserted`,
 };
 
+// INSERT_OR_FIND for the registrations of a burst at once (src/db/batcher.ts), with the same two
+// outcomes per name. The names are distinct (the caller folds repeats of a name into one item).
+// Each column comes as one array; grant types, a list per row, as one space-separated string.
+const INSERT_OR_FIND_MANY: NamedStatement = {
+  name: 'application_insert_or_find_many',
+  text: `WITH input AS (
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::boolean[], $9::text[], $10::boolean[])
+        AS i(id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type,
+          user_store_domain_in_subject)
+    ),
+    existing AS (
+      SELECT ${COLUMNS} FROM applications WHERE client_name = ANY($4::text[])
+    ),
+    inserted AS (
+      INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
+        saas_app, token_type, user_store_domain_in_subject)
+      SELECT id, client_id, client_secret_enc, client_name, owner, string_to_array(grant_types, ' '), callback_url,
+        saas_app, token_type, user_store_domain_in_subject
+      FROM input WHERE client_name NOT IN (SELECT client_name FROM existing)
+      ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
+      RETURNING ${COLUMNS}
+    )
+    SELECT ${COLUMNS}, false AS created FROM existing
+    UNION ALL
+    SELECT ${COLUMNS}, true AS created FROM inserted`,
+};
+
+type InsertOrFindResult = { application: Application; created: boolean } | undefined;
+
 export class PgApplicationRepository implements ApplicationRepository {
+  private readonly registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
+    // A value PostgreSQL refuses in one registration must not fail the others of its batch.
+    isolate: (err) => !(err instanceof DatabaseUnavailable),
+  });
+  /** The client authentications of a burst, one statement at a time. Rows, not apps: each call opens its own secret. */
+  private readonly byClientId = lookupBatcher<string, ApplicationRow>(async (ids) => {
+    const { rows } = await this.db.query<ApplicationRow>(ids.length === 1 ? BY_CLIENT_ID : BY_CLIENT_IDS, ids.length === 1 ? ids : [ids]);
+    return new Map(rows.map((row) => [row.client_id, row]));
+  });
+
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox,
@@ -80,8 +130,8 @@ export class PgApplicationRepository implements ApplicationRepository {
 
   async findByClientId(clientId: string): Promise<Application | undefined> {
     if (clientId.includes('\u0000')) return undefined;
-    const { rows } = await this.db.query<ApplicationRow>(BY_CLIENT_ID, [clientId]);
-    return rows[0] && this.toApplication(rows[0]);
+    const row = await this.byClientId.load(clientId);
+    return row && this.toApplication(row);
   }
 
   async insertIfNameFree(app: NewApplication): Promise<Application | undefined> {
@@ -107,27 +157,68 @@ export class PgApplicationRepository implements ApplicationRepository {
     return rows[0] && this.toApplication(rows[0]);
   }
 
-  async insertOrFind(app: NewApplication): Promise<{ application: Application; created: boolean } | undefined> {
-    const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(
-      INSERT_OR_FIND,
-      [
-        app.id,
-        app.clientId,
-        this.secrets.seal(app.clientSecret, app.clientId),
-        app.clientName,
-        app.owner,
-        app.grantTypes,
-        app.callbackUrl,
-        app.saasApp,
-        app.tokenType,
-        app.userStoreDomainInSubject,
-      ],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    // The row just inserted holds what `app` says: no need to decrypt the secret sealed above.
-    if (row.created) return { application: { ...app, createdAt: row.created_at }, created: true };
-    return { application: this.toApplication(row), created: false };
+  insertOrFind(app: NewApplication): Promise<InsertOrFindResult> {
+    return this.registrations.load(app);
+  }
+
+  /** insertOrFind for a batch: one statement for its distinct names, each call answered for its own. */
+  private async insertOrFindMany(apps: NewApplication[]): Promise<(InsertOrFindResult | ItemFailure)[]> {
+    // A name asked twice in one batch is one row: the first call's app is the one inserted, and
+    // the later calls get it as the stored app (what they would get one after the other).
+    const first = new Map<string, NewApplication>();
+    for (const app of apps) if (!first.has(app.clientName)) first.set(app.clientName, app);
+    const byName = await this.insertOrFindDistinct([...first.values()]);
+    return apps.map((app) => this.outcome(app, first.get(app.clientName)!, byName.get(app.clientName)));
+  }
+
+  private outcome(
+    app: NewApplication,
+    firstOfName: NewApplication,
+    found: { row: ApplicationRow; created: boolean } | undefined,
+  ): InsertOrFindResult | ItemFailure {
+    if (!found) return undefined;
+    if (!found.created) {
+      try {
+        return { application: this.toApplication(found.row), created: false };
+      } catch (err) {
+        // A stored secret that does not open (wrong key) fails that call, not the whole batch.
+        return new ItemFailure(err);
+      }
+    }
+    // The row just inserted holds what the first call said: no need to decrypt the secret sealed here.
+    const application = { ...firstOfName, createdAt: found.row.created_at };
+    return app === firstOfName ? { application, created: true } : { application, created: false };
+  }
+
+  private async insertOrFindDistinct(apps: NewApplication[]): Promise<Map<string, { row: ApplicationRow; created: boolean }>> {
+    const values =
+      apps.length === 1
+        ? [
+            apps[0]!.id,
+            apps[0]!.clientId,
+            this.secrets.seal(apps[0]!.clientSecret, apps[0]!.clientId),
+            apps[0]!.clientName,
+            apps[0]!.owner,
+            apps[0]!.grantTypes,
+            apps[0]!.callbackUrl,
+            apps[0]!.saasApp,
+            apps[0]!.tokenType,
+            apps[0]!.userStoreDomainInSubject,
+          ]
+        : [
+            apps.map((app) => app.id),
+            apps.map((app) => app.clientId),
+            apps.map((app) => this.secrets.seal(app.clientSecret, app.clientId)),
+            apps.map((app) => app.clientName),
+            apps.map((app) => app.owner),
+            apps.map((app) => app.grantTypes.join(' ')),
+            apps.map((app) => app.callbackUrl),
+            apps.map((app) => app.saasApp),
+            apps.map((app) => app.tokenType),
+            apps.map((app) => app.userStoreDomainInSubject),
+          ];
+    const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(apps.length === 1 ? INSERT_OR_FIND : INSERT_OR_FIND_MANY, values);
+    return new Map(rows.map((row) => [row.client_name, { row, created: row.created }]));
   }
 
   async count(): Promise<number> {

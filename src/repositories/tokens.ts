@@ -1,4 +1,6 @@
+import { Batcher, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement, Queryable } from '../db/database.js';
+import { DatabaseUnavailable } from '../db/errors.js';
 
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
@@ -101,7 +103,7 @@ interface RefreshRow {
   expires_at: Date;
 }
 
-const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
+const ACCESS_SELECT = `SELECT t.id, t.token_hash, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
   FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
@@ -110,6 +112,11 @@ const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 // join costs PostgreSQL more to plan than to run).
 const ACCESS_BY_ID: NamedStatement = { name: 'access_token_by_id', text: `${ACCESS_SELECT} WHERE t.id = $1 AND ${ACTIVE}` };
 const ACCESS_BY_HASH: NamedStatement = { name: 'access_token_by_hash', text: `${ACCESS_SELECT} WHERE t.token_hash = $1 AND ${ACTIVE}` };
+const ACCESS_BY_IDS: NamedStatement = { name: 'access_tokens_by_id', text: `${ACCESS_SELECT} WHERE t.id = ANY($1::uuid[]) AND ${ACTIVE}` };
+const ACCESS_BY_HASHES: NamedStatement = {
+  name: 'access_tokens_by_hash',
+  text: `${ACCESS_SELECT} WHERE t.token_hash = ANY($1::bytea[]) AND ${ACTIVE}`,
+};
 const INSERT_ACCESS: NamedStatement = {
   name: 'access_token_insert',
   text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
@@ -120,6 +127,18 @@ const INSERT_ACCESS_FOR_USERNAME: NamedStatement = {
   text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
          SELECT $1::uuid, $2::bytea, $3::uuid, u.id, $5::text[], $6::text, NULL, $7::timestamptz, COALESCE($8::timestamptz, now())
          FROM users u WHERE u.username = $4::text`,
+};
+// INSERT_ACCESS_FOR_USERNAME for the tokens of a burst: one array per column, scopes as one
+// space-separated string per row (a scope holds no space, RFC 6749 §3.3).
+const INSERT_ACCESS_FOR_USERNAMES: NamedStatement = {
+  name: 'access_tokens_insert_for_username',
+  text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+         SELECT i.id, i.token_hash, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
+           COALESCE(i.issued_at, now())
+         FROM unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
+         JOIN users u ON u.username = i.username
+         RETURNING id`,
 };
 
 /**
@@ -166,7 +185,44 @@ function toRefresh(row: RefreshRow): RefreshTokenRecord {
   };
 }
 
+type NewAccessForUsername = Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string };
+
 export class PgTokenRepository implements TokenRepository {
+  // The statements of every Bearer authentication and every client_credentials token, one per
+  // burst of calls rather than one per call (src/db/batcher.ts).
+  private readonly accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
+    const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
+    return new Map(rows.map((row) => [row.id, toAccess(row)]));
+  });
+  /** Keyed by the hash in hex: Buffers are not equal as Map keys. */
+  private readonly accessByHash = lookupBatcher<string, ActiveAccessToken>(async (hexes) => {
+    const hashes = hexes.map((hex) => Buffer.from(hex, 'hex'));
+    const { rows } = await this.db.query<AccessRow & { token_hash: Buffer }>(
+      hashes.length === 1 ? ACCESS_BY_HASH : ACCESS_BY_HASHES,
+      hashes.length === 1 ? hashes : [hashes],
+    );
+    return new Map(rows.map((row) => [row.token_hash.toString('hex'), toAccess(row)]));
+  });
+  private readonly accessForUsername = new Batcher<NewAccessForUsername, boolean>(
+    async (tokens) => {
+      if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
+      const { rows } = await this.db.query<{ id: string }>(INSERT_ACCESS_FOR_USERNAMES, [
+        tokens.map((token) => token.id),
+        tokens.map((token) => token.tokenHash),
+        tokens.map((token) => token.appId),
+        tokens.map((token) => token.username),
+        tokens.map((token) => token.scopes.join(' ')),
+        tokens.map((token) => token.grantType),
+        tokens.map((token) => token.expiresAt),
+        tokens.map((token) => token.issuedAt ?? null),
+      ]);
+      const inserted = new Set(rows.map((row) => row.id));
+      return tokens.map((token) => inserted.has(token.id));
+    },
+    // An app deleted meanwhile (a foreign key) fails its own token, not the batch's.
+    { isolate: (err) => !(err instanceof DatabaseUnavailable) },
+  );
+
   constructor(private readonly db: Database) {}
 
   async insertAccess(token: NewAccessToken): Promise<void> {
@@ -196,7 +252,11 @@ export class PgTokenRepository implements TokenRepository {
     });
   }
 
-  async insertAccessForUsername(token: Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string }): Promise<boolean> {
+  insertAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
+    return this.accessForUsername.load(token);
+  }
+
+  private async insertOneAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
     const { rowCount } = await this.db.query(INSERT_ACCESS_FOR_USERNAME, [
       token.id,
       token.tokenHash,
@@ -221,15 +281,14 @@ export class PgTokenRepository implements TokenRepository {
     });
   }
 
-  async findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined> {
-    const { rows } = await this.db.query<AccessRow>(ACCESS_BY_HASH, [hash]);
-    return rows[0] && toAccess(rows[0]);
+  findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined> {
+    return this.accessByHash.load(hash.toString('hex'));
   }
 
   async findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined> {
     if (!UUID.test(id)) return undefined;
-    const { rows } = await this.db.query<AccessRow>(ACCESS_BY_ID, [id]);
-    return rows[0] && toAccess(rows[0]);
+    // Lower case, as PostgreSQL prints a uuid: the key the answer comes back under.
+    return this.accessById.load(id.toLowerCase());
   }
 
   async findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined> {

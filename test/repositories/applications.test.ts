@@ -219,3 +219,58 @@ t.test('insertOrFind: a clash on client id is an error', async (t) => {
     constraint: 'applications_client_id_key',
   });
 });
+
+t.test('a burst of insertOrFind: one statement, each call answered for its own, a bad one fails alone', async (t) => {
+  const { secrets } = setup();
+  let statements = 0;
+  const counting = Object.assign(Object.create(db) as typeof db, {
+    query: ((...args: Parameters<typeof db.query>) => {
+      statements++;
+      return db.query(...args);
+    }) as typeof db.query,
+  });
+  const repo = new PgApplicationRepository(counting, secrets);
+  await repo.insertOrFind(newApp({ clientName: 'taken-before' }));
+  const clash = newApp({ clientName: 'clashing-client-id' });
+  await repo.insertOrFind(clash);
+  statements = 0;
+
+  const distinct = Array.from({ length: 30 }, (_, i) => newApp({ clientName: `burst-${i}` }));
+  const twice = [newApp({ clientName: 'asked-twice' }), newApp({ clientName: 'asked-twice', owner: 'other' })];
+  const stored = newApp({ clientName: 'taken-before' });
+  const bad = newApp({ clientName: 'bad', clientId: clash.clientId });
+  const results = await Promise.allSettled([...distinct, ...twice, stored, bad].map((app) => repo.insertOrFind(app)));
+
+  // The batch failed on the clashing client id, then each call was tried on its own.
+  t.equal(statements, 1 + 34, 'one statement for the burst, then one per call after its failure');
+  const [bursts, [first, second, old, failed]] = [results.slice(0, 30), results.slice(30)] as const;
+  bursts.forEach((result, i) => t.match(result, { status: 'fulfilled', value: { created: true, application: { id: distinct[i]!.id } } }));
+  t.match(first, { status: 'fulfilled', value: { created: true, application: { id: twice[0]!.id } } }, 'the first of a name inserts');
+  // Tried alone after the batch failed, the second of a name raced the first: it found it, or it
+  // must re-read (undefined), as two separate requests would.
+  const winner = first?.status === 'fulfilled' ? first.value?.application.id : undefined;
+  t.ok(second?.status === 'fulfilled' && (second.value === undefined || (!second.value.created && second.value.application.id === winner)));
+  t.match(old, { status: 'fulfilled', value: { created: false, application: { clientName: 'taken-before' } } });
+  t.match(failed, { status: 'rejected', reason: { name: 'UniqueViolation', constraint: 'applications_client_id_key' } });
+  t.equal(await repo.count(), 2 + 30 + 1, 'every good name stored once, nothing of the bad one');
+});
+
+t.test('a burst without a bad item is one statement; a name asked twice is one row, the second call finds it', async (t) => {
+  const { secrets } = setup();
+  let statements = 0;
+  const counting = Object.assign(Object.create(db) as typeof db, {
+    query: ((...args: Parameters<typeof db.query>) => {
+      statements++;
+      return db.query(...args);
+    }) as typeof db.query,
+  });
+  const repo = new PgApplicationRepository(counting, secrets);
+  const apps = [newApp({ clientName: 'a' }), newApp({ clientName: 'b' }), newApp({ clientName: 'a', owner: 'other' })];
+  const [a, b, again] = await Promise.all(apps.map((app) => repo.insertOrFind(app)));
+  t.equal(statements, 1);
+  t.match(a, { created: true, application: { id: apps[0]!.id, clientSecret: apps[0]!.clientSecret } });
+  t.match(b, { created: true, application: { id: apps[1]!.id } });
+  t.same(again, { created: false, application: a!.application }, 'the app stored under the name, not the one offered');
+  t.same((await repo.findByName('a'))?.clientSecret, apps[0]!.clientSecret);
+  t.equal(await repo.count(), 2);
+});
