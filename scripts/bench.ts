@@ -29,10 +29,17 @@
  * check that the benchmark runs). --seeded N: seeds N apps with scripts/seed.ts into a fresh
  * database and measures register-bearer and token-cc there and on an empty one, alternating.
  * --profile TARGET: runs that server target under `node --cpu-prof` and prints the top self-time
- * functions (scripts/cpuprofile-top.ts). A missed target is printed as FAIL; the exit code stays 0.
+ * functions of the measured round (scripts/cpuprofile-top.ts).
+ * --ab DIR and/or --ab-env NAME=value,...: A/B runs. Each selected server target also runs from the
+ * checkout in DIR and/or with those settings, as `<target>@ab`, alternating with the current one
+ * (with --profile: that server is the one profiled).
+ * --db-latency MS: each server reaches its own PostgreSQL through a proxy adding MS of round-trip
+ * time (scripts/bench/remote-db.ts, DATABASE_URL): a database on another host.
+ * A missed target is printed as FAIL; the exit code stays 0.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -74,6 +81,8 @@ interface Args {
   connections: number;
   /** A/B: also run each selected server target from this checkout and/or with these settings. */
   ab: { cwd: string; env: Record<string, string> } | undefined;
+  /** Servers reach their database through a proxy adding this round-trip time (ms), via DATABASE_URL. */
+  dbLatencyMs: number | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -83,7 +92,7 @@ function parseArgs(argv: string[]): Args {
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'json', 'smoke'].includes(name)) flags.set(name, true);
-    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'connections', 'ab', 'ab-env'].includes(name)) {
+    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value`);
       flags.set(name, value);
@@ -124,8 +133,8 @@ function parseArgs(argv: string[]): Args {
   for (const name of only ?? []) {
     if (!(ALL_LOADS as readonly string[]).includes(name)) throw new Error(`unknown target ${name} (targets: ${ALL_LOADS.join(', ')})`);
   }
-  if (profile !== undefined && !(ALL_LOADS as readonly string[]).slice(0, 5).includes(profile)) {
-    throw new Error(`--profile takes a server target: ${ALL_LOADS.slice(0, 5).join(', ')}`);
+  if (profile !== undefined && !(ALL_LOADS as readonly string[]).slice(0, 6).includes(profile)) {
+    throw new Error(`--profile takes a server target or the ceiling: ${ALL_LOADS.slice(0, 6).join(', ')}`);
   }
   return {
     mode,
@@ -137,6 +146,7 @@ function parseArgs(argv: string[]): Args {
     duration: number('duration', duration),
     warmup: number('warmup', warmup),
     connections: Math.floor(number('connections', 50)),
+    dbLatencyMs: flags.has('db-latency') ? number('db-latency', 1) : undefined,
     ab:
       flags.has('ab') || flags.has('ab-env')
         ? { cwd: flags.has('ab') ? path.resolve(String(flags.get('ab'))) : ROOT, env: settings(flags.get('ab-env')) }
@@ -172,6 +182,8 @@ interface Proc {
   base: string;
   child: ChildProcess;
   dataDir: string;
+  /** The data folder of the postgres this target uses, when not its own (--db-latency). */
+  pgDataDir?: string;
   exited: Promise<void>;
   running(): boolean;
   stdoutText(): string;
@@ -256,13 +268,23 @@ async function waitFor(proc: Proc, ready: () => Promise<boolean>, timeoutMs = 90
   throw new Error(`${proc.label} was not ready within ${timeoutMs} ms\n${proc.tail()}`);
 }
 
+let dbLatencyMs: number | undefined;
+
 async function startServer(label: string, nodeFlags: string[] = [], dataDir?: string, cwd = ROOT, env: Record<string, string> = {}): Promise<Proc> {
+  let remote: Proc | undefined;
+  if (dbLatencyMs !== undefined && !dataDir) {
+    // Its own PostgreSQL behind a delaying proxy, reached through DATABASE_URL.
+    remote = await startScript(`${label}-db`, 'scripts/bench/remote-db.ts', { DB_LATENCY_MS: String(dbLatencyMs) });
+    const url = /ready \d+ (\S+)/.exec(remote.stdoutText())![1]!;
+    env = { ...env, DATABASE_URL: url, DCR_SECRET_KEY: randomBytes(32).toString('base64') };
+  }
   const proc = await spawnProc(
     label,
     [...nodeFlags, '--import', 'tsx', 'src/server.ts'],
     { DCR_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...env, ...(dataDir ? { DCR_DATA_DIR: dataDir } : {}) },
     cwd,
   );
+  if (remote) proc.pgDataDir = remote.dataDir;
   if (dataDir) {
     // spawnProc made a fresh folder; this server uses the given (seeded) one instead.
     await fs.rm(proc.dataDir, { recursive: true, force: true });
@@ -276,8 +298,8 @@ async function startServer(label: string, nodeFlags: string[] = [], dataDir?: st
   return proc;
 }
 
-async function startScript(label: string, script: string, env: Record<string, string> = {}): Promise<Proc> {
-  const proc = await spawnProc(label, ['--import', 'tsx', script], env);
+async function startScript(label: string, script: string, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Proc> {
+  const proc = await spawnProc(label, [...nodeFlags, '--import', 'tsx', script], env);
   await waitFor(proc, async () => proc.stdoutText().includes('ready '));
   return proc;
 }
@@ -303,7 +325,7 @@ function cpuOf(proc: Proc): { node: number; pg: number } {
   const TICK_MS = 10;
   let postmaster = -1;
   try {
-    postmaster = Number.parseInt(readFileSync(path.join(proc.dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    postmaster = Number.parseInt(readFileSync(path.join(proc.pgDataDir ?? proc.dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
   } catch {
     // no embedded postgres (the peer)
   }
@@ -497,8 +519,8 @@ async function serverTarget(kind: (typeof SERVER_KINDS)[number], nodeFlags: stri
   return serverLoads(await startServer(`${kind}@ab`, nodeFlags, undefined, ab.cwd, ab.env), kind, '@ab');
 }
 
-async function ceilingTarget(): Promise<Load[]> {
-  const proc = await startScript('ceiling', 'scripts/bench/ceiling.ts', { DCR_DB_POOL_SIZE: '10' });
+async function ceilingTarget(nodeFlags: string[] = []): Promise<Load[]> {
+  const proc = await startScript('ceiling', 'scripts/bench/ceiling.ts', { DCR_DB_POOL_SIZE: '10' }, nodeFlags);
   return [registerLoad('ceiling', proc, undefined)];
 }
 
@@ -840,6 +862,7 @@ async function databaseSizes(proc: Proc): Promise<{ databaseBytes: number; appli
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  dbLatencyMs = args.dbLatencyMs;
   const startedAt = Date.now();
   const before = machine();
   log(
@@ -867,7 +890,11 @@ async function profileMode(args: Args): Promise<Record<string, unknown>> {
   const kind = target.startsWith('token-cc') ? 'token-cc' : (target as (typeof SERVER_KINDS)[number]);
   const profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dcr-bench-profile-'));
   const spawned = Date.now();
-  const loads = (await serverTarget(kind, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`])).filter((load) => load.name === target);
+  const flags = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  // With --ab, the server of that checkout (or with those settings) is the one profiled.
+  const loads = (target === 'ceiling' ? await ceilingTarget(flags) : await serverTarget(kind, flags, args.ab)).filter(
+    (load) => load.name.replace('@ab', '') === target,
+  );
   // The summary covers the measured round only: start-up (module loading, schema compilation)
   // and the warm-up are left out.
   const warmupEnds = Date.now() + args.warmup * 1000;
@@ -891,6 +918,8 @@ process.on('SIGINT', () => {
 
 try {
   await main();
+  // Every target is stopped; idle keep-alive sockets of the set-up calls would hold the exit up.
+  process.exit(0);
 } catch (err) {
   await stopAll();
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -89,13 +89,13 @@ async function main(): Promise<void> {
     const tty = process.stderr.isTTY === true;
     const started = process.hrtime.bigint();
     let done = 0;
-    let lastShown = -1;
+    let lastShown = 0;
     const progress = (final = false) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const percent = Math.floor((done / args.count) * 100);
       const line = `seeded ${done.toLocaleString('en')} / ${args.count.toLocaleString('en')} apps (${percent}%), ${Math.round(done / Math.max(seconds, 1e-3)).toLocaleString('en')} rows/s`;
       if (tty) process.stderr.write(`\r[seed] ${line}${final ? '\n' : ''}`);
-      else if (final || percent >= lastShown + 10) {
+      else if ((final && lastShown < 100) || percent >= lastShown + 10) {
         lastShown = percent - (percent % 10);
         log(line);
       }
