@@ -46,8 +46,9 @@ const signingKeyObjects = new WeakMap<CryptoKey, KeyObject>();
 /**
  * An ES256 JWS in compact form (RFC 7515 §7.1) — what jose's SignJWT makes, byte for byte but
  * for the signature's randomness — signed synchronously by node:crypto with the same OpenSSL:
- * WebCrypto's asynchronous sign cost 0.2 to 0.6 ms of CPU per token on the reference machine
- * (docs/performance.md). RFC 7518 §3.4: the signature is R || S, 32 bytes each (ieee-p1363).
+ * WebCrypto's asynchronous sign cost 2.5 to 4 times the CPU (114–175 vs 43–45 µs per token on
+ * the reference machine, scripts/bench/es256.ts; docs/performance.md). RFC 7518 §3.4: the
+ * signature is R || S, 32 bytes each (ieee-p1363).
  */
 export function signEs256Jwt(header: { alg: typeof SIGNING_ALG; kid: string; typ: string }, claims: object, key: CryptoKey): string {
   let keyObject = signingKeyObjects.get(key);
