@@ -76,15 +76,18 @@ const INSERT_OR_FIND: NamedStatement = {
 };
 
 // INSERT_OR_FIND for the registrations of a burst at once (src/db/batcher.ts), with the same two
-// outcomes per name. The names are distinct (the caller folds repeats of a name into one item).
+// outcomes per name. The names are distinct (the caller folds repeats of a name into one item) and
+// sorted, and rows are inserted in that order: a statement waits at a name another uncommitted
+// statement inserted, so two statements taking the same names in different orders could each wait
+// for the other (deadlock, 40P01); in one order, one of them simply goes first.
 // Each column comes as one array; grant types, a list per row, as one space-separated string.
 const INSERT_OR_FIND_MANY: NamedStatement = {
   name: 'application_insert_or_find_many',
   text: `WITH input AS (
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::boolean[], $9::text[], $10::boolean[])
+        $8::boolean[], $9::text[], $10::boolean[]) WITH ORDINALITY
         AS i(id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type,
-          user_store_domain_in_subject)
+          user_store_domain_in_subject, position)
     ),
     existing AS (
       SELECT ${COLUMNS} FROM applications WHERE client_name = ANY($4::text[])
@@ -95,6 +98,7 @@ const INSERT_OR_FIND_MANY: NamedStatement = {
       SELECT id, client_id, client_secret_enc, client_name, owner, string_to_array(grant_types, ' '), callback_url,
         saas_app, token_type, user_store_domain_in_subject
       FROM input WHERE client_name NOT IN (SELECT client_name FROM existing)
+      ORDER BY position
       ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
       RETURNING ${COLUMNS}
     )
@@ -167,7 +171,9 @@ export class PgApplicationRepository implements ApplicationRepository {
     // the later calls get it as the stored app (what they would get one after the other).
     const first = new Map<string, NewApplication>();
     for (const app of apps) if (!first.has(app.clientName)) first.set(app.clientName, app);
-    const byName = await this.insertOrFindDistinct([...first.values()]);
+    // One order for every statement over several names (see INSERT_OR_FIND_MANY): code-unit order.
+    const distinct = [...first.values()].sort((a, b) => (a.clientName < b.clientName ? -1 : a.clientName > b.clientName ? 1 : 0));
+    const byName = await this.insertOrFindDistinct(distinct);
     return apps.map((app) => this.outcome(app, first.get(app.clientName)!, byName.get(app.clientName)));
   }
 
