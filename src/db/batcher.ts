@@ -22,6 +22,14 @@ export interface BatcherOptions {
   maxInFlight?: number;
   /** Whether a failed statement of several items is retried item by item. Default: never. */
   isolate?: (err: unknown) => boolean;
+  /**
+   * A call not answered within this many ms (queued or sent) is rejected with `onDeadline()`.
+   * Without it, calls queued behind statements stuck on a dead database would wait for those
+   * statements' timeouts and then for their own: an outage must answer 503 within the same bound
+   * as one statement. A write sent before its deadline may still complete after it.
+   */
+  deadlineMs?: number;
+  onDeadline?: () => unknown;
 }
 
 /** An answer of `run` for one item that failed on its own: that call is rejected with `error`. */
@@ -33,6 +41,8 @@ interface Pending<I, O> {
   item: I;
   resolve: (value: O) => void;
   reject: (reason: unknown) => void;
+  /** Past its deadline: already rejected, never sent. */
+  expired?: boolean;
 }
 
 export class Batcher<I, O> {
@@ -42,6 +52,8 @@ export class Batcher<I, O> {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private readonly isolate: (err: unknown) => boolean;
+  private readonly deadlineMs: number | undefined;
+  private readonly onDeadline: () => unknown;
 
   /** `run` answers the items of one batch, in their order (one answer, or ItemFailure, per item). */
   constructor(
@@ -51,11 +63,32 @@ export class Batcher<I, O> {
     this.maxBatch = options.maxBatch ?? 64;
     this.maxInFlight = options.maxInFlight ?? 2;
     this.isolate = options.isolate ?? (() => false);
+    this.deadlineMs = options.deadlineMs;
+    this.onDeadline = options.onDeadline ?? (() => new Error(`no answer within ${String(options.deadlineMs)} ms`));
   }
 
   load(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      if (this.deadlineMs === undefined) {
+        this.queue.push({ item, resolve, reject });
+      } else {
+        const pending: Pending<I, O> = {
+          item,
+          resolve: (value) => {
+            clearTimeout(timer);
+            resolve(value);
+          },
+          reject: (reason) => {
+            clearTimeout(timer);
+            reject(reason);
+          },
+        };
+        const timer = setTimeout(() => {
+          pending.expired = true;
+          reject(this.onDeadline());
+        }, this.deadlineMs);
+        this.queue.push(pending);
+      }
       this.schedule();
     });
   }
@@ -66,6 +99,8 @@ export class Batcher<I, O> {
     // After the current I/O phase: the requests parsed from the same read of the sockets join.
     setImmediate(() => {
       this.scheduled = false;
+      // Calls past their deadline were answered already: they are dropped, not sent.
+      if (this.deadlineMs !== undefined) this.queue = this.queue.filter((pending) => !pending.expired);
       while (this.inFlight < this.maxInFlight && this.queue.length > 0) this.flush(this.queue.splice(0, this.maxBatch));
     });
   }

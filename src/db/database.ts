@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { BatcherOptions } from './batcher.js';
 import { DatabaseUnavailable, mapConnectError, mapQueryError } from './errors.js';
 
 export interface DatabaseOptions {
@@ -23,8 +24,18 @@ export interface NamedStatement {
  */
 export class Database {
   readonly pool: pg.Pool;
+  /**
+   * What every batched statement of the repositories (src/db/batcher.ts) shares: a call gets its
+   * answer, or a 503, within the bound of one statement (query_timeout below), however long the
+   * queue of calls in front of it.
+   */
+  readonly batching: Pick<BatcherOptions, 'deadlineMs' | 'onDeadline'>;
 
   constructor(options: DatabaseOptions) {
+    this.batching = {
+      deadlineMs: options.timeoutMs + 1_000,
+      onDeadline: () => new DatabaseUnavailable(new Error(`no answer from the database within ${options.timeoutMs + 1_000} ms`)),
+    };
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolSize,

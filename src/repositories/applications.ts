@@ -110,20 +110,25 @@ const INSERT_OR_FIND_MANY: NamedStatement = {
 type InsertOrFindResult = { application: Application; created: boolean } | undefined;
 
 export class PgApplicationRepository implements ApplicationRepository {
-  private readonly registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
-    // A value PostgreSQL refuses in one registration must not fail the others of its batch.
-    isolate: (err) => !(err instanceof DatabaseUnavailable),
-  });
+  /** Registrations of a burst, one statement at a time (src/db/batcher.ts). */
+  private readonly registrations: Batcher<NewApplication, InsertOrFindResult>;
   /** The client authentications of a burst, one statement at a time. Rows, not apps: each call opens its own secret. */
-  private readonly byClientId = lookupBatcher<string, ApplicationRow>(async (ids) => {
-    const { rows } = await this.db.query<ApplicationRow>(ids.length === 1 ? BY_CLIENT_ID : BY_CLIENT_IDS, ids.length === 1 ? ids : [ids]);
-    return new Map(rows.map((row) => [row.client_id, row]));
-  });
+  private readonly byClientId: Batcher<string, ApplicationRow | undefined>;
 
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox,
-  ) {}
+  ) {
+    this.registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
+      ...db.batching,
+      // A value PostgreSQL refuses in one registration must not fail the others of its batch.
+      isolate: (err) => !(err instanceof DatabaseUnavailable),
+    });
+    this.byClientId = lookupBatcher<string, ApplicationRow>(async (ids) => {
+      const { rows } = await this.db.query<ApplicationRow>(ids.length === 1 ? BY_CLIENT_ID : BY_CLIENT_IDS, ids.length === 1 ? ids : [ids]);
+      return new Map(rows.map((row) => [row.client_id, row]));
+    }, db.batching);
+  }
 
   async findByName(clientName: string): Promise<Application | undefined> {
     // No stored value holds NUL (PostgreSQL text cannot); asking would only fail with 22021.

@@ -190,40 +190,44 @@ type NewAccessForUsername = Omit<NewAccessToken, 'userId' | 'familyId'> & { user
 export class PgTokenRepository implements TokenRepository {
   // The statements of every Bearer authentication and every client_credentials token, one per
   // burst of calls rather than one per call (src/db/batcher.ts).
-  private readonly accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
-    const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
-    return new Map(rows.map((row) => [row.id, toAccess(row)]));
-  });
+  private readonly accessById: Batcher<string, ActiveAccessToken | undefined>;
   /** Keyed by the hash in hex: Buffers are not equal as Map keys. */
-  private readonly accessByHash = lookupBatcher<string, ActiveAccessToken>(async (hexes) => {
-    const hashes = hexes.map((hex) => Buffer.from(hex, 'hex'));
-    const { rows } = await this.db.query<AccessRow & { token_hash: Buffer }>(
-      hashes.length === 1 ? ACCESS_BY_HASH : ACCESS_BY_HASHES,
-      hashes.length === 1 ? hashes : [hashes],
-    );
-    return new Map(rows.map((row) => [row.token_hash.toString('hex'), toAccess(row)]));
-  });
-  private readonly accessForUsername = new Batcher<NewAccessForUsername, boolean>(
-    async (tokens) => {
-      if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
-      const { rows } = await this.db.query<{ id: string }>(INSERT_ACCESS_FOR_USERNAMES, [
-        tokens.map((token) => token.id),
-        tokens.map((token) => token.tokenHash),
-        tokens.map((token) => token.appId),
-        tokens.map((token) => token.username),
-        tokens.map((token) => token.scopes.join(' ')),
-        tokens.map((token) => token.grantType),
-        tokens.map((token) => token.expiresAt),
-        tokens.map((token) => token.issuedAt ?? null),
-      ]);
-      const inserted = new Set(rows.map((row) => row.id));
-      return tokens.map((token) => inserted.has(token.id));
-    },
-    // An app deleted meanwhile (a foreign key) fails its own token, not the batch's.
-    { isolate: (err) => !(err instanceof DatabaseUnavailable) },
-  );
+  private readonly accessByHash: Batcher<string, ActiveAccessToken | undefined>;
+  private readonly accessForUsername: Batcher<NewAccessForUsername, boolean>;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
+      const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
+      return new Map(rows.map((row) => [row.id, toAccess(row)]));
+    }, db.batching);
+    this.accessByHash = lookupBatcher<string, ActiveAccessToken>(async (hexes) => {
+      const hashes = hexes.map((hex) => Buffer.from(hex, 'hex'));
+      const { rows } = await this.db.query<AccessRow & { token_hash: Buffer }>(
+        hashes.length === 1 ? ACCESS_BY_HASH : ACCESS_BY_HASHES,
+        hashes.length === 1 ? hashes : [hashes],
+      );
+      return new Map(rows.map((row) => [row.token_hash.toString('hex'), toAccess(row)]));
+    }, db.batching);
+    this.accessForUsername = new Batcher<NewAccessForUsername, boolean>(
+      async (tokens) => {
+        if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
+        const { rows } = await this.db.query<{ id: string }>(INSERT_ACCESS_FOR_USERNAMES, [
+          tokens.map((token) => token.id),
+          tokens.map((token) => token.tokenHash),
+          tokens.map((token) => token.appId),
+          tokens.map((token) => token.username),
+          tokens.map((token) => token.scopes.join(' ')),
+          tokens.map((token) => token.grantType),
+          tokens.map((token) => token.expiresAt),
+          tokens.map((token) => token.issuedAt ?? null),
+        ]);
+        const inserted = new Set(rows.map((row) => row.id));
+        return tokens.map((token) => inserted.has(token.id));
+      },
+      // An app deleted meanwhile (a foreign key) fails its own token, not the batch's.
+      { ...db.batching, isolate: (err) => !(err instanceof DatabaseUnavailable) },
+    );
+  }
 
   async insertAccess(token: NewAccessToken): Promise<void> {
     const values = [

@@ -1,4 +1,4 @@
-import { lookupBatcher } from '../db/batcher.js';
+import { lookupBatcher, type Batcher } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { User } from '../domain/types.js';
@@ -51,12 +51,14 @@ function toUser(row: UserRow): User {
 
 export class PgUserRepository implements UserRepository {
   /** The lookups of a burst of authentications, one statement at a time (src/db/batcher.ts). */
-  private readonly byUsername = lookupBatcher<string, User>(async (names) => {
-    const { rows } = await this.db.query<UserRow>(names.length === 1 ? BY_USERNAME : BY_USERNAMES, names.length === 1 ? names : [names]);
-    return new Map(rows.map((row) => [row.username, toUser(row)]));
-  });
+  private readonly byUsername: Batcher<string, User | undefined>;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.byUsername = lookupBatcher<string, User>(async (names) => {
+      const { rows } = await this.db.query<UserRow>(names.length === 1 ? BY_USERNAME : BY_USERNAMES, names.length === 1 ? names : [names]);
+      return new Map(rows.map((row) => [row.username, toUser(row)]));
+    }, db.batching);
+  }
 
   async findByUsername(username: string): Promise<User | undefined> {
     // No stored name holds NUL (PostgreSQL text cannot); asking would only fail with 22021.

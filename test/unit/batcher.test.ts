@@ -130,3 +130,33 @@ t.test('lookupBatcher asks for each distinct key once and answers undefined for 
   t.same(asked, [['a', 'b', 'missing']]);
   t.same(answers, ['A', 'B', 'A', undefined]);
 });
+
+t.test('deadline: calls stuck behind statements that never answer get onDeadline() in time, and are never sent', async (t) => {
+  const sent: number[][] = [];
+  const batcher = new Batcher(
+    (items: number[]) => {
+      sent.push(items);
+      return new Promise<number[]>(() => {}); // a dead database: no answer, ever
+    },
+    { maxInFlight: 1, deadlineMs: 50, onDeadline: () => new Error('503') },
+  );
+  const started = Date.now();
+  const first = batcher.load(1);
+  await turn();
+  const queued = batcher.load(2);
+  const results = await Promise.allSettled([first, queued]);
+  t.match(results, [
+    { status: 'rejected', reason: { message: '503' } },
+    { status: 'rejected', reason: { message: '503' } },
+  ]);
+  t.ok(Date.now() - started < 1000, 'answered at the deadline, not never');
+  await turn();
+  t.same(sent, [[1]], 'the queued call expired before it was sent, and is not sent later');
+});
+
+t.test('deadline: an answer in time clears the timer', async (t) => {
+  const batcher = new Batcher(async (items: number[]) => items, { deadlineMs: 10_000 });
+  const started = Date.now();
+  t.equal(await batcher.load(7), 7);
+  t.ok(Date.now() - started < 1000);
+});
