@@ -13,21 +13,18 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { registrationBurst, tally, verifyAcknowledged, REGISTER_PATH, type Credentials, type Outcome } from '../fixtures/load.js';
-import {
-  E2E_ADMIN,
-  eventually,
-  freshDataDir,
-  isAlive,
-  postmasterPid,
-  startReady,
-  stopGracefully,
-  waitExit,
-  type ServerProcess,
-} from '../fixtures/server-process.js';
+import { registrationBurst, tally, REGISTER_PATH, type Credentials, type Outcome } from '../fixtures/load.js';
+import { RestartableServer } from '../fixtures/restartable-server.js';
+import { E2E_ADMIN, eventually, isAlive, postmasterPid, stopGracefully, waitExit, type ServerProcess } from '../fixtures/server-process.js';
 
 const SOAK = process.env.DCR_SOAK === '1';
 if (SOAK) t.setTimeout(30 * 60_000);
+// A burst round costs a restart (several seconds on a loaded 2-core machine) and re-checks every app
+// acknowledged since the start. `npm test` runs one round, SIGTERM 0.6 s in (requests in flight,
+// requests refused); the soak runs 8, SIGTERM at a random 1-4 s, for timings one round cannot hit.
+const ROUNDS = SOAK ? 8 : 1;
+/** How long the burst runs before the SIGTERM. */
+const loadMs = () => (SOAK ? 1_000 + Math.floor(Math.random() * 3_000) : 600);
 /** The shutdown bound asserted here; the server's own grace period (src/server.ts) is longer. */
 const EXIT_BOUND_MS = 12_000;
 
@@ -68,32 +65,21 @@ async function assertStoppedCleanly(t: Test, server: ServerProcess, postgres: nu
   t.strictSame(server.stdout().split('\n').filter((line) => /"level":(50|60)/.test(line)), [], 'no error logged');
 }
 
-/** The servers outlive each subtest: their teardown belongs to the file. */
-const root = t;
-const dataDir = await freshDataDir(t);
-let server: ServerProcess = await startReady(t, dataDir);
-// Warm: the admin's credential is verified (scrypt) once, so the first burst measures registration.
-const warm = await fetch(`${server.baseUrl}${REGISTER_PATH}`, {
-  method: 'POST',
-  headers: { authorization: E2E_ADMIN, 'content-type': 'application/json' },
-  body: JSON.stringify({ clientName: 'warm_up', owner: 'admin', grantType: 'client_credentials' }),
-});
-if (warm.status !== 200) throw new Error(`warm-up registration: ${warm.status}`);
-/** Every app answered 200 since the start, over all rounds. */
-const everAcknowledged = new Map<string, Credentials>([['warm_up', (await warm.json()) as Credentials]]);
+/** One data folder for every round; its ledger holds every app acknowledged since the start. */
+const durable = await RestartableServer.start(t);
 
 /** Restarts on the same folder and checks that every app acknowledged so far is there. */
 async function restartAndVerify(t: Test): Promise<{ checked: number; found: number }> {
-  server = await startReady(root, dataDir);
-  const verified = await verifyAcknowledged(server.baseUrl, E2E_ADMIN, everAcknowledged);
+  await durable.restart();
+  const verified = await durable.verify();
   t.strictSame(verified.mismatches.slice(0, 5), [], `after a restart, all ${verified.checked} apps acknowledged so far are there with the same credentials`);
   return { checked: verified.checked, found: verified.checked - verified.mismatches.length };
 }
 
-const rounds = SOAK ? 8 : 1;
-for (let round = 1; round <= rounds; round++) {
-  t.test(`SIGTERM in the middle of a registration burst${rounds > 1 ? ` (round ${round})` : ''}`, async (t) => {
-    const postgres = await postmasterPid(dataDir);
+for (let round = 1; round <= ROUNDS; round++) {
+  t.test(`SIGTERM in the middle of a registration burst${ROUNDS > 1 ? ` (round ${round})` : ''}`, async (t) => {
+    const server = durable.server;
+    const postgres = await postmasterPid(durable.dataDir);
     const burst = registrationBurst({
       baseUrl: server.baseUrl,
       authorization: E2E_ADMIN,
@@ -105,8 +91,8 @@ for (let round = 1; round <= rounds; round++) {
       keepAlive: true,
     });
     // SIGTERM once the burst is well under way: some answers in, many requests in flight.
-    const loadMs = SOAK ? 1_000 + Math.floor(Math.random() * 3_000) : 600;
-    await eventually(() => burst.record.acknowledged.size >= 20 && burst.elapsed() >= loadMs, 20_000);
+    const sigtermAfterMs = loadMs();
+    await eventually(() => burst.record.acknowledged.size >= 20 && burst.elapsed() >= sigtermAfterMs, 20_000);
     const sigtermAt = burst.elapsed();
     const ackedAtSigterm = burst.record.acknowledged.size;
     const sentAtSigterm = burst.record.sent;
@@ -129,7 +115,7 @@ for (let round = 1; round <= rounds; round++) {
     await assertStoppedCleanly(t, server, postgres);
 
     // Every 200 is durable: after a restart on the same folder, each name gives back the same app.
-    for (const [name, credentials] of burst.record.acknowledged) everAcknowledged.set(name, credentials);
+    durable.record(burst.record.acknowledged);
     const verified = await restartAndVerify(t);
     t.comment(
       `figure: round ${round}: SIGTERM at ${sigtermAt} ms into a burst of 32 keep-alive workers (${sentAtSigterm} sent, ${ackedAtSigterm} answered 200 by then); ` +
@@ -169,7 +155,8 @@ const requestHead = (port: number, length: number) =>
   `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
 t.test('SIGTERM with a request in flight, one arriving during the drain, and one that never completes', async (t) => {
-  const postgres = await postmasterPid(dataDir);
+  const server = durable.server;
+  const postgres = await postmasterPid(durable.dataDir);
   const body = JSON.stringify({ clientName: 'in_flight_at_sigterm', owner: 'admin', grantType: 'client_credentials' });
   const late = JSON.stringify({ clientName: 'arrived_while_draining', owner: 'admin', grantType: 'client_credentials' });
   const half = Math.floor(body.length / 2);
@@ -224,7 +211,7 @@ t.test('SIGTERM with a request in flight, one arriving during the drain, and one
   t.notOk(existsSync(path.join(server.dataDir, 'dcr.pid')), 'the data folder lock is released');
 
   const created = JSON.parse(answerA?.body ?? '{}') as Credentials;
-  everAcknowledged.set('in_flight_at_sigterm', created);
+  durable.acknowledged.set('in_flight_at_sigterm', created);
   const verified = await restartAndVerify(t);
   t.comment(
     `figure: request in flight at SIGTERM: ${answerA?.status}, its connection closed ${a.state.closedAt === undefined ? 'never' : `${Math.round(a.state.closedAt - sigtermAt)} ms`} after SIGTERM; ` +
@@ -234,5 +221,5 @@ t.test('SIGTERM with a request in flight, one arriving during the drain, and one
 });
 
 t.test('the last server stops cleanly', async (t) => {
-  await stopGracefully(t, server);
+  await stopGracefully(t, durable.server);
 });
