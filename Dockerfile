@@ -4,6 +4,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 
+# dist/: src/ as plain JavaScript (scripts/build.ts, esbuild), what `npm start` runs.
+FROM deps AS build
+COPY scripts ./scripts
+COPY src ./src
+RUN node --import tsx scripts/build.ts
+
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -13,6 +19,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY spec ./spec
 COPY generated ./generated
+COPY --from=build /app/dist ./dist
+# The TypeScript sources serve the `dcr` CLI (bin/dcr.js runs them through tsx).
 COPY src ./src
 COPY bin ./bin
 # The embedded default (no DATABASE_URL) keeps its cluster and key here: owned by the runtime user.
@@ -20,4 +28,4 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
 EXPOSE 9763
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "dist/server.js"]

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
+import { SERVER_ARGS } from '../fixtures/server-command.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,7 +72,7 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /**
- * `node --import tsx src/server.ts` in its own process group, over a fresh data folder; resolves
+ * `node dist/server.js` (as `npm start`) in its own process group, over a fresh data folder; resolves
  * once GET /health/ready answers 200. Teardown stops the group (SIGTERM, then SIGKILL if still
  * alive) and removes the data folder.
  */
@@ -79,7 +80,7 @@ async function startServer(t: Test, adminPassword: string): Promise<{ baseUrl: s
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dcr-docs-e2e-'));
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...SERVER_ARGS], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -94,7 +94,13 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
 
   const froms = of('FROM');
   t.ok(froms.length >= 2, `at least two FROM stages (${froms.length})`);
-  for (const from of froms) t.match(from.args, /^node:20[\w.-]*/, `a Node 20 base image: ${from.args}`);
+  const stages: string[] = [];
+  for (const from of froms) {
+    const [image, , name] = from.args.split(/\s+/);
+    // A stage starts from a Node 20 image or from an earlier stage (itself one).
+    if (!stages.includes(image!)) t.match(image, /^node:20[\w.-]*/, `a Node 20 base image: ${from.args}`);
+    if (name) stages.push(name);
+  }
   t.ok(of('COPY').some((copy) => /--from=/.test(copy.args)), 'the final stage copies from an earlier one');
 
   t.ok(of('RUN').some((run) => /\bnpm ci\b.*--omit=dev\b/.test(run.args)), 'npm ci --omit=dev');
@@ -111,16 +117,21 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
 
   const cmd = of('CMD').at(-1)?.args ?? '';
   const argv = cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : cmd.split(/\s+/);
-  t.ok(argv.includes('src/server.ts'), `CMD starts src/server.ts (${cmd})`);
-  t.strictSame(argv, ['node', '--import', 'tsx', 'src/server.ts'], "npm start's command, in exec form (signals reach node)");
+  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+  t.strictSame(argv, pkg.scripts.start!.split(/\s+/), "npm start's command, in exec form (signals reach node)");
+  t.ok(
+    of('RUN').some((run) => run.args.includes('scripts/build.ts')),
+    "the image builds dist/ as npm start's prestart does (scripts/build.ts)",
+  );
+  t.ok(of('COPY').some((copy) => /--from=\S+\s+\S*dist\s/.test(copy.args)), 'the final stage takes dist/ from the build stage');
 
-  // What the command needs at run time is in the image.
+  // What the command (and the dcr CLI, through tsx) needs at run time is in the image.
   const copied = of('COPY').map((copy) => copy.args).join('\n');
-  for (const needed of ['src', 'spec', 'generated', 'package.json']) {
+  for (const needed of ['src', 'spec', 'package.json', 'bin']) {
     t.match(copied, new RegExp(`(^|\\s)${needed}(\\s|$)`), `the image has ${needed}`);
   }
-  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-  t.ok(pkg.dependencies.tsx, 'tsx is a production dependency (the CMD needs it after --omit=dev)');
+  t.ok(pkg.dependencies.tsx, 'tsx is a production dependency (the dcr CLI and the build need it after --omit=dev)');
+  t.ok(pkg.dependencies.esbuild, 'esbuild is a production dependency (npm start builds dist/ first)');
 });
 
 t.test('.env.example documents exactly the settings of src/config.ts, each with a comment', async (t) => {
