@@ -13,11 +13,13 @@
  * - `ceiling`           scripts/bench/ceiling.ts: a bare Fastify app validating the same body with
  *                       the same schema and doing one INSERT into the same Postgres: the floor
  *                       cost of a durable registration;
- * - `peer-reg`, `peer-token`  scripts/bench/peer.ts: oidc-provider's dynamic registration and its
- *                       client_credentials token endpoint, on its in-memory store (no disk at all).
+ * - `peer-reg`, `peer-token`, `peer-token-jwt`  scripts/bench/peer.ts: oidc-provider's dynamic
+ *                       registration and its client_credentials token endpoint, opaque tokens and
+ *                       ES256 JWTs, on its in-memory store (no disk at all). token_vs_peer compares
+ *                       like with like: the lower of JWT ÷ peer JWT and opaque ÷ peer opaque.
  *
  * Each target runs as its own process on its own fresh database: the server exactly as `npm start`
- * runs it (`node --import tsx src/server.ts`, fresh DCR_DATA_DIR, LOG_LEVEL=warn, default pool of
+ * runs it (`node dist/server.js` after the build, fresh DCR_DATA_DIR, LOG_LEVEL=warn, default pool of
  * 10). After a warm-up of every target, measurements (autocannon, 50 connections, 127.0.0.1 only)
  * ALTERNATE between targets in rounds, in forward then reverse order, so that drift of the machine
  * (other work, thermal) hits every target alike. Figures per target: the median over rounds of
@@ -64,6 +66,7 @@ const ALL_LOADS = [
   'ceiling',
   'peer-reg',
   'peer-token',
+  'peer-token-jwt',
 ] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -111,11 +114,13 @@ function parseArgs(argv: string[]): Args {
   const profile = flags.has('profile') ? String(flags.get('profile')) : undefined;
   const mode: Args['mode'] = smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
   // Defaults per mode: [rounds, seconds per measurement, warm-up seconds per target].
+  // The warm-up is long enough for the JIT: 2 s left this server's first round a third slower
+  // than its second (docs/performance.md); every target gets the same.
   const defaults: Record<Args['mode'], [number, number, number]> = {
-    full: [3, 10, 5],
-    quick: [2, 5, 2],
+    full: [3, 10, 10],
+    quick: [2, 5, 5],
     smoke: [1, 3, 1],
-    seeded: quick ? [2, 5, 2] : [3, 10, 5],
+    seeded: quick ? [2, 5, 5] : [3, 10, 10],
     profile: [1, quick ? 10 : 20, quick ? 3 : 5],
   };
   const [rounds, duration, warmup] = defaults[mode];
@@ -127,7 +132,7 @@ function parseArgs(argv: string[]): Args {
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean)
-            .flatMap((s) => (s === 'token-cc' ? ['token-cc-jwt', 'token-cc-opaque'] : s === 'peer' ? ['peer-reg', 'peer-token'] : [s])),
+            .flatMap((s) => (s === 'token-cc' ? ['token-cc-jwt', 'token-cc-opaque'] : s === 'peer' ? ['peer-reg', 'peer-token', 'peer-token-jwt'] : [s])),
         )
       : undefined;
   for (const name of only ?? []) {
@@ -270,6 +275,36 @@ async function waitFor(proc: Proc, ready: () => Promise<boolean>, timeoutMs = 90
 
 let dbLatencyMs: number | undefined;
 
+/**
+ * node's arguments for the server of the checkout in `cwd`, as its `npm start` runs it: its
+ * `start` script after its `prestart` (the build of dist/), once per checkout. An older checkout
+ * without a build ran TypeScript through tsx.
+ */
+const serverCommands = new Map<string, Promise<string[]>>();
+function serverCommand(cwd: string): Promise<string[]> {
+  let command = serverCommands.get(cwd);
+  if (!command) {
+    command = (async () => {
+      const pkg = JSON.parse(await fs.readFile(path.join(cwd, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+      const prestart = pkg.scripts.prestart;
+      if (prestart) {
+        const [node, ...buildArgs] = prestart.split(/\s+/);
+        if (node !== 'node') throw new Error(`${cwd}: prestart is not a node command: ${prestart}`);
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, buildArgs, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+          child.once('error', reject);
+          child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cwd}: ${prestart} exited ${code}`))));
+        });
+      }
+      const [node, ...args] = (pkg.scripts.start ?? '').split(/\s+/);
+      if (node !== 'node') throw new Error(`${cwd}: start is not a node command: ${pkg.scripts.start}`);
+      return args;
+    })();
+    serverCommands.set(cwd, command);
+  }
+  return command;
+}
+
 async function startServer(label: string, nodeFlags: string[] = [], dataDir?: string, cwd = ROOT, env: Record<string, string> = {}): Promise<Proc> {
   let remote: Proc | undefined;
   if (dbLatencyMs !== undefined && !dataDir) {
@@ -280,7 +315,7 @@ async function startServer(label: string, nodeFlags: string[] = [], dataDir?: st
   }
   const proc = await spawnProc(
     label,
-    [...nodeFlags, '--import', 'tsx', 'src/server.ts'],
+    [...nodeFlags, ...(await serverCommand(cwd))],
     { DCR_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...env, ...(dataDir ? { DCR_DATA_DIR: dataDir } : {}) },
     cwd,
   );
@@ -546,6 +581,7 @@ async function peerTarget(): Promise<Load[]> {
       options: () => ({ url: proc.base, requests: uniqueNames('peer', 'client_name', peerClient, { authorization: `Bearer ${PEER_IAT}` }, '/reg') }),
     },
     tokenLoad('peer-token', proc, '/token', basic('bench-cc', PEER_CLIENT_SECRET)),
+    tokenLoad('peer-token-jwt', proc, '/token', basic('bench-cc-jwt', PEER_CLIENT_SECRET)),
   ];
 }
 
@@ -683,6 +719,11 @@ function ratio(a: Figures | undefined, b: Figures | undefined): number | null {
   return a && b && b.rps > 0 ? Math.round((a.rps / b.rps) * 100) / 100 : null;
 }
 
+/** The smaller of two ratios; one alone if the other was not measured. */
+function minOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
 function printTable(figures: Record<string, Figures>): void {
   const lines = [
     `${'target'.padEnd(28)}${'req/s'.padStart(7)}  ${'(rounds)'.padEnd(20)}${'p50 ms'.padStart(7)}${'p99 ms'.padStart(8)}${'errors'.padStart(8)}${'peak RSS MB'.padStart(13)}${'CPU µs/req node+pg'.padStart(20)}  process`,
@@ -723,7 +764,7 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
     }
   }
   if (wanted('ceiling')) starters.push(ceilingTarget());
-  if (wanted('peer-reg') || wanted('peer-token')) starters.push(peerTarget());
+  if (wanted('peer-reg') || wanted('peer-token') || wanted('peer-token-jwt')) starters.push(peerTarget());
   log(`starting ${starters.length} target process(es)`);
   const loads = (await Promise.all(starters)).flat().filter((load) => wanted(load.name.replace('@ab', '')));
   const rank = (name: string) => ALL_LOADS.indexOf(name.replace('@ab', '') as (typeof ALL_LOADS)[number]) * 2 + (name.endsWith('@ab') ? 1 : 0);
@@ -740,7 +781,9 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
     register_vs_peer: ratio(f('register-bearer'), f('peer-reg')),
     register_vs_ceiling: ratio(f('register-bearer'), f('ceiling')),
     basic_vs_bearer: ratio(f('register-basic'), f('register-bearer')),
-    token_vs_peer: ratio(f('token-cc-jwt'), f('peer-token')),
+    // Like for like: JWT against the peer's JWT, opaque against its opaque; the target is on both.
+    token_vs_peer: minOf(ratio(f('token-cc-jwt'), f('peer-token-jwt')), ratio(f('token-cc-opaque'), f('peer-token'))),
+    token_jwt_vs_peer_jwt: ratio(f('token-cc-jwt'), f('peer-token-jwt')),
     token_opaque_vs_peer: ratio(f('token-cc-opaque'), f('peer-token')),
     existing_vs_bearer: ratio(f('register-existing'), f('register-bearer')),
   };
