@@ -257,7 +257,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       createPostgresUser: isRoot,
       initdbFlags: ['--encoding=UTF8'],
       // TCP on loopback only, no Unix socket (its default directory may not exist or be shared).
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      // Autovacuum looks at the database every 10 s instead of every minute: it analyses young,
+      // fast-growing tables soon enough to re-plan their statements (migration 003).
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'autovacuum_naptime=10s'],
       onLog: (message: string) => {
         recent.push(message.trim());
         if (recent.length > 20) recent.shift();
