@@ -37,6 +37,18 @@ function setup() {
   return { secrets, repo: new PgApplicationRepository(db, secrets) };
 }
 
+/** setup(), over a database that counts the statements the repository sends (`statements.count`). */
+function countingSetup() {
+  const statements = { count: 0 };
+  const counting = Object.assign(Object.create(db) as typeof db, {
+    query: ((...args: Parameters<typeof db.query>) => {
+      statements.count++;
+      return db.query(...args);
+    }) as typeof db.query,
+  });
+  return { statements, repo: new PgApplicationRepository(counting, new SecretBox(randomBytes(32))) };
+}
+
 t.test('insertIfNameFree returns the stored app, read back by findByName', async (t) => {
   const { repo } = setup();
   const app = newApp({
@@ -221,19 +233,11 @@ t.test('insertOrFind: a clash on client id is an error', async (t) => {
 });
 
 t.test('a burst of insertOrFind: one statement, each call answered for its own, a bad one fails alone', async (t) => {
-  const { secrets } = setup();
-  let statements = 0;
-  const counting = Object.assign(Object.create(db) as typeof db, {
-    query: ((...args: Parameters<typeof db.query>) => {
-      statements++;
-      return db.query(...args);
-    }) as typeof db.query,
-  });
-  const repo = new PgApplicationRepository(counting, secrets);
+  const { repo, statements } = countingSetup();
   await repo.insertOrFind(newApp({ clientName: 'taken-before' }));
   const clash = newApp({ clientName: 'clashing-client-id' });
   await repo.insertOrFind(clash);
-  statements = 0;
+  statements.count = 0;
 
   const distinct = Array.from({ length: 30 }, (_, i) => newApp({ clientName: `burst-${i}` }));
   const twice = [newApp({ clientName: 'asked-twice' }), newApp({ clientName: 'asked-twice', owner: 'other' })];
@@ -242,7 +246,7 @@ t.test('a burst of insertOrFind: one statement, each call answered for its own, 
   const results = await Promise.allSettled([...distinct, ...twice, stored, bad].map((app) => repo.insertOrFind(app)));
 
   // The batch failed on the clashing client id, then each call was tried on its own.
-  t.equal(statements, 1 + 34, 'one statement for the burst, then one per call after its failure');
+  t.equal(statements.count, 1 + 34, 'one statement for the burst, then one per call after its failure');
   const [bursts, [first, second, old, failed]] = [results.slice(0, 30), results.slice(30)] as const;
   bursts.forEach((result, i) => t.match(result, { status: 'fulfilled', value: { created: true, application: { id: distinct[i]!.id } } }));
   // Tried alone after the batch failed, the two calls of one name race as two requests would: one
@@ -258,18 +262,10 @@ t.test('a burst of insertOrFind: one statement, each call answered for its own, 
 });
 
 t.test('a burst without a bad item is one statement; a name asked twice is one row, the second call finds it', async (t) => {
-  const { secrets } = setup();
-  let statements = 0;
-  const counting = Object.assign(Object.create(db) as typeof db, {
-    query: ((...args: Parameters<typeof db.query>) => {
-      statements++;
-      return db.query(...args);
-    }) as typeof db.query,
-  });
-  const repo = new PgApplicationRepository(counting, secrets);
+  const { repo, statements } = countingSetup();
   const apps = [newApp({ clientName: 'a' }), newApp({ clientName: 'b' }), newApp({ clientName: 'a', owner: 'other' })];
   const [a, b, again] = await Promise.all(apps.map((app) => repo.insertOrFind(app)));
-  t.equal(statements, 1);
+  t.equal(statements.count, 1);
   t.match(a, { created: true, application: { id: apps[0]!.id, clientSecret: apps[0]!.clientSecret } });
   t.match(b, { created: true, application: { id: apps[1]!.id } });
   t.same(again, { created: false, application: a!.application }, 'the app stored under the name, not the one offered');
