@@ -12,13 +12,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { SERVER_ARGS } from '../fixtures/server-command.js';
+import { freePort } from '../fixtures/server-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,19 +33,6 @@ const ADMIN_USER = 'admin';
 const READY_TIMEOUT_MS = 45_000;
 const NAVIGATION_TIMEOUT_MS = 30_000;
 const UI_TIMEOUT_MS = 15_000;
-
-/** A port free right now on 127.0.0.1 (the server binds it a moment later). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;

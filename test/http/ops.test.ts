@@ -5,7 +5,6 @@
  * the caller reached, and the body size limit.
  */
 import type { FastifyInstance } from 'fastify';
-import net from 'node:net';
 import t from 'tap';
 import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
@@ -14,6 +13,7 @@ import { Database } from '../../src/db/database.js';
 import { createServices, databaseReadiness } from '../../src/runtime.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
+import { freePort } from '../fixtures/server-process.js';
 
 const REGISTER = '/client-registration/v0.17/register';
 const FORM = 'application/x-www-form-urlencoded';
@@ -42,17 +42,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
-/** A TCP port nobody listens on. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('health probes', async (t) => {
   const { app, db } = await buildTestApp(t);
@@ -88,7 +77,7 @@ t.test('health probes', async (t) => {
 
 t.test('readiness over an unreachable database, and before migrations ran: 503 with the failing checks', async (t) => {
   const unreachable = new Database({
-    connectionString: `postgres://dcr:dcr@127.0.0.1:${await closedPort()}/dcr`,
+    connectionString: `postgres://dcr:dcr@127.0.0.1:${await freePort()}/dcr`,
     poolSize: 2,
     timeoutMs: 1000,
   });
