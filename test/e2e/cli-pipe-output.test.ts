@@ -7,13 +7,12 @@
  * stdout and stderr before it exits.
  */
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime.js';
 import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
-import { PROJECT_ROOT } from '../fixtures/dcr-process.js';
+import { runCli } from '../fixtures/dcr-process.js';
 
 const APPS = 1_200; // about 400 KiB of JSON: far past a pipe's 64 KiB and the reader's own buffers
 
@@ -36,29 +35,13 @@ t.test('dcr app list --json through a slow pipe: the whole document', async (t) 
     );
   }
 
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAPJS|TS_NODE|DCR_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|TLS_)/.test(name)) continue;
-    env[name] = value;
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'app', 'list', '--json'], {
-    cwd: PROJECT_ROOT,
-    env: { ...env, DATABASE_URL: url, DCR_SECRET_KEY: key.toString('base64'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let paused = false;
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  // After the first chunk, nothing for a second: the command finishes meanwhile, its output queued.
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    if (paused) return;
-    paused = true;
-    child.stdout.pause();
-    setTimeout(() => child.stdout.resume(), 1_000);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  // After the first chunk, nothing is read for a second: the command finishes meanwhile, its output queued.
+  const { code, stdout, stderr } = await runCli(
+    ['app', 'list', '--json'],
+    { DATABASE_URL: url, DCR_SECRET_KEY: key.toString('base64'), LOG_LEVEL: 'warn' },
+    undefined,
+    { stallAfterFirstChunkMs: 1_000 },
+  );
   t.equal(code, 0, `exit code 0${code === 0 ? '' : `: ${stderr}`}`);
   let listed: Array<{ clientName: string }> = [];
   try {

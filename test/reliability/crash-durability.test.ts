@@ -11,11 +11,10 @@
  * test:soak) runs 10 alternating rounds of 2-6 s with 32 workers, all on one data folder, checking
  * every app acknowledged since the start after each restart. Figures go to the TAP output as comments.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { PROJECT_ROOT, cleanEnv, runCli } from '../fixtures/dcr-process.js';
+import { runCli } from '../fixtures/dcr-process.js';
 import { registrationBurst, tally } from '../fixtures/load.js';
 import { RestartableServer } from '../fixtures/restartable-server.js';
 import { E2E_ADMIN, eventually, isAlive, killGroup, postmasterPid, stopGracefully, waitExit } from '../fixtures/server-process.js';
@@ -46,23 +45,9 @@ interface ListedApp {
  * soak's later rounds found it; src/cli.ts flushed(), test/e2e/cli-pipe-output.test.ts).
  */
 async function listApps(dataDir: string): Promise<ListedApp[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'app', 'list', '--json'], {
-    cwd: PROJECT_ROOT,
-    env: cleanEnv({ DCR_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, stdout, stderr } = await runCli(['app', 'list', '--json'], { DCR_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, undefined, {
+    stallAfterFirstChunkMs: 1_000,
   });
-  let stdout = '';
-  let stderr = '';
-  let paused = false;
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    if (paused) return;
-    paused = true;
-    child.stdout.pause();
-    setTimeout(() => child.stdout.resume(), 1_000);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`dcr app list: ${code} ${stderr}`);
   try {
     return JSON.parse(stdout) as ListedApp[];
