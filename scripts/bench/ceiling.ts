@@ -2,8 +2,8 @@
  * The `ceiling` target of scripts/bench.ts: the floor cost of a durable registration on this
  * machine. A bare Fastify app in one node process (the server's process model) that validates the
  * request body against the same DCR schema (read from spec/wso2-dcr-api.yaml, same AJV options as
- * src/app.ts) and does one INSERT into a table shaped like `applications`, through a pg pool of
- * the server's default size (10), on the same embedded PostgreSQL binary (src/db/embedded.ts).
+ * src/app.ts) and does one INSERT into the server's `applications` table (its migrations), through
+ * a pg pool of the server's default size (10), on the same embedded PostgreSQL binary (src/db/embedded.ts).
  * No authentication, no encryption, no logging, no metrics: what is left is parsing, validation,
  * one durable write and the reply.
  *
@@ -12,8 +12,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
-import pg from 'pg';
+import { Database } from '../../src/db/database.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
 import { loadSpec } from '../../src/spec.js';
 
 const port = Number(process.env.PORT);
@@ -25,32 +26,11 @@ const spec = loadSpec('wso2-dcr-api.yaml');
 const dcrSchema = (spec.components as { schemas: Record<string, unknown> }).schemas.DCR;
 
 const embedded = await startEmbeddedPostgres({ dataDir, log: (m) => process.stderr.write(`[ceiling] ${m}\n`) });
-const pool = new pg.Pool({
-  connectionString: embedded.connectionString,
-  max: poolSize,
-  connectionTimeoutMillis: 5_000,
-  idleTimeoutMillis: 30_000,
-  statement_timeout: 5_000,
-  keepAlive: true,
-});
-pool.on('error', () => {});
-// The columns, constraints and indexes of src/db/migrations/001_init.sql's applications table.
-await pool.query(`CREATE TABLE IF NOT EXISTS applications (
-  id                            uuid        PRIMARY KEY,
-  client_id                     text        NOT NULL,
-  client_secret_enc             text        NOT NULL,
-  client_name                   text        NOT NULL,
-  owner                         text        NOT NULL,
-  grant_types                   text[]      NOT NULL,
-  callback_url                  text,
-  saas_app                      boolean     NOT NULL DEFAULT false,
-  token_type                    text        NOT NULL DEFAULT 'DEFAULT',
-  user_store_domain_in_subject  boolean     NOT NULL DEFAULT false,
-  created_at                    timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT applications_client_id_key UNIQUE (client_id),
-  CONSTRAINT applications_client_name_key UNIQUE (client_name)
-)`);
-await pool.query('CREATE INDEX IF NOT EXISTS applications_owner_idx ON applications (owner)');
+const db = new Database({ connectionString: embedded.connectionString, poolSize, timeoutMs: 5_000 });
+const pool = db.pool;
+// The server's own migrations: the applications table is the server's, columns, constraints and
+// indexes included (and migration 003's analyse settings).
+await migrate(db);
 
 const app = Fastify({
   logger: false,
