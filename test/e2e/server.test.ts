@@ -5,7 +5,7 @@
  * refusals for bad configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -71,7 +71,28 @@ t.test('start, register, SIGTERM, restart: the same credentials', async (t) => {
   t.equal(unauthorised.status, 401);
   t.ok(unauthorised.headers.get('www-authenticate'), 'a challenge');
 
+  // The server reaches its embedded cluster over a Unix socket inside the data folder (TCP stays
+  // open on loopback for tools): PostgreSQL shows such a session with no client address.
+  const pgDir = path.join(dataDir, 'pg');
+  const sockets = () => readdirSync(pgDir).filter((name) => /^\.s\.PGSQL\.\d+$/.test(name));
+  t.equal(sockets().length, 1, 'one socket, in the data folder');
+  const pgPort = readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[3];
+  const password = readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
+  const probe = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/dcr` });
+  await probe.connect();
+  try {
+    const { rows } = await probe.query<{ socket: string; tcp: string }>(
+      `SELECT count(*) FILTER (WHERE client_addr IS NULL) AS socket, count(*) FILTER (WHERE client_addr IS NOT NULL) AS tcp
+         FROM pg_stat_activity WHERE datname = 'dcr' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+    );
+    t.ok(Number(rows[0]!.socket) >= 1, `the server's sessions use the socket (${JSON.stringify(rows[0])})`);
+    t.equal(rows[0]!.tcp, '0', 'none of them TCP');
+  } finally {
+    await probe.end();
+  }
+
   await stopGracefully(t, first);
+  t.same(sockets(), [], 'the socket is gone with the cluster');
 
   const second = await start(t, dataDir);
   t.notMatch(second.stderr(), /initialising/, 'the second start reuses the cluster');
