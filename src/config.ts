@@ -129,7 +129,7 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
   DCR_APP_MANAGE_USERS: {
     description: 'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone',
   },
-  DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential is remembered (0: never)' },
+  DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential or client secret is remembered (0: never)' },
   DCR_LOGIN_MAX_FAILURES: {
     description:
       'failed password logins allowed per user name within the window before 429 (0: no throttling)',

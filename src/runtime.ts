@@ -17,6 +17,7 @@ import { PgSigningKeyRepository } from './repositories/signing-keys.js';
 import { PgTokenRepository } from './repositories/tokens.js';
 import { PgUserRepository } from './repositories/users.js';
 import { Authenticator } from './services/auth.js';
+import { ClientCache } from './services/client-cache.js';
 import { CredentialCache } from './services/credential-cache.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { OAuthService } from './services/oauth.js';
@@ -80,7 +81,7 @@ export function createServices(
     auth,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
-    oauth: new OAuthService(apps, auth, tokens, policy),
+    oauth: new OAuthService(apps, auth, tokens, policy, new ClientCache(config.authCacheTtlSeconds * 1000)),
     keys,
     readiness: readiness ?? databaseReadiness(db, () => true),
     metrics: new Metrics(db.pool),

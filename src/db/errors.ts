@@ -9,6 +9,14 @@ export class UniqueViolation extends Error {
   }
 }
 
+/** A row refers to one that does not exist (or no longer does). */
+export class ForeignKeyViolation extends Error {
+  override name = 'ForeignKeyViolation';
+  constructor(readonly constraint: string | undefined) {
+    super(`foreign key ${constraint ?? '(unknown)'} violated`);
+  }
+}
+
 /** The database cannot be reached or cannot serve now: rendered as 503, never as 500. */
 export class DatabaseUnavailable extends Error {
   override name = 'DatabaseUnavailable';
@@ -57,6 +65,7 @@ function sqlState(err: unknown): string | undefined {
 export function mapQueryError(err: unknown): unknown {
   const code = sqlState(err);
   if (code === '23505') return new UniqueViolation((err as { constraint?: string }).constraint);
+  if (code === '23503') return new ForeignKeyViolation((err as { constraint?: string }).constraint);
   if (code !== undefined && (isTransientSqlState(code) || CONNECTION_ERRNOS.has(code))) {
     return new DatabaseUnavailable(err);
   }

@@ -30,3 +30,6 @@ export interface Application {
 }
 
 export type NewApplication = Omit<Application, 'createdAt'>;
+
+/** An application as its authenticated client is known: everything but the secret it proved it holds. */
+export type Client = Omit<Application, 'clientSecret'>;

@@ -1,6 +1,6 @@
 import { Batcher, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement, Queryable } from '../db/database.js';
-import { DatabaseUnavailable } from '../db/errors.js';
+import { DatabaseUnavailable, ForeignKeyViolation } from '../db/errors.js';
 
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
@@ -186,6 +186,11 @@ function toRefresh(row: RefreshRow): RefreshTokenRecord {
 }
 
 type NewAccessForUsername = Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string };
+
+/** Whether a token's INSERT failed because its application is not (or no longer) in the database. */
+export function isUnknownApplication(err: unknown): boolean {
+  return err instanceof ForeignKeyViolation && (err.constraint === 'access_tokens_app_id_fkey' || err.constraint === 'refresh_tokens_app_id_fkey');
+}
 
 export class PgTokenRepository implements TokenRepository {
   // The statements of every Bearer authentication and every client_credentials token, one per

@@ -1,23 +1,13 @@
 import { createHmac, randomBytes } from 'node:crypto';
 
 /**
- * Remembers recently verified passwords so that Basic authentication does not pay for scrypt on
- * every request (which would cap the service at a few dozen requests a second).
- *
- * Safety:
- * - entries are HMAC-SHA256 digests under a random per-process key: neither passwords nor
- *   anything that can be brute-forced offline sit in memory or could leak from a heap dump;
- * - the digest covers the user's *stored password hash*, which the caller reads from the
- *   database on every request anyway: a password change (on any instance) or a deleted user
- *   makes the old entry unreachable at once, with no cross-instance invalidation needed;
- * - entries expire after `ttlMs`, and the cache holds at most `maxEntries` (oldest evicted).
- * Trade-off: within the TTL, a successful login is remembered in this process's memory.
+ * Values remembered under a credential that was verified, looked up by a digest of the
+ * credential's parts (see each subclass for which digest, and why it is safe to hold in memory):
+ * only a caller who presents the same credential again finds the value. Entries expire after
+ * `ttlMs` (0: nothing is remembered), and the cache holds at most `maxEntries` (oldest evicted).
  */
-export class CredentialCache {
-  private readonly key = randomBytes(32);
-  private readonly entries = new Map<string, number>();
-  /** Verifications in flight, by digest (see check). */
-  private readonly pending = new Map<string, Promise<boolean>>();
+export abstract class DigestCache<V> {
+  private readonly entries = new Map<string, { expires: number; value: V }>();
 
   constructor(
     private readonly ttlMs: number,
@@ -25,10 +15,70 @@ export class CredentialCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private digest(username: string, password: string, storedHash: string): string {
+  /** Distinct lists of parts must give distinct digests. */
+  protected abstract digest(parts: readonly string[]): string;
+
+  /** The value remembered for exactly these parts, if it has not expired. */
+  get(parts: readonly string[]): V | undefined {
+    return this.getDigest(this.digest(parts));
+  }
+
+  set(parts: readonly string[], value: V): void {
+    this.setDigest(this.digest(parts), value);
+  }
+
+  delete(parts: readonly string[]): void {
+    this.entries.delete(this.digest(parts));
+  }
+
+  protected getDigest(digest: string): V | undefined {
+    if (this.ttlMs <= 0) return undefined;
+    const entry = this.entries.get(digest);
+    if (entry === undefined) return undefined;
+    if (entry.expires <= this.now()) {
+      this.entries.delete(digest);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  protected setDigest(digest: string, value: V): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(digest);
+    this.entries.set(digest, { expires: this.now() + this.ttlMs, value });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/**
+ * Remembers recently verified passwords so that Basic authentication does not pay for scrypt on
+ * every request (which would cap the service at a few dozen requests a second).
+ *
+ * Safety: the digest covers the user's *stored password hash*, which the
+ * caller reads from the database on every request anyway: a password change (on any instance) or
+ * a deleted user makes the old entry unreachable at once, with no cross-instance invalidation
+ * needed. Trade-off: within the TTL, a successful login is remembered in this process's memory.
+ */
+export class CredentialCache extends DigestCache<true> {
+  private readonly key = randomBytes(32);
+  /** Verifications in flight, by digest (see check). */
+  private readonly pending = new Map<string, Promise<boolean>>();
+
+  /**
+   * HMAC-SHA256 under a random per-process key: a password can be guessed, so its digest must not
+   * be one that could be brute-forced offline from a heap dump.
+   */
+  protected digest(parts: readonly string[]): string {
     const hmac = createHmac('sha256', this.key);
-    // Length-prefixed parts: no two different triples can produce the same input.
-    for (const part of [username, password, storedHash]) {
+    // Length-prefixed parts: no two different lists can produce the same input.
+    for (const part of parts) {
       const bytes = Buffer.from(part, 'utf8');
       hmac.update(`${bytes.length}:`).update(bytes);
     }
@@ -36,11 +86,11 @@ export class CredentialCache {
   }
 
   has(username: string, password: string, storedHash: string): boolean {
-    return this.hasDigest(this.digest(username, password, storedHash));
+    return this.get([username, password, storedHash]) === true;
   }
 
   add(username: string, password: string, storedHash: string): void {
-    this.addDigest(this.digest(username, password, storedHash));
+    this.set([username, password, storedHash], true);
   }
 
   /**
@@ -53,43 +103,18 @@ export class CredentialCache {
    * shared, so with a TTL of 0 nothing is remembered once they settle.
    */
   check(username: string, password: string, storedHash: string, verify: () => Promise<boolean>): Promise<boolean> {
-    const digest = this.digest(username, password, storedHash);
-    if (this.hasDigest(digest)) return Promise.resolve(true);
+    const digest = this.digest([username, password, storedHash]);
+    if (this.getDigest(digest) === true) return Promise.resolve(true);
     let pending = this.pending.get(digest);
     if (!pending) {
       pending = verify()
         .then((ok) => {
-          if (ok) this.addDigest(digest);
+          if (ok) this.setDigest(digest, true);
           return ok;
         })
         .finally(() => this.pending.delete(digest));
       this.pending.set(digest, pending);
     }
     return pending;
-  }
-
-  private hasDigest(digest: string): boolean {
-    if (this.ttlMs <= 0) return false;
-    const expires = this.entries.get(digest);
-    if (expires === undefined) return false;
-    if (expires <= this.now()) {
-      this.entries.delete(digest);
-      return false;
-    }
-    return true;
-  }
-
-  private addDigest(digest: string): void {
-    if (this.ttlMs <= 0) return;
-    this.entries.delete(digest);
-    this.entries.set(digest, this.now() + this.ttlMs);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 }

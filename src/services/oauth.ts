@@ -1,10 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { grantScopes, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
-import type { Application } from '../domain/types.js';
+import type { Client } from '../domain/types.js';
 import { oauth } from '../errors.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
+import { isUnknownApplication } from '../repositories/tokens.js';
 import type { Authenticator } from './auth.js';
 import { parseBasicAuthorization } from './auth.js';
+import { ClientCache } from './client-cache.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 
 /** The grants this token endpoint implements. */
@@ -43,7 +45,7 @@ export interface Introspection {
 }
 
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /** Compares secrets in constant time, whatever their lengths (both sides hashed first). */
@@ -69,13 +71,12 @@ export class OAuthService {
     private readonly auth: Authenticator,
     private readonly tokens: TokenService,
     private readonly appManagePolicy: AppManagePolicy,
+    /** Clients whose secret was verified (see ClientCache for why that is safe). */
+    private readonly clients = new ClientCache(0),
   ) {}
 
-  /**
-   * Client authentication by `client_secret_basic` or `client_secret_post`, never both
-   * (RFC 6749 §2.3). Every failure is the same 401 invalid_client.
-   */
-  async authenticateClient(input: ClientCredentialsInput): Promise<Application> {
+  /** The client's id and secret, by `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3). */
+  private clientCredentials(input: ClientCredentialsInput): { clientId: string; clientSecret: string } {
     const basic = input.authorization ? parseBasicAuthorization(input.authorization) : undefined;
     if (input.authorization && !basic && /^Basic /i.test(input.authorization)) throw oauth.invalidClient();
     if (basic && input.clientSecret !== undefined) {
@@ -87,15 +88,42 @@ export class OAuthService {
     if (basic && input.clientId !== undefined && input.clientId !== clientId) {
       throw oauth.invalidRequest('client_id in the body does not match the Authorization header');
     }
+    return { clientId, clientSecret };
+  }
+
+  private async verifyClient({ clientId, clientSecret }: { clientId: string; clientSecret: string }): Promise<Client> {
+    // A hit needs the very secret verified before: the key is a digest of both parts.
+    const remembered = this.clients.get([clientId, clientSecret]);
+    if (remembered) return remembered;
     const app = await this.apps.findByClientId(clientId);
     // Compare against something even for an unknown client, so timing does not tell them apart.
     const matches = secretsEqual(clientSecret, app?.clientSecret ?? clientId);
     if (!app || !matches) throw oauth.invalidClient();
-    return app;
+    // The plaintext secret is not kept: nothing downstream needs it.
+    const { clientSecret: _verified, ...client } = app;
+    this.clients.set([clientId, clientSecret], client);
+    return client;
+  }
+
+  /** Client authentication (RFC 6749 §2.3). Every failure is the same 401 invalid_client. */
+  authenticateClient(input: ClientCredentialsInput): Promise<Client> {
+    return this.verifyClient(this.clientCredentials(input));
   }
 
   async token(input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
-    const app = await this.authenticateClient(input);
+    const credentials = this.clientCredentials(input);
+    const app = await this.verifyClient(credentials);
+    try {
+      return await this.grant(app, form, input.address);
+    } catch (err) {
+      if (!isUnknownApplication(err)) throw err;
+      // The app's row is gone (deleted by hand: the API deletes no app), so is the client.
+      this.clients.delete([credentials.clientId, credentials.clientSecret]);
+      throw oauth.invalidClient();
+    }
+  }
+
+  private grant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     const grant = form.grant_type;
     if (!grant) throw oauth.invalidRequest('grant_type is required');
     if (!(SUPPORTED_GRANTS as readonly string[]).includes(grant)) {
@@ -106,7 +134,7 @@ export class OAuthService {
     }
     switch (grant) {
       case 'password':
-        return this.passwordGrant(app, form, input.address);
+        return this.passwordGrant(app, form, address);
       case 'client_credentials':
         return this.clientCredentialsGrant(app, form);
       default:
@@ -114,12 +142,12 @@ export class OAuthService {
     }
   }
 
-  private withRefresh(app: Application): boolean {
+  private withRefresh(app: Client): boolean {
     // WSO2 issues refresh tokens only to apps registered for the refresh_token grant.
     return app.grantTypes.includes('refresh_token');
   }
 
-  private async passwordGrant(app: Application, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
+  private async passwordGrant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
     const user = await this.auth.verifyPassword(form.username, form.password, address);
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
@@ -131,7 +159,7 @@ export class OAuthService {
     return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app) });
   }
 
-  private async clientCredentialsGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+  private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
     // The token acts for the app's owner (wso2-behavior.md §6); an app outliving its owner cannot act.
     // The scopes depend on the owner's name alone, so the owner is looked up by the token's INSERT
     // (one round trip fewer than a lookup first; same answers). RFC 6749 §4.4.3: no refresh token.
@@ -145,7 +173,7 @@ export class OAuthService {
     return token;
   }
 
-  private async refreshGrant(app: Application, form: TokenForm): Promise<TokenResponse> {
+  private async refreshGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
     if (!form.refresh_token) throw oauth.invalidRequest('refresh_token is required');
     const current = await this.tokens.resolveRefreshToken(form.refresh_token);
     if (current && current.appId === app.id) {

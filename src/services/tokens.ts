@@ -1,7 +1,7 @@
-import { createHash, KeyObject, randomUUID, sign } from 'node:crypto';
+import { hash, KeyObject, randomUUID, sign } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type CryptoKey } from 'jose';
 import { pooledRandomBytes } from '../crypto/random.js';
-import type { Application } from '../domain/types.js';
+import type { Client } from '../domain/types.js';
 import type { ActiveAccessToken, RefreshTokenRecord, TokenRepository } from '../repositories/tokens.js';
 import { SIGNING_ALG, type KeyStore } from './signing-keys.js';
 import { VerifiedJwtCache } from './verified-jwt-cache.js';
@@ -22,7 +22,7 @@ export interface TokenResponse {
 }
 
 export interface IssueRequest {
-  app: Application;
+  app: Client;
   user: { id: string; username: string };
   scopes: string[];
   grantType: string;
@@ -33,7 +33,8 @@ export interface IssueRequest {
 
 /** Tokens are high-entropy randoms, so a fast hash is enough to store them (no KDF needed). */
 export function tokenHash(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+  // One-shot: a third of the cost of a Hash object, on every token issued or presented.
+  return hash('sha256', token, 'buffer');
 }
 
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -80,7 +81,7 @@ export class TokenService {
    * A new access token for `username`: an ES256 JWT whose jti is `accessId` for JWT apps, else an
    * opaque 256-bit random string, stored only as its SHA-256 (`hash`).
    */
-  private async makeAccessToken(app: Application, username: string, scopes: string[], now: number, accessId: string) {
+  private async makeAccessToken(app: Client, username: string, scopes: string[], now: number, accessId: string) {
     if (app.tokenType.toUpperCase() !== 'JWT') {
       const token = pooledRandomBytes(32).toString('base64url');
       return { token, hash: tokenHash(token) };
@@ -120,7 +121,7 @@ export class TokenService {
    * INSERT itself; undefined when no user has that name (nothing is stored, and the token made
    * for the attempt, never stored, is worthless: every token is checked against the database).
    */
-  async issueForUsername(request: { app: Application; username: string; scopes: string[]; grantType: string }): Promise<TokenResponse | undefined> {
+  async issueForUsername(request: { app: Client; username: string; scopes: string[]; grantType: string }): Promise<TokenResponse | undefined> {
     const { app, username, scopes, grantType } = request;
     const now = Math.floor(Date.now() / 1000);
     const accessId = randomUUID();
@@ -207,12 +208,12 @@ export class TokenService {
     return this.repo.findActiveRefreshByHash(tokenHash(token));
   }
 
-  consumeRefreshToken(token: string, app: Application) {
+  consumeRefreshToken(token: string, app: Client) {
     return this.repo.consumeRefresh(tokenHash(token), app.id);
   }
 
   /** RFC 7009: revokes the token if it is one of this app's; unknown tokens are not an error. */
-  async revoke(token: string, app: Application, hint: string | undefined): Promise<void> {
+  async revoke(token: string, app: Client, hint: string | undefined): Promise<void> {
     const asRefresh = () => this.repo.revokeRefresh(tokenHash(token), app.id);
     const asAccess = async () => {
       if (JWT_SHAPE.test(token)) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Remembers JWTs that jose has fully verified (signature, algorithm, issuer, expiry), so that a
@@ -28,7 +28,7 @@ export class VerifiedJwtCache {
   ) {}
 
   private static key(token: string): string {
-    return createHash('sha256').update(token, 'utf8').digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   /** The jti of a remembered, unexpired token; undefined otherwise. */

@@ -719,3 +719,47 @@ t.test('expiry', async (t) => {
     'invalid_grant',
   );
 });
+
+t.test('a verified client is remembered (DCR_AUTH_CACHE_TTL), never a wrong secret', async (t) => {
+  for (const ttl of [300, 0]) {
+    t.test(`TTL ${ttl}`, async (t) => {
+      const { app, db } = await buildTestApp(t, { authCacheTtlSeconds: ttl });
+      const client = await registerApp(app, ADMIN_AUTH, { clientName: 'remembered', owner: ADMIN, grantType: 'client_credentials password' });
+      const other = await registerApp(app, ADMIN_AUTH, { clientName: 'other', owner: ADMIN, grantType: 'client_credentials' });
+      // Counts the application lookups by client id (the statement the cache saves).
+      let lookups = 0;
+      const query = db.query.bind(db);
+      db.query = ((statement: Parameters<typeof db.query>[0], values?: unknown[]) => {
+        if (typeof statement !== 'string' && /^applications?_by_client_id$/.test(statement.name)) lookups++;
+        return query(statement, values);
+      }) as typeof db.query;
+      const cc = { grant_type: 'client_credentials' };
+      const remembered = ttl > 0;
+
+      for (const style of STYLES) assertToken(t, await tokenRequest(app, client, style, cc), { refresh: false, scope: 'default', jwt: false });
+      t.equal(lookups, remembered ? 1 : 2, 'the second request, by either style, looks nothing up when remembered');
+
+      // A remembered client id with any other secret goes to the database, and fails there.
+      assertOAuthError(t, await tokenRequest(app, { ...client, clientSecret: `${client.clientSecret}x` }, 'basic', cc), 401, 'invalid_client');
+      assertOAuthError(t, await tokenRequest(app, { ...client, clientSecret: other.clientSecret }, 'post', cc), 401, 'invalid_client');
+      t.equal(lookups, remembered ? 3 : 4);
+      // Failures are not remembered, and do not evict the right secret.
+      assertOAuthError(t, await tokenRequest(app, { ...client, clientSecret: 'wrong' }, 'basic', cc), 401, 'invalid_client');
+      assertOAuthError(t, await tokenRequest(app, { ...client, clientSecret: 'wrong' }, 'basic', cc), 401, 'invalid_client');
+      t.equal(lookups, remembered ? 5 : 6);
+      assertToken(t, await tokenRequest(app, client, 'basic', cc), { refresh: false, scope: 'default', jwt: false });
+      t.equal(lookups, remembered ? 5 : 7);
+
+      // The grant checks still run on a remembered client.
+      assertOAuthError(t, await tokenRequest(app, client, 'basic', { grant_type: 'refresh_token', refresh_token: 'x' }), 400, 'unauthorized_client');
+
+      // An app row deleted behind the cache (the API deletes none; an operator could): the token's
+      // INSERT refuses it by its foreign key, and the client is then unknown, not a 500.
+      await db.query('DELETE FROM applications WHERE client_id = $1', [client.clientId]);
+      assertOAuthError(t, await tokenRequest(app, client, 'basic', cc), 401, 'invalid_client');
+      assertOAuthError(t, await tokenRequest(app, client, 'post', { grant_type: 'password', username: ADMIN, password: ADMIN_PASSWORD }), 401, 'invalid_client');
+      const [{ count }] = (await db.query<{ count: string }>('SELECT count(*) FROM access_tokens WHERE app_id NOT IN (SELECT id FROM applications)')).rows as [{ count: string }];
+      t.equal(count, '0', 'no token row without its app');
+    });
+  }
+});

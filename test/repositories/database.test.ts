@@ -5,7 +5,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { Database } from '../../src/db/database.js';
-import { DatabaseUnavailable, UniqueViolation, mapConnectError, mapQueryError } from '../../src/db/errors.js';
+import { DatabaseUnavailable, ForeignKeyViolation, UniqueViolation, mapConnectError, mapQueryError } from '../../src/db/errors.js';
 import { testDatabase } from '../fixtures/db.js';
 
 /** What pg's DatabaseError looks like: an Error subclass with a SQLSTATE `code`. */
@@ -28,6 +28,13 @@ t.test('mapQueryError', async (t) => {
     const anonymous = mapQueryError({ code: '23505' });
     t.type(anonymous, UniqueViolation);
     t.equal((anonymous as UniqueViolation).constraint, undefined);
+  });
+
+  t.test('23503 → ForeignKeyViolation carrying the constraint', async (t) => {
+    const mapped = mapQueryError(pgError('23503', { constraint: 'access_tokens_app_id_fkey' }));
+    t.type(mapped, ForeignKeyViolation);
+    t.equal((mapped as ForeignKeyViolation).constraint, 'access_tokens_app_id_fkey');
+    t.match((mapped as Error).message, /access_tokens_app_id_fkey/);
   });
 
   const unavailable: [string, Error | Record<string, unknown>][] = [
@@ -61,7 +68,6 @@ t.test('mapQueryError', async (t) => {
     ['42601 syntax_error', pgError('42601')],
     ['42P01 undefined_table', pgError('42P01')],
     ['22P02 invalid_text_representation', pgError('22P02')],
-    ['23503 foreign_key_violation', pgError('23503')],
     ['23502 not_null_violation', pgError('23502')],
     ['23514 check_violation', pgError('23514')],
     ['an unrelated errno', errnoError('EACCES')],

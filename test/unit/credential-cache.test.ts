@@ -4,7 +4,9 @@
  * changes or the user is deleted.
  */
 import t from 'tap';
+import { ClientCache } from '../../src/services/client-cache.js';
 import { CredentialCache } from '../../src/services/credential-cache.js';
+import type { Client } from '../../src/domain/types.js';
 import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 function clock(start = 1_000_000) {
@@ -135,6 +137,40 @@ const UNAUTHORIZED = {
   moreInfo: '',
   error: [],
 };
+
+t.test('ClientCache: a verified (client id, secret) pair, and nothing else', async (t) => {
+  const client: Client = {
+    id: 'a1',
+    clientId: 'ab',
+    clientName: 'n',
+    owner: 'o',
+    grantTypes: [],
+    callbackUrl: null,
+    saasApp: false,
+    tokenType: 'DEFAULT',
+    userStoreDomainInSubject: false,
+    createdAt: new Date(0),
+  };
+  const c = clock();
+  const cache = new ClientCache(10_000, 2, c.now);
+  cache.set(['ab', 'secret'], client);
+  t.equal(cache.get(['ab', 'secret']), client);
+  t.equal(cache.get(['ab', 'Secret']), undefined, 'another secret');
+  t.equal(cache.get(['ab', 'secre']), undefined, 'a prefix of the secret');
+  t.equal(cache.get(['a', 'bsecret']), undefined, 'the id and secret cannot be shifted into each other');
+  t.equal(cache.get(['abs', 'ecret']), undefined);
+  cache.delete(['ab', 'secret']);
+  t.equal(cache.get(['ab', 'secret']), undefined, 'deleted');
+  cache.set(['ab', 'secret'], client);
+  c.advance(10_000);
+  t.equal(cache.get(['ab', 'secret']), undefined, 'expired after the TTL');
+  for (const id of ['x', 'y', 'z']) cache.set([id, 's'], client);
+  t.equal(cache.size, 2, 'at most maxEntries');
+  t.equal(cache.get(['x', 's']), undefined, 'the oldest went first');
+  const off = new ClientCache(0);
+  off.set(['ab', 'secret'], client);
+  t.equal(off.get(['ab', 'secret']), undefined, 'TTL 0 remembers nothing');
+});
 
 t.test('Authenticator with the cache on: password change and deletion take effect at once', async (t) => {
   // A long TTL: only the stored hash in the digest can make the old entry unreachable.
