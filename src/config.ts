@@ -30,8 +30,13 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   /** Who may be granted apim:dcr:app_manage: undefined for anyone (WSO2's default). */
   appManageUsers: readonly string[] | undefined;
-  /** How long a verified Basic credential is remembered (0: never). */
+  /** How long a verified Basic credential or client secret is remembered (0: never). */
   authCacheTtlSeconds: number;
+  /**
+   * How a client_credentials access token's INSERT commits: 'async' answers before PostgreSQL has
+   * flushed it to disk (a database crash may lose the tokens of its last moments), 'sync' after.
+   */
+  tokenCommit: 'async' | 'sync';
   /** Failed-login throttling (src/services/login-throttle.ts); maxFailures 0 turns it off. */
   loginThrottle: { maxFailures: number; maxFailuresPerAddress: number; windowSeconds: number };
   metricsEnabled: boolean;
@@ -69,6 +74,7 @@ const schema = {
     DCR_REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 86400 },
     DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
     DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
+    DCR_TOKEN_COMMIT: { type: 'string', enum: ['async', 'sync'], default: 'async' },
     DCR_LOGIN_MAX_FAILURES: { type: 'integer', minimum: 0, maximum: 100000, default: 10 },
     DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: { type: 'integer', minimum: 1, maximum: 1000000, default: 100 },
     DCR_LOGIN_FAILURE_WINDOW: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
@@ -130,6 +136,12 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
     description: 'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone',
   },
   DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential or client secret is remembered (0: never)' },
+  DCR_TOKEN_COMMIT: {
+    description:
+      '`async`: a client_credentials access token is answered before PostgreSQL flushes it to disk, so a crash of the ' +
+      'database (not of this server) may lose those of its last moments (3 × wal_writer_delay, 0.6 s by default), whose clients then get 401 and ask again; ' +
+      '`sync`: after. Registrations, revocations and refresh tokens always wait for the flush',
+  },
   DCR_LOGIN_MAX_FAILURES: {
     description:
       'failed password logins allowed per user name within the window before 429 (0: no throttling)',
@@ -210,6 +222,7 @@ interface RawEnv {
   DCR_REFRESH_TOKEN_TTL: number;
   DCR_APP_MANAGE_USERS: string;
   DCR_AUTH_CACHE_TTL: number;
+  DCR_TOKEN_COMMIT: 'async' | 'sync';
   DCR_LOGIN_MAX_FAILURES: number;
   DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: number;
   DCR_LOGIN_FAILURE_WINDOW: number;
@@ -315,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     refreshTokenTtlSeconds: raw.DCR_REFRESH_TOKEN_TTL,
     appManageUsers,
     authCacheTtlSeconds: raw.DCR_AUTH_CACHE_TTL,
+    tokenCommit: raw.DCR_TOKEN_COMMIT,
     loginThrottle: {
       maxFailures: raw.DCR_LOGIN_MAX_FAILURES,
       maxFailuresPerAddress: raw.DCR_LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -50,6 +50,7 @@ export type ServiceConfig = Pick<
   | 'refreshTokenTtlSeconds'
   | 'appManageUsers'
   | 'authCacheTtlSeconds'
+  | 'tokenCommit'
   | 'loginThrottle'
 >;
 
@@ -70,7 +71,7 @@ export function createServices(
   });
   const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000), throttle);
   const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.accessTokenTtlSeconds);
-  const tokens = new TokenService(new PgTokenRepository(db), keys, {
+  const tokens = new TokenService(new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async' }), keys, {
     issuer: config.issuer,
     accessTtlSeconds: config.accessTokenTtlSeconds,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,

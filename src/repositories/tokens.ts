@@ -122,24 +122,34 @@ const INSERT_ACCESS: NamedStatement = {
   text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()))`,
 };
-const INSERT_ACCESS_FOR_USERNAME: NamedStatement = {
-  name: 'access_token_insert_for_username',
-  text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
-         SELECT $1::uuid, $2::bytea, $3::uuid, u.id, $5::text[], $6::text, NULL, $7::timestamptz, COALESCE($8::timestamptz, now())
-         FROM users u WHERE u.username = $4::text`,
-};
-// INSERT_ACCESS_FOR_USERNAME for the tokens of a burst: one array per column, scopes as one
-// space-separated string per row (a scope holds no space, RFC 6749 §3.3).
-const INSERT_ACCESS_FOR_USERNAMES: NamedStatement = {
-  name: 'access_tokens_insert_for_username',
-  text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+/**
+ * The client_credentials token's INSERT (one row, or one per token of a burst: one array per
+ * column, scopes as one space-separated string per row, a scope holding no space, RFC 6749 §3.3).
+ * `asyncCommit`: the statement's own transaction commits without waiting for the WAL flush
+ * (set_config(..., is_local) lasts until that transaction ends, and PostgreSQL reads
+ * synchronous_commit when it commits, before resetting it): the answer no longer waits for a
+ * disk write, at the price that a crash of the database (not of this server) may lose the tokens
+ * of its last moments (DCR_TOKEN_COMMIT, docs/performance.md). The setting goes in the WHERE
+ * clause so that it runs within the statement, only when there is a row to write.
+ */
+export function insertAccessForUsername(batch: boolean, asyncCommit: boolean): NamedStatement {
+  const source = batch
+    ? `FROM unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
+         JOIN users u ON u.username = i.username`
+    : `FROM (SELECT $1::uuid, $2::bytea, $3::uuid, $4::text, $5::text, $6::text, $7::timestamptz, $8::timestamptz)
+           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
+         JOIN users u ON u.username = i.username`;
+  return {
+    name: `access_token${batch ? 's' : ''}_insert_for_username${asyncCommit ? '_async' : ''}`,
+    text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
          SELECT i.id, i.token_hash, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
            COALESCE(i.issued_at, now())
-         FROM unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
-         JOIN users u ON u.username = i.username
+         ${source}
+         ${asyncCommit ? "WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" : ''}
          RETURNING id`,
-};
+  };
+}
 
 /**
  * A family's revocation and the issuing of tokens into that family take this advisory lock
@@ -200,7 +210,16 @@ export class PgTokenRepository implements TokenRepository {
   private readonly accessByHash: Batcher<string, ActiveAccessToken | undefined>;
   private readonly accessForUsername: Batcher<NewAccessForUsername, boolean>;
 
-  constructor(private readonly db: Database) {
+  private readonly insertOne: NamedStatement;
+  private readonly insertMany: NamedStatement;
+
+  constructor(
+    private readonly db: Database,
+    /** Client_credentials tokens commit asynchronously (see insertAccessForUsername). */
+    options: { asyncCommit?: boolean } = {},
+  ) {
+    this.insertOne = insertAccessForUsername(false, options.asyncCommit ?? false);
+    this.insertMany = insertAccessForUsername(true, options.asyncCommit ?? false);
     this.accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
       const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
       return new Map(rows.map((row) => [row.id, toAccess(row)]));
@@ -216,7 +235,7 @@ export class PgTokenRepository implements TokenRepository {
     this.accessForUsername = new Batcher<NewAccessForUsername, boolean>(
       async (tokens) => {
         if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
-        const { rows } = await this.db.query<{ id: string }>(INSERT_ACCESS_FOR_USERNAMES, [
+        const { rows } = await this.db.query<{ id: string }>(this.insertMany, [
           tokens.map((token) => token.id),
           tokens.map((token) => token.tokenHash),
           tokens.map((token) => token.appId),
@@ -266,12 +285,12 @@ export class PgTokenRepository implements TokenRepository {
   }
 
   private async insertOneAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
-    const { rowCount } = await this.db.query(INSERT_ACCESS_FOR_USERNAME, [
+    const { rowCount } = await this.db.query(this.insertOne, [
       token.id,
       token.tokenHash,
       token.appId,
       token.username,
-      token.scopes,
+      token.scopes.join(' '),
       token.grantType,
       token.expiresAt,
       token.issuedAt ?? null,

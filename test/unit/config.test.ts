@@ -35,6 +35,7 @@ t.test('defaults from an empty environment', async (t) => {
     logLevel: 'info',
     dbPoolSize: 10,
     dbTimeoutMs: 5000,
+    tokenCommit: 'async',
   });
 });
 
@@ -61,6 +62,7 @@ t.test('every setting read from the environment', async (t) => {
       LOG_LEVEL: 'warn',
       DCR_DB_POOL_SIZE: '3',
       DCR_DB_TIMEOUT_MS: '750',
+      DCR_TOKEN_COMMIT: 'sync',
       UNRELATED: 'ignored',
     },
     CWD,
@@ -77,6 +79,7 @@ t.test('every setting read from the environment', async (t) => {
   t.equal(config.logLevel, 'warn');
   t.equal(config.dbPoolSize, 3);
   t.equal(config.dbTimeoutMs, 750);
+  t.equal(config.tokenCommit, 'sync');
 });
 
 t.test('empty strings count as unset', async (t) => {
@@ -98,6 +101,7 @@ t.test('empty strings count as unset', async (t) => {
     'DCR_REFRESH_TOKEN_TTL',
     'DCR_APP_MANAGE_USERS',
     'DCR_AUTH_CACHE_TTL',
+    'DCR_TOKEN_COMMIT',
   ];
   const blank = Object.fromEntries(keys.map((key) => [key, '']));
   t.same(loadConfig(blank, CWD), loadConfig({}, CWD));
@@ -215,6 +219,8 @@ t.test('other bounds name their variable', async (t) => {
     ['DCR_DB_TIMEOUT_MS', '99'],
     ['DCR_DB_TIMEOUT_MS', '600001'],
     ['DCR_ADMIN_PASSWORD', 'x'.repeat(1025)],
+    ['DCR_TOKEN_COMMIT', 'off'],
+    ['DCR_TOKEN_COMMIT', 'ASYNC'],
   ];
   for (const [key, value] of rejected) {
     t.test(`${key}=${value.length > 20 ? `<${value.length} chars>` : value}`, async (t) => {

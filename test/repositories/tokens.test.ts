@@ -1,0 +1,83 @@
+/**
+ * The client_credentials token INSERT of PgTokenRepository against a real, migrated PostgreSQL:
+ * with DCR_TOKEN_COMMIT=async its own transaction, and only it, commits without waiting for the
+ * WAL flush; with sync nothing changes; either way the row is there for every session at once.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import t from 'tap';
+import { insertAccessForUsername, PgTokenRepository } from '../../src/repositories/tokens.js';
+import { testDatabase } from '../fixtures/db.js';
+
+const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U';
+
+// One connection: a setting that leaked out of a statement's transaction would show on the next.
+const { db, url } = await testDatabase(t, { poolSize: 1 });
+const appId = randomUUID();
+await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [randomUUID(), 'owner', HASH]);
+await db.query(
+  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
+   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
+  [appId],
+);
+
+function token(username = 'owner') {
+  const now = new Date();
+  return {
+    id: randomUUID(),
+    tokenHash: randomBytes(32),
+    appId,
+    username,
+    scopes: ['default', 'openid'],
+    grantType: 'client_credentials',
+    issuedAt: now,
+    expiresAt: new Date(now.getTime() + 3600_000),
+  };
+}
+
+const setting = async () => (await db.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+
+for (const asyncCommit of [true, false]) {
+  t.test(`asyncCommit ${asyncCommit}: stored, visible to other sessions, the session's setting untouched`, async (t) => {
+    const repo = new PgTokenRepository(db, { asyncCommit });
+    const one = token();
+    t.equal(await repo.insertAccessForUsername(one), true);
+    // A burst: one statement for all of them (the batched variant).
+    const burst = Array.from({ length: 5 }, () => token());
+    t.same(await Promise.all(burst.map((item) => repo.insertAccessForUsername(item))), [true, true, true, true, true]);
+    t.equal(await repo.insertAccessForUsername(token('nobody')), false, 'no such owner: nothing stored');
+    t.equal(await setting(), 'on', 'the pooled session still commits synchronously');
+
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      const ids = [one, ...burst].map((item) => item.id);
+      const { rows } = await other.query<{ id: string; scopes: string[] }>('SELECT id, scopes FROM access_tokens WHERE id = ANY($1::uuid[])', [ids]);
+      t.equal(rows.length, 6, 'every acknowledged token is visible to another session at once');
+      t.same(rows[0]!.scopes, ['default', 'openid']);
+    } finally {
+      await other.end();
+    }
+  });
+}
+
+t.test("the statement's transaction commits asynchronously, and only when asked", async (t) => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  for (const [asyncCommit, inside] of [
+    [true, 'off'],
+    [false, 'on'],
+  ] as const) {
+    const row = token();
+    const values = [row.id, row.tokenHash, row.appId, row.username, 'default', row.grantType, row.expiresAt, row.issuedAt];
+    await client.query('BEGIN');
+    const { rowCount } = await client.query({ ...insertAccessForUsername(false, asyncCommit), values });
+    t.equal(rowCount, 1);
+    const { rows } = await client.query<{ value: string }>("SELECT current_setting('synchronous_commit') AS value");
+    t.equal(rows[0]!.value, inside, `asyncCommit ${asyncCommit}: synchronous_commit ${inside} for the commit of this transaction`);
+    await client.query('COMMIT');
+    const after = await client.query<{ value: string }>("SELECT current_setting('synchronous_commit') AS value");
+    t.equal(after.rows[0]!.value, 'on', 'and back to the session default after it');
+  }
+});
