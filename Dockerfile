@@ -28,4 +28,4 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
 EXPOSE 9763
-CMD ["node", "dist/server.js"]
+CMD ["node", "--max-old-space-size=512", "dist/server.js"]
