@@ -8,19 +8,18 @@ import type { Authenticator } from '../services/auth.js';
  * passes, throwing tries the next. They run as preHandler, after body validation.
  */
 /**
- * Glue tries the schemes in the spec's order, Basic first: a Bearer request always fails Basic
- * before it reaches OAuth2Security. It fails with this one error (never sent: glue collects the
- * failures and the error handler answers a fresh 401) rather than a new one with a stack trace.
+ * Glue tries the schemes in the spec's order, Bearer first: a Basic request always fails
+ * OAuth2Security before it reaches BasicAuth. It fails with this one error (never sent: glue
+ * collects the failures and the error handler answers a fresh 401) rather than a new one with a
+ * stack trace, after a prefix test only.
  */
-const NOT_BASIC = Object.freeze(unauthorized());
+const NOT_BEARER = Object.freeze(unauthorized());
 
 export class SecurityHandlers {
   constructor(private readonly auth: Authenticator) {}
 
   async BasicAuth(request: FastifyRequest): Promise<void> {
-    const header = request.headers.authorization;
-    if (header !== undefined && /^Bearer /i.test(header)) throw NOT_BASIC;
-    request.caller = await this.auth.authenticateBasic(header, request.ip);
+    request.caller = await this.auth.authenticateBasic(request.headers.authorization, request.ip);
   }
 
   /**
@@ -28,7 +27,9 @@ export class SecurityHandlers {
    * (apim:dcr:app_manage on /register). Anything else is the same 401 as a bad password.
    */
   async OAuth2Security(request: FastifyRequest, _reply: FastifyReply, scopes: readonly string[]): Promise<void> {
-    request.caller = await this.auth.authenticateBearer(request.headers.authorization, scopes);
+    const header = request.headers.authorization;
+    if (header === undefined || !/^Bearer /i.test(header)) throw NOT_BEARER;
+    request.caller = await this.auth.authenticateBearer(header, scopes);
   }
 
   /**
