@@ -121,6 +121,11 @@ export class PgApplicationRepository implements ApplicationRepository {
   ) {
     this.registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
       ...db.batching,
+      // One statement out at a time: each registration statement waits for its commit's disk
+      // flush, and the calls queued meanwhile make the next one larger, so a burst costs fewer
+      // statements and flushes. PostgreSQL CPU per registration fell by about a quarter in four
+      // A/B runs, throughput 1.00-1.18x (docs/performance.md).
+      maxInFlight: 1,
       // A value PostgreSQL refuses in one registration must not fail the others of its batch.
       isolate: (err) => !(err instanceof DatabaseUnavailable),
     });
