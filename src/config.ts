@@ -37,6 +37,8 @@ export interface Config {
    * flushed it to disk (a database crash may lose the tokens of its last moments), 'sync' after.
    */
   tokenCommit: 'async' | 'sync';
+  /** Seconds between two deletions of expired tokens; 0: never. */
+  tokenPurgeIntervalSeconds: number;
   /** Failed-login throttling (src/services/login-throttle.ts); maxFailures 0 turns it off. */
   loginThrottle: { maxFailures: number; maxFailuresPerAddress: number; windowSeconds: number };
   metricsEnabled: boolean;
@@ -75,6 +77,7 @@ const schema = {
     DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
     DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
     DCR_TOKEN_COMMIT: { type: 'string', enum: ['async', 'sync'], default: 'async' },
+    DCR_TOKEN_PURGE_INTERVAL: { type: 'integer', minimum: 0, maximum: 86400, default: 600 },
     DCR_LOGIN_MAX_FAILURES: { type: 'integer', minimum: 0, maximum: 100000, default: 10 },
     DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: { type: 'integer', minimum: 1, maximum: 1000000, default: 100 },
     DCR_LOGIN_FAILURE_WINDOW: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
@@ -141,6 +144,11 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
       '`async`: a client_credentials access token is answered before PostgreSQL flushes it to disk, so a crash of the ' +
       'database (not of this server) may lose those of its last moments (3 × wal_writer_delay, 0.6 s by default), whose clients then get 401 and ask again; ' +
       '`sync`: after. Registrations, revocations and refresh tokens always wait for the flush',
+  },
+  DCR_TOKEN_PURGE_INTERVAL: {
+    description:
+      'seconds between two deletions of the tokens that can no longer be used (expired access tokens; refresh tokens ' +
+      'of families with no unexpired token left), the first a minute after start; `0`: never (run your own job)',
   },
   DCR_LOGIN_MAX_FAILURES: {
     description:
@@ -223,6 +231,7 @@ interface RawEnv {
   DCR_APP_MANAGE_USERS: string;
   DCR_AUTH_CACHE_TTL: number;
   DCR_TOKEN_COMMIT: 'async' | 'sync';
+  DCR_TOKEN_PURGE_INTERVAL: number;
   DCR_LOGIN_MAX_FAILURES: number;
   DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: number;
   DCR_LOGIN_FAILURE_WINDOW: number;
@@ -329,6 +338,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     appManageUsers,
     authCacheTtlSeconds: raw.DCR_AUTH_CACHE_TTL,
     tokenCommit: raw.DCR_TOKEN_COMMIT,
+    tokenPurgeIntervalSeconds: raw.DCR_TOKEN_PURGE_INTERVAL,
     loginThrottle: {
       maxFailures: raw.DCR_LOGIN_MAX_FAILURES,
       maxFailuresPerAddress: raw.DCR_LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -37,6 +37,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tokensPurgedTotal = new client.Counter({
+    name: 'dcr_tokens_purged_total',
+    help: 'Tokens deleted because they can no longer be used, by kind (access, refresh)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly authFailures = new client.Counter({
     name: 'dcr_authentication_failures_total',
     help: 'Requests refused for failed authentication (401), by route template',
@@ -70,6 +77,11 @@ export class Metrics {
     // Bound the label's values: an unknown grant string must not create a new time series.
     const known = ['password', 'client_credentials', 'refresh_token'];
     this.tokenGrants.inc({ grant_type: grantType && known.includes(grantType) ? grantType : 'other', outcome });
+  }
+
+  tokensPurged(purged: { access: number; refresh: number }): void {
+    this.tokensPurgedTotal.inc({ kind: 'access' }, purged.access);
+    this.tokensPurgedTotal.inc({ kind: 'refresh' }, purged.refresh);
   }
 
   async render(): Promise<string> {

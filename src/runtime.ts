@@ -23,6 +23,7 @@ import { LoginThrottle } from './services/login-throttle.js';
 import { OAuthService } from './services/oauth.js';
 import { RegistrationService } from './services/registration.js';
 import { KeyStore } from './services/signing-keys.js';
+import { TokenPurger } from './services/token-purge.js';
 import { TokenService } from './services/tokens.js';
 import { UserService } from './services/users.js';
 
@@ -88,6 +89,26 @@ export function createServices(
     metrics: new Metrics(db.pool),
     issuer: config.issuer,
   };
+}
+
+/**
+ * The background deletion of unusable tokens (src/services/token-purge.ts), reporting to the
+ * metrics and to `log`; started by the caller once the server listens.
+ */
+export function createTokenPurger(
+  db: Database,
+  config: Pick<Config, 'tokenPurgeIntervalSeconds'>,
+  metrics: Metrics,
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void },
+): TokenPurger {
+  return new TokenPurger(new PgTokenRepository(db), {
+    intervalMs: config.tokenPurgeIntervalSeconds * 1000,
+    onPurged: (purged) => {
+      metrics.tokensPurged(purged);
+      log.info({ purged }, 'deleted expired tokens');
+    },
+    onError: (err) => log.warn({ err }, 'could not delete expired tokens; trying again at the next interval'),
+  });
 }
 
 /** Ready once migrations ran and the database answers a query within its timeout. */

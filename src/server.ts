@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './entry-point.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { loadTls, loggerOptions, startRuntime, StartupError } from './runtime.js';
+import { createTokenPurger, loadTls, loggerOptions, startRuntime, StartupError } from './runtime.js';
 import { VERSION } from './version.js';
 
 /** How long in-flight requests get to finish after SIGINT/SIGTERM before their connections are cut. */
@@ -64,7 +64,10 @@ export async function main(): Promise<void> {
     ...(https ? { https } : {}),
   });
 
-  // Shutdown order: stop accepting and drain in-flight requests (app.close), then close the pool,
+  const purger = createTokenPurger(runtime.db, config, runtime.services.metrics, app.log);
+
+  // Shutdown order: stop accepting and drain in-flight requests (app.close) while the token purge
+  // finishes its current DELETE (purger.stop), then close the pool,
   // then stop the embedded Postgres (runtime.close). Draining is bounded: connections still open
   // after DRAIN_MS (a stuck request, a client that never reads its answer) are cut, so that the
   // pool and Postgres are always closed by this code, well inside close-with-grace's hard limit,
@@ -77,7 +80,7 @@ export async function main(): Promise<void> {
       app.server.closeAllConnections();
     }, DRAIN_MS);
     try {
-      await app.close();
+      await Promise.all([app.close(), purger.stop()]);
     } finally {
       clearTimeout(cut);
     }
@@ -91,6 +94,7 @@ export async function main(): Promise<void> {
     await runtime.close();
     process.exit(1);
   }
+  purger.start();
 }
 
 // Runs when started as a program (`npm start`); `dcr serve` imports main() and runs it itself.

@@ -75,6 +75,16 @@ export interface TokenRepository {
   revokeFamily(familyId: string): Promise<void>;
   revokeAccess(id: string, appId: string): Promise<boolean>;
   revokeRefresh(hash: Buffer, appId: string): Promise<boolean>;
+  /**
+   * Deletes up to `limit` access tokens and up to `limit` refresh tokens that can no longer be
+   * used (see PURGE_ACCESS and PURGE_REFRESH); how many of each went.
+   */
+  purgeExpired(limit: number): Promise<PurgedTokens>;
+}
+
+export interface PurgedTokens {
+  access: number;
+  refresh: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -150,6 +160,19 @@ export function insertAccessForUsername(batch: boolean, asyncCommit: boolean): N
          RETURNING id`,
   };
 }
+
+// Expired tokens, oldest first, by the expiry indexes (migration 002), judged by the database clock
+// as ACTIVE is. A row another session is deleting (another instance's purge, over the same
+// database) is skipped, not waited for: SKIP LOCKED.
+const PURGE_ACCESS = `DELETE FROM access_tokens WHERE id IN (
+    SELECT id FROM access_tokens WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`;
+// A refresh token goes only with its whole family: an expired but used token still proves a replay
+// (and revokes the family, RFC 6819 §5.2.2.3) for as long as a token of that family can be used.
+const PURGE_REFRESH = `DELETE FROM refresh_tokens WHERE id IN (
+    SELECT r.id FROM refresh_tokens r
+    WHERE r.expires_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM refresh_tokens live WHERE live.family_id = r.family_id AND live.expires_at > now())
+    ORDER BY r.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`;
 
 /**
  * A family's revocation and the issuing of tokens into that family take this advisory lock
@@ -382,5 +405,12 @@ export class PgTokenRepository implements TokenRepository {
     if (!rows[0]) return false;
     await this.revokeFamily(rows[0].family_id);
     return true;
+  }
+
+  async purgeExpired(limit: number): Promise<PurgedTokens> {
+    // Two statements, each its own short transaction: a purge holds no lock for long.
+    const access = await this.db.query(PURGE_ACCESS, [limit]);
+    const refresh = await this.db.query(PURGE_REFRESH, [limit]);
+    return { access: access.rowCount ?? 0, refresh: refresh.rowCount ?? 0 };
   }
 }
