@@ -2,6 +2,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { Batcher, ItemFailure, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
 import { DatabaseUnavailable } from '../db/errors.js';
+import { YoungTableAnalyzer } from '../db/young-table.js';
 import type { Application, NewApplication } from '../domain/types.js';
 
 export interface ApplicationRepository {
@@ -114,11 +115,14 @@ export class PgApplicationRepository implements ApplicationRepository {
   private readonly registrations: Batcher<NewApplication, InsertOrFindResult>;
   /** The client authentications of a burst, one statement at a time. Rows, not apps: each call opens its own secret. */
   private readonly byClientId: Batcher<string, ApplicationRow | undefined>;
+  /** The first burst of registrations on a fresh database gets statistics, hence index plans, at once. */
+  private readonly young: YoungTableAnalyzer;
 
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretBox,
   ) {
+    this.young = new YoungTableAnalyzer(db, 'applications');
     this.registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
       ...db.batching,
       // One statement out at a time: each registration statement waits for its commit's disk
@@ -234,6 +238,7 @@ export class PgApplicationRepository implements ApplicationRepository {
             apps.map((app) => app.userStoreDomainInSubject),
           ];
     const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(apps.length === 1 ? INSERT_OR_FIND : INSERT_OR_FIND_MANY, values);
+    this.young.recordInserts(rows.filter((row) => row.created).length);
     return new Map(rows.map((row) => [row.client_name, { row, created: row.created }]));
   }
 

@@ -1,6 +1,7 @@
 import { Batcher, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement, Queryable } from '../db/database.js';
 import { DatabaseUnavailable, ForeignKeyViolation } from '../db/errors.js';
+import { YoungTableAnalyzer } from '../db/young-table.js';
 
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
@@ -235,12 +236,15 @@ export class PgTokenRepository implements TokenRepository {
 
   private readonly insertOne: NamedStatement;
   private readonly insertMany: NamedStatement;
+  /** The first burst of client_credentials tokens on a fresh database gets statistics at once. */
+  private readonly young: YoungTableAnalyzer;
 
   constructor(
     private readonly db: Database,
     /** Client_credentials tokens commit asynchronously (see insertAccessForUsername). */
     options: { asyncCommit?: boolean } = {},
   ) {
+    this.young = new YoungTableAnalyzer(db, 'access_tokens');
     this.insertOne = insertAccessForUsername(false, options.asyncCommit ?? false);
     this.insertMany = insertAccessForUsername(true, options.asyncCommit ?? false);
     this.accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
@@ -269,6 +273,7 @@ export class PgTokenRepository implements TokenRepository {
           tokens.map((token) => token.issuedAt ?? null),
         ]);
         const inserted = new Set(rows.map((row) => row.id));
+        this.young.recordInserts(inserted.size);
         return tokens.map((token) => inserted.has(token.id));
       },
       // An app deleted meanwhile (a foreign key) fails its own token, not the batch's.
