@@ -4,13 +4,12 @@
  * stopped), durability across a restart, the generated first admin password, and start-up
  * refusals for bad configuration.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import t from 'tap';
-import { serverUrl } from '../fixtures/db.js';
+import { emptyDatabase } from '../fixtures/db.js';
 import {
   E2E_ADMIN,
   E2E_ADMIN_PASSWORD,
@@ -171,23 +170,13 @@ t.test('a first start that cannot listen still shows the password of the admin i
 });
 
 t.test('DATABASE_URL without DCR_SECRET_KEY: refuses to start, naming DCR_SECRET_KEY', async (t) => {
-  const name = `e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: `${serverUrl()}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  t.teardown(async () => {
-    const drop = new pg.Client({ connectionString: `${serverUrl()}/postgres` });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await drop.end();
-  });
+  const { url } = await emptyDatabase(t, 'e2e');
   const dataDir = path.join(await freshDataDir(t), 'unused');
 
   const server = startServer(t, {
     PORT: String(await freePort()),
     HOST: '127.0.0.1',
-    DATABASE_URL: `${serverUrl()}/${name}`,
+    DATABASE_URL: url,
     DCR_DATA_DIR: dataDir,
     DCR_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'warn',
@@ -198,7 +187,7 @@ t.test('DATABASE_URL without DCR_SECRET_KEY: refuses to start, naming DCR_SECRET
   t.match(server.stderr(), /DCR_SECRET_KEY/, 'stderr names the missing setting');
   t.notOk(existsSync(dataDir), 'no embedded cluster was started');
 
-  const db = new pg.Client({ connectionString: `${serverUrl()}/${name}` });
+  const db = new pg.Client({ connectionString: url });
   await db.connect();
   const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'");
   await db.end();

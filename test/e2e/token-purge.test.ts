@@ -6,26 +6,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import t from 'tap';
-import { serverUrl } from '../fixtures/db.js';
+import { emptyDatabase } from '../fixtures/db.js';
 import { E2E_ADMIN, E2E_ADMIN_PASSWORD, WSO2_DOC_BODY, eventually, freePort, freshDataDir, register, startServer, waitExit, waitReady } from '../fixtures/server-process.js';
 
 t.test('expired tokens are deleted in the background; unexpired ones stay', async (t) => {
-  const name = `e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: `${serverUrl()}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  t.teardown(async () => {
-    const drop = new pg.Client({ connectionString: `${serverUrl()}/postgres` });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await drop.end();
-  });
+  const { url } = await emptyDatabase(t, 'e2e');
 
   const server = startServer(t, {
     PORT: String(await freePort()),
     HOST: '127.0.0.1',
-    DATABASE_URL: `${serverUrl()}/${name}`,
+    DATABASE_URL: url,
     DCR_SECRET_KEY: randomBytes(32).toString('base64'),
     DCR_DATA_DIR: await freshDataDir(t),
     DCR_ADMIN_PASSWORD: E2E_ADMIN_PASSWORD,
@@ -36,7 +26,7 @@ t.test('expired tokens are deleted in the background; unexpired ones stay', asyn
   const created = await register(server, E2E_ADMIN, WSO2_DOC_BODY);
   t.equal(created.status, 200);
 
-  const db = new pg.Client({ connectionString: `${serverUrl()}/${name}` });
+  const db = new pg.Client({ connectionString: url });
   await db.connect();
   t.teardown(() => db.end());
   const app = await db.query<{ id: string }>('SELECT id FROM applications WHERE client_id = $1', [created.body.clientId]);
