@@ -174,6 +174,12 @@ export function buildProgram(): Command {
     .description('make a new signing key current and print its kid (the old one verifies until its tokens expire)')
     .action(async () => (await commands()).keysRotate());
 
+  const tokens = program.command('tokens').description('maintain the token tables');
+  tokens
+    .command('purge')
+    .description('delete the expired tokens now, as servers do every DCR_TOKEN_PURGE_INTERVAL (for a job of your own when that is 0)')
+    .action(async () => (await commands()).tokensPurge());
+
   const secrets = program.command('secrets').description('manage the secret key that encrypts stored secrets');
   secrets
     .command('reencrypt')

@@ -148,7 +148,7 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
   DCR_TOKEN_PURGE_INTERVAL: {
     description:
       'seconds between two deletions of the tokens that can no longer be used (expired access tokens; refresh tokens ' +
-      'of families with no unexpired token left), the first a minute after start; `0`: never (run your own job)',
+      'of families with no unexpired token left), the first a minute after start; `0`: never (run `dcr tokens purge` from a job of your own)',
   },
   DCR_LOGIN_MAX_FAILURES: {
     description:

@@ -10,7 +10,9 @@ import { migrate } from '../db/migrate.js';
 import { openToolDatabase } from '../db/open.js';
 import type { Application } from '../domain/types.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
+import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
+import { TokenPurger } from '../services/token-purge.js';
 import { UserService } from '../services/users.js';
 import { CliError } from './errors.js';
 import { readSecret } from './input.js';
@@ -212,6 +214,26 @@ export async function keysRotate(): Promise<void> {
     const store = new KeyStore(new PgSigningKeyRepository(db), secrets!, config.accessTokenTtlSeconds);
     out(await store.rotate());
     note('running servers sign with the new key within a minute (their key cache refresh)');
+  });
+}
+
+/** What a server's timer does every DCR_TOKEN_PURGE_INTERVAL, now and to the end of the backlog (for a cron job when it is 0). */
+export async function tokensPurge(): Promise<void> {
+  await withDatabase({ needSecretKey: false }, async ({ db }) => {
+    let failure: unknown;
+    const purger = new TokenPurger(new PgTokenRepository(db), {
+      intervalMs: 0,
+      maxBatches: Number.POSITIVE_INFINITY,
+      onError: (err) => (failure = err),
+    });
+    const purged = await purger.runOnce();
+    const deleted = `${purged.access} expired access token${purged.access === 1 ? '' : 's'} and ${purged.refresh} refresh token${purged.refresh === 1 ? '' : 's'}`;
+    // What was deleted before a failure stays deleted: say so, then fail.
+    if (failure !== undefined) {
+      note(`deleted ${deleted} before the failure`);
+      throw failure;
+    }
+    out(`deleted ${deleted}`);
   });
 }
 

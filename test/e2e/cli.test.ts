@@ -53,7 +53,7 @@ t.test('the CLI over a data folder, before and while the server runs', async (t)
   // No server yet: `migrate` starts the embedded cluster itself, and stops it when done.
   const [help, migrated] = await Promise.all([runCli(['--help'], {}), cli(['migrate'])]);
   t.equal(help.code, 0, detail(help));
-  for (const command of ['serve', 'migrate', 'user add', 'user list', 'user remove', 'user passwd', 'app list', 'app show', 'keys rotate']) {
+  for (const command of ['serve', 'migrate', 'user add', 'user list', 'user remove', 'user passwd', 'app list', 'app show', 'keys rotate', 'tokens purge']) {
     t.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), `--help lists ${command}`);
   }
   t.match(help.stdout, /^ {2}PORT +9763\b/m, '--help lists PORT with its default');

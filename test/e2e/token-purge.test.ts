@@ -1,12 +1,14 @@
 /**
  * The real server process deletes expired tokens by itself (DCR_TOKEN_PURGE_INTERVAL), keeps the
  * unexpired ones, counts what it deleted in /metrics and says so in its log, and still stops
- * cleanly on SIGTERM. Over DATABASE_URL, so that the test can plant expired rows directly.
+ * cleanly on SIGTERM; `dcr tokens purge` does the same at once, for an operator's own job. Over
+ * DATABASE_URL, so that the test can plant expired rows directly.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import t from 'tap';
 import { emptyDatabase } from '../fixtures/db.js';
+import { runCli } from '../fixtures/dcr-process.js';
 import { E2E_ADMIN, E2E_ADMIN_PASSWORD, WSO2_DOC_BODY, eventually, freePort, freshDataDir, register, startServer, waitExit, waitReady } from '../fixtures/server-process.js';
 
 t.test('expired tokens are deleted in the background; unexpired ones stay', async (t) => {
@@ -58,4 +60,46 @@ t.test('expired tokens are deleted in the background; unexpired ones stay', asyn
   server.child.kill('SIGTERM');
   const exit = await waitExit(server, 15_000);
   t.strictSame({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'a clean stop with the purge timer armed');
+});
+
+t.test('dcr tokens purge: deletes what has expired now, says how much, keeps the rest', async (t) => {
+  const { url } = await emptyDatabase(t, 'e2e');
+  const env = { DATABASE_URL: url, DCR_DATA_DIR: await freshDataDir(t) };
+  const migrated = await runCli(['migrate'], env);
+  t.equal(migrated.code, 0, migrated.stderr);
+
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end());
+  const userId = randomUUID();
+  const appId = randomUUID();
+  await db.query("INSERT INTO users (id, username, password_hash) VALUES ($1, 'owner', 'x')", [userId]);
+  await db.query(
+    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
+     VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
+    [appId],
+  );
+  const plant = (expires: string) =>
+    db.query(
+      `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)
+       VALUES ($1, $2, $3, $4, '{default}', 'client_credentials', ${expires})`,
+      [randomUUID(), randomBytes(32), appId, userId],
+    );
+  for (let i = 0; i < 12; i++) await plant("now() - interval '1 hour'");
+  await plant("now() + interval '1 hour'");
+  const family = randomUUID();
+  await db.query(
+    `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at)
+     VALUES ($1, $2, $3, $4, $5, '{default}', now() - interval '1 hour')`,
+    [randomUUID(), randomBytes(32), family, appId, userId],
+  );
+
+  const purged = await runCli(['tokens', 'purge'], env);
+  t.equal(purged.code, 0, purged.stderr);
+  t.equal(purged.stdout, 'deleted 12 expired access tokens and 1 refresh token\n');
+  const left = await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens');
+  t.equal(left.rows[0]!.n, '1', 'the unexpired token stays');
+
+  const again = await runCli(['tokens', 'purge'], env);
+  t.equal(again.stdout, 'deleted 0 expired access tokens and 0 refresh tokens\n', 'nothing left to delete');
 });
