@@ -332,6 +332,7 @@ export class PgTokenRepository implements TokenRepository {
       token.expiresAt,
       token.issuedAt ?? null,
     ]);
+    this.young.recordInserts(rowCount ?? 0);
     return rowCount === 1;
   }
 
