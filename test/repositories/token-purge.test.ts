@@ -23,38 +23,30 @@ await db.query(
   [appId],
 );
 
-/** An access token that expires `inMs` from now (negative: expired), issued an hour before that. */
-async function access(inMs: number, familyId: string | null = null): Promise<string> {
-  const id = randomUUID();
+/** What every token row here shares: a new id, this app and user, expiring `inMs` from now (negative: expired), issued an hour before. */
+function tokenFields(inMs: number) {
   const expiresAt = new Date(Date.now() + inMs);
-  await repo.insertAccess({
-    id,
+  return {
+    id: randomUUID(),
     tokenHash: randomBytes(32),
     appId,
     userId,
     scopes: ['default'],
-    grantType: 'password',
-    familyId,
     issuedAt: new Date(expiresAt.getTime() - HOUR),
     expiresAt,
-  });
-  return id;
+  };
+}
+
+async function access(inMs: number, familyId: string | null = null): Promise<string> {
+  const token = { ...tokenFields(inMs), grantType: 'password', familyId };
+  await repo.insertAccess(token);
+  return token.id;
 }
 
 async function refresh(inMs: number, familyId: string): Promise<string> {
-  const id = randomUUID();
-  const expiresAt = new Date(Date.now() + inMs);
-  await repo.insertRefresh({
-    id,
-    tokenHash: randomBytes(32),
-    familyId,
-    appId,
-    userId,
-    scopes: ['default'],
-    issuedAt: new Date(expiresAt.getTime() - HOUR),
-    expiresAt,
-  });
-  return id;
+  const token = { ...tokenFields(inMs), familyId };
+  await repo.insertRefresh(token);
+  return token.id;
 }
 
 const ids = async (table: 'access_tokens' | 'refresh_tokens') =>
