@@ -17,9 +17,8 @@ export interface ActiveAccessToken {
 }
 
 export interface NewAccessToken {
+  /** A JWT's jti, or an opaque token's opaqueTokenId (src/services/tokens.ts): how the row is found. */
   id: string;
-  /** SHA-256 of an opaque token; null for a JWT (found by its jti = id). */
-  tokenHash: Buffer | null;
   appId: string;
   userId: string;
   scopes: string[];
@@ -68,7 +67,6 @@ export interface TokenRepository {
    */
   insertAccessForUsername(token: Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string }): Promise<boolean>;
   insertRefresh(token: NewRefreshToken): Promise<void>;
-  findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined>;
   findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined>;
   findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined>;
   /** Marks a refresh token used, atomically: of concurrent attempts exactly one is 'consumed'. */
@@ -114,7 +112,7 @@ interface RefreshRow {
   expires_at: Date;
 }
 
-const ACCESS_SELECT = `SELECT t.id, t.token_hash, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
+const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
   FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
@@ -122,16 +120,11 @@ const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 // Every authenticated request runs one of these: prepared once per connection (the three-table
 // join costs PostgreSQL more to plan than to run).
 const ACCESS_BY_ID: NamedStatement = { name: 'access_token_by_id', text: `${ACCESS_SELECT} WHERE t.id = $1 AND ${ACTIVE}` };
-const ACCESS_BY_HASH: NamedStatement = { name: 'access_token_by_hash', text: `${ACCESS_SELECT} WHERE t.token_hash = $1 AND ${ACTIVE}` };
 const ACCESS_BY_IDS: NamedStatement = { name: 'access_tokens_by_id', text: `${ACCESS_SELECT} WHERE t.id = ANY($1::uuid[]) AND ${ACTIVE}` };
-const ACCESS_BY_HASHES: NamedStatement = {
-  name: 'access_tokens_by_hash',
-  text: `${ACCESS_SELECT} WHERE t.token_hash = ANY($1::bytea[]) AND ${ACTIVE}`,
-};
 const INSERT_ACCESS: NamedStatement = {
   name: 'access_token_insert',
-  text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()))`,
+  text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))`,
 };
 /**
  * The client_credentials token's INSERT (one row, or one per token of a burst: one array per
@@ -145,16 +138,16 @@ const INSERT_ACCESS: NamedStatement = {
  */
 export function insertAccessForUsername(batch: boolean, asyncCommit: boolean): NamedStatement {
   const source = batch
-    ? `FROM unnest($1::uuid[], $2::bytea[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
+    ? `FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
          JOIN users u ON u.username = i.username`
-    : `FROM (SELECT $1::uuid, $2::bytea, $3::uuid, $4::text, $5::text, $6::text, $7::timestamptz, $8::timestamptz)
-           AS i(id, token_hash, app_id, username, scopes, grant_type, expires_at, issued_at)
+    : `FROM (SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::timestamptz, $7::timestamptz)
+           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
          JOIN users u ON u.username = i.username`;
   return {
     name: `access_token${batch ? 's' : ''}_insert_for_username${asyncCommit ? '_async' : ''}`,
-    text: `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
-         SELECT i.id, i.token_hash, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
+    text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+         SELECT i.id, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
            COALESCE(i.issued_at, now())
          ${source}
          ${asyncCommit ? "WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" : ''}
@@ -230,8 +223,6 @@ export class PgTokenRepository implements TokenRepository {
   // The statements of every Bearer authentication and every client_credentials token, one per
   // burst of calls rather than one per call (src/db/batcher.ts).
   private readonly accessById: Batcher<string, ActiveAccessToken | undefined>;
-  /** Keyed by the hash in hex: Buffers are not equal as Map keys. */
-  private readonly accessByHash: Batcher<string, ActiveAccessToken | undefined>;
   private readonly accessForUsername: Batcher<NewAccessForUsername, boolean>;
 
   private readonly insertOne: NamedStatement;
@@ -251,20 +242,11 @@ export class PgTokenRepository implements TokenRepository {
       const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
       return new Map(rows.map((row) => [row.id, toAccess(row)]));
     }, db.batching);
-    this.accessByHash = lookupBatcher<string, ActiveAccessToken>(async (hexes) => {
-      const hashes = hexes.map((hex) => Buffer.from(hex, 'hex'));
-      const { rows } = await this.db.query<AccessRow & { token_hash: Buffer }>(
-        hashes.length === 1 ? ACCESS_BY_HASH : ACCESS_BY_HASHES,
-        hashes.length === 1 ? hashes : [hashes],
-      );
-      return new Map(rows.map((row) => [row.token_hash.toString('hex'), toAccess(row)]));
-    }, db.batching);
     this.accessForUsername = new Batcher<NewAccessForUsername, boolean>(
       async (tokens) => {
         if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
         const { rows } = await this.db.query<{ id: string }>(this.insertMany, [
           tokens.map((token) => token.id),
-          tokens.map((token) => token.tokenHash),
           tokens.map((token) => token.appId),
           tokens.map((token) => token.username),
           tokens.map((token) => token.scopes.join(' ')),
@@ -293,7 +275,6 @@ export class PgTokenRepository implements TokenRepository {
   async insertAccess(token: NewAccessToken): Promise<void> {
     const values = [
       token.id,
-      token.tokenHash,
       token.appId,
       token.userId,
       token.scopes,
@@ -310,8 +291,8 @@ export class PgTokenRepository implements TokenRepository {
     await this.db.transaction(async (tx) => {
       await lockFamily(tx, familyId);
       await tx.query(
-        `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()), ${familyRevokedAt('$7')})`,
+        `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$6')})`,
         values,
       );
     });
@@ -324,7 +305,6 @@ export class PgTokenRepository implements TokenRepository {
   private async insertOneAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
     const { rowCount } = await this.db.query(this.insertOne, [
       token.id,
-      token.tokenHash,
       token.appId,
       token.username,
       token.scopes.join(' '),
@@ -345,10 +325,6 @@ export class PgTokenRepository implements TokenRepository {
         [token.id, token.tokenHash, token.familyId, token.appId, token.userId, token.scopes, token.expiresAt, token.issuedAt ?? null],
       );
     });
-  }
-
-  findActiveAccessByHash(hash: Buffer): Promise<ActiveAccessToken | undefined> {
-    return this.accessByHash.load(hash.toString('hex'));
   }
 
   async findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined> {

@@ -37,6 +37,19 @@ export function tokenHash(token: string): Buffer {
   return hash('sha256', token, 'buffer');
 }
 
+/**
+ * The row id of an opaque access token: the first 128 bits of its SHA-256, written as a uuid.
+ * The row is found by this id alone, so the token is stored only as (part of) its hash, with one
+ * key per row: a second random key (the full hash, uniquely indexed) cost every token a second
+ * B-tree insert (migration 005, docs/performance.md). Finding a token from its id needs a
+ * 128-bit preimage of SHA-256; two tokens sharing an id, a 2^64 birthday bound on 256-bit
+ * random tokens, would fail the second token's INSERT, never resolve one token as the other.
+ */
+export function opaqueTokenId(token: string): string {
+  const hex = hash('sha256', token, 'hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 const base64url = (json: object) => Buffer.from(JSON.stringify(json), 'utf8').toString('base64url');
@@ -64,7 +77,8 @@ export function signEs256Jwt(header: { alg: typeof SIGNING_ALG; kid: string; typ
 
 /**
  * Issues and resolves access and refresh tokens. JWT apps (`tokenType` JWT) get ES256 JWTs whose
- * jti is their database row; other apps get opaque 256-bit tokens stored only as SHA-256 hashes.
+ * jti is their database row; other apps get opaque 256-bit tokens stored only as SHA-256 hashes
+ * (an access token's row id is its hash's first half, see opaqueTokenId).
  * Every token is checked against the database, so a revocation or a deleted user takes effect on
  * every instance at once.
  */
@@ -78,14 +92,15 @@ export class TokenService {
   ) {}
 
   /**
-   * A new access token for `username`: an ES256 JWT whose jti is `accessId` for JWT apps, else an
-   * opaque 256-bit random string, stored only as its SHA-256 (`hash`).
+   * A new access token for `username`: an ES256 JWT whose jti is a new random uuid for JWT apps,
+   * else an opaque 256-bit random string whose row id is derived from its SHA-256 (opaqueTokenId).
    */
-  private async makeAccessToken(app: Client, username: string, scopes: string[], now: number, accessId: string) {
+  private async makeAccessToken(app: Client, username: string, scopes: string[], now: number): Promise<{ token: string; id: string }> {
     if (app.tokenType.toUpperCase() !== 'JWT') {
       const token = pooledRandomBytes(32).toString('base64url');
-      return { token, hash: tokenHash(token) };
+      return { token, id: opaqueTokenId(token) };
     }
+    const id = randomUUID();
     const { kid, key } = await this.keys.signingKey();
     // The claims in the order jose's SignJWT wrote them (constructor payload, then its setters).
     const token = signEs256Jwt(
@@ -98,11 +113,11 @@ export class TokenService {
         aud: app.clientId,
         iat: now,
         exp: now + this.settings.accessTtlSeconds,
-        jti: accessId,
+        jti: id,
       },
       key,
     );
-    return { token, hash: null };
+    return { token, id };
   }
 
   private response(accessToken: string, scopes: string[], refreshToken?: string): TokenResponse {
@@ -124,11 +139,9 @@ export class TokenService {
   async issueForUsername(request: { app: Client; username: string; scopes: string[]; grantType: string }): Promise<TokenResponse | undefined> {
     const { app, username, scopes, grantType } = request;
     const now = Math.floor(Date.now() / 1000);
-    const accessId = randomUUID();
-    const { token, hash } = await this.makeAccessToken(app, username, scopes, now, accessId);
+    const { token, id } = await this.makeAccessToken(app, username, scopes, now);
     const stored = await this.repo.insertAccessForUsername({
-      id: accessId,
-      tokenHash: hash,
+      id,
       appId: app.id,
       username,
       scopes,
@@ -145,13 +158,11 @@ export class TokenService {
     // One clock reading for iat, exp and the stored rows, so introspection agrees with the JWT.
     const issuedAt = new Date(now * 1000);
     const accessExpires = new Date((now + this.settings.accessTtlSeconds) * 1000);
-    const accessId = randomUUID();
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
-    const { token: accessToken, hash: accessHash } = await this.makeAccessToken(app, user.username, scopes, now, accessId);
+    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, now);
     await this.repo.insertAccess({
       id: accessId,
-      tokenHash: accessHash,
       appId: app.id,
       userId: user.id,
       scopes,
@@ -201,7 +212,7 @@ export class TokenService {
       const jti = await this.verifyJwt(token);
       return jti ? this.repo.findActiveAccessById(jti) : undefined;
     }
-    return this.repo.findActiveAccessByHash(tokenHash(token));
+    return this.repo.findActiveAccessById(opaqueTokenId(token));
   }
 
   resolveRefreshToken(token: string): Promise<RefreshTokenRecord | undefined> {
@@ -220,8 +231,7 @@ export class TokenService {
         const jti = await this.verifyJwt(token);
         return jti ? this.repo.revokeAccess(jti, app.id) : false;
       }
-      const active = await this.repo.findActiveAccessByHash(tokenHash(token));
-      return active ? this.repo.revokeAccess(active.id, app.id) : false;
+      return this.repo.revokeAccess(opaqueTokenId(token), app.id);
     };
     // The hint only orders the lookups (RFC 7009 §2.1).
     if (hint === 'refresh_token') {

@@ -35,9 +35,9 @@ t.test('expired tokens are deleted in the background; unexpired ones stay', asyn
   const user = await db.query<{ id: string }>("SELECT id FROM users WHERE username = 'admin'");
   const plant = (expires: string) =>
     db.query(
-      `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)
-       VALUES ($1, $2, $3, $4, '{default}', 'client_credentials', ${expires}) RETURNING id`,
-      [randomUUID(), randomBytes(32), app.rows[0]!.id, user.rows[0]!.id],
+      `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, expires_at)
+       VALUES ($1, $2, $3, '{default}', 'client_credentials', ${expires}) RETURNING id`,
+      [randomUUID(), app.rows[0]!.id, user.rows[0]!.id],
     );
   for (let i = 0; i < 3; i++) await plant("now() - interval '1 minute'");
   const live = (await plant("now() + interval '1 hour'")).rows[0].id as string;
@@ -81,9 +81,9 @@ t.test('dcr tokens purge: deletes what has expired now, says how much, keeps the
   );
   const plant = (expires: string) =>
     db.query(
-      `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)
-       VALUES ($1, $2, $3, $4, '{default}', 'client_credentials', ${expires})`,
-      [randomUUID(), randomBytes(32), appId, userId],
+      `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, expires_at)
+       VALUES ($1, $2, $3, '{default}', 'client_credentials', ${expires})`,
+      [randomUUID(), appId, userId],
     );
   for (let i = 0; i < 12; i++) await plant("now() - interval '1 hour'");
   await plant("now() + interval '1 hour'");

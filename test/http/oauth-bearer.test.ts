@@ -218,8 +218,9 @@ t.test('Bearer on /register', async (t) => {
       const { rowCount } =
         client === jwtApp
           ? await db.query("UPDATE access_tokens SET expires_at = now() - interval '1 second' WHERE id = $1", [decodeJwt(token.access_token).jti])
-          : await db.query("UPDATE access_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [
-              createHash('sha256').update(token.access_token).digest(),
+          : await db.query("UPDATE access_tokens SET expires_at = now() - interval '1 second' WHERE id = $1", [
+              // An opaque token's row id: the first 128 bits of its SHA-256.
+              createHash('sha256').update(token.access_token).digest('hex').slice(0, 32),
             ]);
       t.equal(rowCount, 1);
       const res = await register(app, bearer(token.access_token), { clientName: fresh('post-expiry'), owner: 'alice', grantType: 'password' });

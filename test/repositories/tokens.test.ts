@@ -25,7 +25,6 @@ function token(username = 'owner') {
   const now = new Date();
   return {
     id: randomUUID(),
-    tokenHash: randomBytes(32),
     appId,
     username,
     scopes: ['default', 'openid'],
@@ -70,7 +69,7 @@ t.test("the statement's transaction commits asynchronously, and only when asked"
     [false, 'on'],
   ] as const) {
     const row = token();
-    const values = [row.id, row.tokenHash, row.appId, row.username, 'default', row.grantType, row.expiresAt, row.issuedAt];
+    const values = [row.id, row.appId, row.username, 'default', row.grantType, row.expiresAt, row.issuedAt];
     await client.query('BEGIN');
     const { rowCount } = await client.query({ ...insertAccessForUsername(false, asyncCommit), values });
     t.equal(rowCount, 1);

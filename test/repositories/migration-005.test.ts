@@ -1,0 +1,64 @@
+/**
+ * Migration 005 against a real PostgreSQL: access tokens issued before it, when an opaque token's
+ * row was found by a separate token_hash column, still resolve after it (their id becomes the
+ * hash's first 128 bits), JWT rows keep their jti, and the column and its index are gone.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { runner } from 'node-pg-migrate';
+import t from 'tap';
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
+import { PgTokenRepository } from '../../src/repositories/tokens.js';
+import { opaqueTokenId } from '../../src/services/tokens.js';
+import { testDatabase } from '../fixtures/db.js';
+
+const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U';
+
+const { db } = await testDatabase(t, { migrate: false, poolSize: 2 });
+
+// The schema as it was before migration 005.
+const client = await db.connect();
+try {
+  await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count: 4, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
+} finally {
+  client.release();
+}
+
+const userId = randomUUID();
+const appId = randomUUID();
+await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [userId, 'owner', HASH]);
+await db.query(
+  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
+   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
+  [appId],
+);
+const plant = (id: string, hash: Buffer | null) =>
+  db.query(
+    `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)
+     VALUES ($1, $2, $3, $4, '{default}', 'client_credentials', now() + interval '1 hour')`,
+    [id, hash, appId, userId],
+  );
+const opaque = randomBytes(32).toString('base64url');
+const oldId = randomUUID();
+await plant(oldId, createHash('sha256').update(opaque).digest());
+const jti = randomUUID();
+await plant(jti, null);
+
+t.test('tokens issued before the migration resolve after it', async (t) => {
+  t.same(await migrate(db), ['005_access_token_id_from_hash'], 'only 005 was pending');
+
+  const repo = new PgTokenRepository(db);
+  const found = await repo.findActiveAccessById(opaqueTokenId(opaque));
+  t.equal(found?.appId, appId, 'the opaque token issued before the migration still resolves');
+  t.equal(found?.username, 'owner');
+  t.equal(await repo.findActiveAccessById(oldId), undefined, 'not under its old random id');
+  t.equal((await repo.findActiveAccessById(jti))?.appId, appId, "a JWT's row keeps its jti");
+
+  const columns = await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'access_tokens' AND column_name = 'token_hash'");
+  t.equal(columns.rowCount, 0, 'the token_hash column is gone');
+  const indexes = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'access_tokens' ORDER BY indexname");
+  t.same(
+    indexes.rows.map((row) => row.indexname),
+    ['access_tokens_expires_idx', 'access_tokens_family_idx', 'access_tokens_pkey'],
+    'one key per row: the primary key',
+  );
+});
