@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type HookHandlerDoneFunction,
+  type RouteOptions,
+} from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
@@ -140,14 +148,16 @@ async function mountSpec(
     if (route.schema?.body) {
       const booleans = booleanBodyFields(route);
       const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
-      const guard = async (request: FastifyRequest) => {
+      // Callback-style, as the hooks in buildApp: no promise and microtask per request.
+      const guard = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
         // Fastify does not enforce requestBody.required: a POST with no body would pass.
-        if (request.body === undefined) throw missingBody();
+        if (request.body === undefined) return done(missingBody());
         // A body parsed by a parser another route needs (e.g. a form sent to a JSON route) is
         // not validated by Fastify at all: only the media types the spec declares are accepted.
         const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (!mediaTypes.includes(mediaType)) throw unsupportedMediaType(mediaTypes);
+        if (!mediaTypes.includes(mediaType)) return done(unsupportedMediaType(mediaTypes));
         coerceBooleanFields(request.body, booleans);
+        done();
       };
       route.preValidation = [guard, ...[route.preValidation ?? []].flat()];
     }
@@ -179,6 +189,9 @@ async function mountSpec(
     }
   });
 }
+
+/** The log levels at which the one line per request is written (info and below). */
+const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
 /** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
 export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
@@ -225,21 +238,27 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply) => {
+  // The hooks that run on every request are callback-style rather than async: an async hook
+  // costs Fastify a promise and a microtask per request, for work that never waits.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route, status_code: String(reply.statusCode) };
     services.metrics.httpRequests.inc(labels);
     services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     if (reply.statusCode === 401) services.metrics.authFailures.inc({ route });
     // Path only: query strings may carry filters with user names, never needed to trace a request.
-    request.log.info(
-      { method: request.method, path: request.url.split('?')[0], route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    if (LOGS_REQUESTS.has(request.log.level)) {
+      request.log.info(
+        { method: request.method, path: request.url.split('?')[0], route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
+    }
+    done();
   });
   // Security headers on every answer: the API set, or the document set under /docs (where
   // Swagger UI's own CSP then applies to its page and assets).
@@ -247,11 +266,8 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   const apiHeaders = apiSecurityHeaders(documentHeaders);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
-    done();
-  });
-  // After the security headers' hook, so that the 503s of a drain carry them too.
-  app.addHook('onRequest', async () => {
-    if (closing) throw shuttingDown();
+    // After the security headers, so that the 503s of a drain carry them too.
+    done(closing ? shuttingDown() : undefined);
   });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');

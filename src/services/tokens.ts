@@ -54,6 +54,9 @@ const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 const base64url = (json: object) => Buffer.from(JSON.stringify(json), 'utf8').toString('base64url');
 
+/** Encoded JWS headers by kid and typ (a handful: one per signing key). */
+const encodedHeaders = new Map<string, string>();
+
 /** The node:crypto handle of each WebCrypto signing key, made once per key. */
 const signingKeyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -70,7 +73,14 @@ export function signEs256Jwt(header: { alg: typeof SIGNING_ALG; kid: string; typ
     keyObject = KeyObject.from(key);
     signingKeyObjects.set(key, keyObject);
   }
-  const input = `${base64url(header)}.${base64url(claims)}`;
+  // The header is the same for every token of a key: encoded once per key and type.
+  const headerKey = `${header.kid}\u0000${header.typ}`;
+  let encodedHeader = encodedHeaders.get(headerKey);
+  if (encodedHeader === undefined) {
+    encodedHeader = base64url(header);
+    encodedHeaders.set(headerKey, encodedHeader);
+  }
+  const input = `${encodedHeader}.${base64url(claims)}`;
   const signature = sign('sha256', Buffer.from(input, 'ascii'), { key: keyObject, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
 }
