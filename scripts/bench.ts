@@ -69,6 +69,25 @@ const ALL_LOADS = [
   'peer-token-jwt',
 ] as const;
 
+/**
+ * The order of the measurements in a round: each target next to what it is compared with
+ * (register-bearer between the peer's /reg and register-basic, the ceiling one further, each token
+ * target next to its peer). The machine's speed moved by a third and more within a minute, so targets
+ * measured 30 s apart (the order above) could land in different phases; neighbours share one.
+ * Forward then reverse rounds still give each target the same mean position.
+ */
+const ROUND_ORDER: readonly (typeof ALL_LOADS)[number][] = [
+  'ceiling',
+  'peer-reg',
+  'register-bearer',
+  'register-basic',
+  'register-existing',
+  'token-cc-opaque',
+  'peer-token',
+  'token-cc-jwt',
+  'peer-token-jwt',
+];
+
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
@@ -767,7 +786,7 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
   if (wanted('peer-reg') || wanted('peer-token') || wanted('peer-token-jwt')) starters.push(peerTarget());
   log(`starting ${starters.length} target process(es)`);
   const loads = (await Promise.all(starters)).flat().filter((load) => wanted(load.name.replace('@ab', '')));
-  const rank = (name: string) => ALL_LOADS.indexOf(name.replace('@ab', '') as (typeof ALL_LOADS)[number]) * 2 + (name.endsWith('@ab') ? 1 : 0);
+  const rank = (name: string) => ROUND_ORDER.indexOf(name.replace('@ab', '') as (typeof ALL_LOADS)[number]) * 2 + (name.endsWith('@ab') ? 1 : 0);
   loads.sort((a, b) => rank(a.name) - rank(b.name));
   const figures = await runRounds(loads, args);
   await stopAll();
