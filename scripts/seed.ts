@@ -4,11 +4,14 @@
  * Seeds N applications (default 1,000,000) into the database the server uses (DATABASE_URL, else
  * the embedded cluster in DCR_DATA_DIR, attached if a server runs there), for scale benchmarks.
  *
- * Rows are real: each has its own random client id and secret, the secret sealed with the
+ * Rows are real: each has its own client id and secret, the secret sealed with the
  * server's secret key (DCR_SECRET_KEY or DCR_DATA_DIR/secret.key) and bound to its client id
  * exactly as src/repositories/applications.ts does, so the server reads, authenticates and
  * returns them like any registered app. Half are JWT apps, half opaque ones; all allow
  * client_credentials and are owned by USER (default: the super admin, DCR_ADMIN_USER).
+ * Their ids and client ids are wholly random (randomWso2Token, gen_random_uuid), as apps registered
+ * before the server made them time-ordered were: the harder case for the index pages that new
+ * registrations touch.
  *
  * Bulk path: batches of B (default 10,000) rows in one `INSERT ... SELECT ... FROM unnest(...)
  * WITH ORDINALITY` each; Node only makes the random parts and encrypts the secrets (pipelined with

@@ -44,6 +44,28 @@ export function randomWso2Token(length = 28): string {
   return out;
 }
 
+/** WSO2_ALPHABET in byte order, so that a number written in it sorts as the number does. */
+const SORTED_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+const TIME_CHARS = 6;
+
+/**
+ * A client id in WSO2's look (28 characters over [A-Za-z0-9_]) whose first 6 characters are the
+ * second it was made, in base 63 written to sort in byte order (the database collates C), and
+ * whose other 22 are random (≈131 bits). A client id is an identifier, not a credential (the
+ * secret is, and stays wholly random): the time prefix keeps a burst of registrations on a few
+ * pages of the client_id index, where wholly random ids touched a random page of a large index
+ * for every row, a full-page image in the WAL after each checkpoint (docs/performance.md, Scale).
+ */
+export function timeOrderedClientId(nowMs = Date.now()): string {
+  let seconds = Math.floor(nowMs / 1000);
+  let prefix = '';
+  for (let i = 0; i < TIME_CHARS; i++) {
+    prefix = SORTED_ALPHABET[seconds % 63]! + prefix;
+    seconds = Math.floor(seconds / 63);
+  }
+  return prefix + randomWso2Token(28 - TIME_CHARS);
+}
+
 /** A strong password for the generated first admin: 24 characters, ~143 bits. */
 export function randomPassword(): string {
   return randomWso2Token(24);

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { randomWso2Token } from '../crypto/random.js';
+import { v7 as timeOrderedUuid } from 'uuid';
+import { randomWso2Token, timeOrderedClientId } from '../crypto/random.js';
 import {
   checkOwnerAllowed,
   forbiddenExisting,
@@ -50,8 +50,10 @@ export class RegistrationService {
 
     // One round trip: insert under the name, or get the app already stored under it.
     const outcome = await this.apps.insertOrFind({
-      id: randomUUID(),
-      clientId: randomWso2Token(),
+      // Both keys time-ordered (UUIDv7, RFC 9562; a time-prefixed client id): a burst of
+      // registrations inserts on a few index pages, not on one random page of each index per row.
+      id: timeOrderedUuid(),
+      clientId: timeOrderedClientId(),
       clientSecret: randomWso2Token(),
       clientName,
       owner,

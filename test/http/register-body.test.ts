@@ -423,3 +423,23 @@ t.test('client secrets are not stored in plaintext', async (t) => {
   t.equal(envelopes.length, 3);
   for (const { client_secret_enc } of envelopes) t.ok(client_secret_enc.length > 28, 'an envelope, not a bare secret');
 });
+
+t.test('both keys of a new app are time-ordered: UUIDv7 and a client id prefixed by its second', async (t) => {
+  const made: DcrResult[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await post(app, body());
+    t.equal(res.statusCode, 200, res.body);
+    made.push(res.json() as DcrResult);
+    // Apart by more than a second, so that the client ids' prefixes differ too.
+    if (i < 2) await new Promise((resolve) => setTimeout(resolve, 1_100));
+  }
+  const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  for (const { applicationUUID } of made) t.match(applicationUUID, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'RFC 9562 version 7');
+  const ids = made.map((result) => result.applicationUUID);
+  t.same([...ids].sort(), ids, 'later apps sort after earlier ones');
+  const clientIds = made.map((result) => result.clientId);
+  t.same([...clientIds].sort(byteOrder), clientIds, 'so do their client ids, byte by byte');
+  t.equal(new Set(clientIds.map((id) => id.slice(0, 6))).size, 3, 'one time prefix per second');
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM applications WHERE client_id = ANY($1)', [clientIds]);
+  t.same(rows.map((row) => row.id).sort(), [...ids].sort(), 'applicationUUID is the row id');
+});
