@@ -9,9 +9,7 @@ import t from 'tap';
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
 import { opaqueTokenId } from '../../src/services/tokens.js';
-import { testDatabase } from '../fixtures/db.js';
-
-const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U';
+import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
 const { db } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
@@ -23,14 +21,7 @@ try {
   client.release();
 }
 
-const userId = randomUUID();
-const appId = randomUUID();
-await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [userId, 'owner', HASH]);
-await db.query(
-  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
-   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
-  [appId],
-);
+const { userId, appId } = await ownerAndApp(db);
 const plant = (id: string, hash: Buffer | null) =>
   db.query(
     `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)

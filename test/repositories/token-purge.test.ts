@@ -7,21 +7,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
-import { testDatabase } from '../fixtures/db.js';
+import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
-const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U';
 const HOUR = 3600_000;
 
 const { db } = await testDatabase(t, { poolSize: 4 });
 const repo = new PgTokenRepository(db);
-const userId = randomUUID();
-const appId = randomUUID();
-await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [userId, 'owner', HASH]);
-await db.query(
-  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
-   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
-  [appId],
-);
+const { userId, appId } = await ownerAndApp(db);
 
 /** What every token row here shares: a new id, this app and user, expiring `inMs` from now (negative: expired), issued an hour before. */
 function tokenFields(inMs: number) {

@@ -3,23 +3,15 @@
  * with DCR_TOKEN_COMMIT=async its own transaction, and only it, commits without waiting for the
  * WAL flush; with sync nothing changes; either way the row is there for every session at once.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import t from 'tap';
 import { insertAccessForUsername, PgTokenRepository } from '../../src/repositories/tokens.js';
-import { testDatabase } from '../fixtures/db.js';
-
-const HASH = '$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U';
+import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
 // One connection: a setting that leaked out of a statement's transaction would show on the next.
 const { db, url } = await testDatabase(t, { poolSize: 1 });
-const appId = randomUUID();
-await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [randomUUID(), 'owner', HASH]);
-await db.query(
-  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
-   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
-  [appId],
-);
+const { appId } = await ownerAndApp(db);
 
 function token(username = 'owner') {
   const now = new Date();
