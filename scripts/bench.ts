@@ -44,10 +44,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './bench/free-port.js';
 import { summariseProfile } from './cpuprofile-top.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -216,17 +216,6 @@ interface Proc {
 }
 
 const procs: Proc[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** This process's environment minus what would change how a target is configured or loaded. */
 function cleanEnv(extra: Record<string, string>): Record<string, string> {
