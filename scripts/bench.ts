@@ -135,11 +135,15 @@ function parseArgs(argv: string[]): Args {
   // Defaults per mode: [rounds, seconds per measurement, warm-up seconds per target].
   // The warm-up is long enough for the JIT: 2 s left this server's first round a third slower
   // than its second (docs/performance.md); every target gets the same.
+  // --quick takes three rounds of 4 s rather than two of 5 s, in the same time: this machine has
+  // phases of several seconds in which every function of a process runs 1.6x slower (profiled,
+  // docs/performance.md "Rounds"), and the median of three outlasts one such round where the
+  // mean of two did not.
   const defaults: Record<Args['mode'], [number, number, number]> = {
     full: [3, 10, 10],
-    quick: [2, 5, 5],
+    quick: [3, 4, 3],
     smoke: [1, 3, 1],
-    seeded: quick ? [2, 5, 5] : [3, 10, 10],
+    seeded: quick ? [3, 4, 3] : [3, 10, 10],
     profile: [1, quick ? 10 : 20, quick ? 3 : 5],
   };
   const [rounds, duration, warmup] = defaults[mode];
