@@ -24,7 +24,9 @@
  * ALTERNATE between targets in rounds, in forward then reverse order, so that drift of the machine
  * (other work, thermal) hits every target alike. Figures per target: the median over rounds of
  * requests/s, p50 and p99 latency; errors summed over warm-up and rounds (non-2xx answers plus
- * socket errors); peak RSS of the target's node process (VmHWM from /proc/<pid>/status).
+ * socket errors); peak RSS of the target's node process (VmHWM from /proc/<pid>/status). Each
+ * ratio is the median over rounds of the two targets' ratio within a round (see ratio()); the
+ * ratios of the medians are reported too.
  *
  * --quick: everything in under 3 minutes. --json: the last stdout line is one JSON object
  * (ratios, checks and raw figures). --smoke: register-bearer only, a few seconds (the test suite's
@@ -727,7 +729,20 @@ interface Check {
   pass: boolean | null;
 }
 
+/**
+ * a ÷ b in requests/s: the median over rounds of a's figure over b's in the same round. The two
+ * are measured next to each other in every round (ROUND_ORDER), so a phase of the machine that
+ * slows both cancels out of each round's ratio, where the ratio of two medians can pair a slow
+ * round of one with a fast round of the other. Over eleven --quick runs both gave the same mean
+ * for the token ratios, and this one a third less spread (docs/performance.md, Fifth pass).
+ */
 function ratio(a: Figures | undefined, b: Figures | undefined): number | null {
+  if (!a || !b || a.rpsRuns.length !== b.rpsRuns.length || b.rpsRuns.some((rps) => rps <= 0)) return ratioOfMedians(a, b);
+  return Math.round(median(a.rpsRuns.map((rps, round) => rps / b.rpsRuns[round]!)) * 100) / 100;
+}
+
+/** a's median requests/s over b's: reported alongside, for comparison with earlier runs. */
+function ratioOfMedians(a: Figures | undefined, b: Figures | undefined): number | null {
   return a && b && b.rps > 0 ? Math.round((a.rps / b.rps) * 100) / 100 : null;
 }
 
@@ -799,6 +814,13 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
     token_opaque_vs_peer: ratio(f('token-cc-opaque'), f('peer-token')),
     existing_vs_bearer: ratio(f('register-existing'), f('register-bearer')),
   };
+  const ratiosOfMedians = {
+    register_vs_peer: ratioOfMedians(f('register-bearer'), f('peer-reg')),
+    register_vs_ceiling: ratioOfMedians(f('register-bearer'), f('ceiling')),
+    basic_vs_bearer: ratioOfMedians(f('register-basic'), f('register-bearer')),
+    token_jwt_vs_peer_jwt: ratioOfMedians(f('token-cc-jwt'), f('peer-token-jwt')),
+    token_opaque_vs_peer: ratioOfMedians(f('token-cc-opaque'), f('peer-token')),
+  };
   const abRatios = Object.fromEntries(
     Object.keys(figures)
       .filter((name) => name.endsWith('@ab'))
@@ -824,8 +846,13 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
 
   process.stdout.write('\n');
   printTable(figures);
-  process.stdout.write('\nratios (requests/s):\n');
+  process.stdout.write('\nratios (requests/s; median over rounds of the ratio within a round):\n');
   for (const [name, value] of Object.entries({ ...ratios, ...abRatios })) process.stdout.write(`  ${name.padEnd(22)} ${value ?? 'n/a'}\n`);
+  process.stdout.write(
+    `  (ratios of the medians: ${Object.entries(ratiosOfMedians)
+      .map(([name, value]) => `${name} ${value ?? 'n/a'}`)
+      .join(', ')})\n`,
+  );
   process.stdout.write('\ntargets:\n');
   for (const check of checks) {
     const verdict = check.pass === null ? 'SKIP' : check.pass ? 'PASS' : 'FAIL';
@@ -834,7 +861,7 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
   process.stdout.write(
     '\nnote: the peer (oidc-provider) keeps everything in process memory, in an LRU of 1,000 entries: it does not even write to disk.\n',
   );
-  return { ...ratios, ...(args.ab ? { ab: { ...args.ab, ratios: abRatios } } : {}), checks, targets: figures };
+  return { ...ratios, ...(args.ab ? { ab: { ...args.ab, ratios: abRatios } } : {}), ratiosOfMedians, checks, targets: figures };
 }
 
 async function seededMode(args: Args): Promise<Record<string, unknown>> {
