@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [--quick] [--json] [--smoke] [--only a,b] [--seeded N] [--profile TARGET]
- *                    [--rounds R] [--duration S] [--warmup S] [--connections C]`
+ *                    [--rounds R] [--duration S] [--warmup S] [--lead-in S] [--connections C]`
  *
  * Load benchmark of the real server process against two references on the same machine:
  *
@@ -22,8 +22,9 @@
  * runs it (`node dist/server.js` after the build, fresh DCR_DATA_DIR, LOG_LEVEL=warn, default pool of
  * 10). After a warm-up of every target, measurements (autocannon, 50 connections, 127.0.0.1 only)
  * ALTERNATE between targets in rounds, in forward then reverse order, so that drift of the machine
- * (other work, thermal) hits every target alike. Figures per target: the median over rounds of
- * requests/s, p50 and p99 latency; errors summed over warm-up and rounds (non-2xx answers plus
+ * (other work, thermal) hits every target alike. Every measurement follows an unmeasured lead-in
+ * of the same load on the same target (see runRounds). Figures per target: the median over rounds of
+ * requests/s, p50 and p99 latency; errors summed over warm-up, lead-ins and rounds (non-2xx answers plus
  * socket errors); peak RSS of the target's node process (VmHWM from /proc/<pid>/status). Each
  * ratio is the median over rounds of the two targets' ratio within a round (see ratio()); the
  * ratios of the medians are reported too.
@@ -102,6 +103,8 @@ interface Args {
   rounds: number;
   duration: number;
   warmup: number;
+  /** Seconds of unmeasured load on a target right before each of its measurements (see runRounds). */
+  leadIn: number;
   connections: number;
   /** A/B: also run each selected server target from this checkout and/or with these settings. */
   ab: { cwd: string; env: Record<string, string> } | undefined;
@@ -116,17 +119,17 @@ function parseArgs(argv: string[]): Args {
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'json', 'smoke'].includes(name)) flags.set(name, true);
-    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
+    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value`);
       flags.set(name, value);
     } else throw new Error(`unknown option --${name}`);
   }
-  const number = (name: string, fallback: number) => {
+  const number = (name: string, fallback: number, { zero = false } = {}) => {
     const value = flags.get(name);
     if (value === undefined) return fallback;
     const parsed = Number(String(value).replace(/_/g, ''));
-    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number`);
+    if (!Number.isFinite(parsed) || parsed < 0 || (parsed === 0 && !zero)) throw new Error(`--${name} must be a positive number${zero ? ' or 0' : ''}`);
     return parsed;
   };
   const quick = flags.has('quick');
@@ -134,21 +137,24 @@ function parseArgs(argv: string[]): Args {
   const seeded = flags.has('seeded') ? Math.floor(number('seeded', 1)) : undefined;
   const profile = flags.has('profile') ? String(flags.get('profile')) : undefined;
   const mode: Args['mode'] = smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
-  // Defaults per mode: [rounds, seconds per measurement, warm-up seconds per target].
-  // The warm-up is long enough for the JIT: 2 s left this server's first round a third slower
-  // than its second (docs/performance.md); every target gets the same.
-  // --quick takes three rounds of 4 s rather than two of 5 s, in the same time: this machine has
-  // phases of several seconds in which every function of a process runs 1.6x slower (profiled,
-  // docs/performance.md "Rounds"), and the median of three outlasts one such round where the
-  // mean of two did not.
-  const defaults: Record<Args['mode'], [number, number, number]> = {
-    full: [3, 10, 10],
-    quick: [3, 4, 3],
-    smoke: [1, 3, 1],
-    seeded: quick ? [3, 4, 3] : [3, 10, 10],
-    profile: [1, quick ? 10 : 20, quick ? 3 : 5],
+  // Defaults per mode: [rounds, seconds per measurement, warm-up seconds per target, lead-in
+  // seconds before each measurement]. Warm-up and first lead-in together are long enough for the
+  // JIT: 2 s of warm-up alone left this server's first round a third slower than its second
+  // (docs/performance.md); every target gets the same.
+  // --quick takes three rounds of 4 s rather than two of 5 s: this machine has phases of several
+  // seconds in which every function of a process runs 1.6x slower (profiled, docs/performance.md
+  // "Fifth pass"), and the median of three outlasts one such round where the mean of two did not.
+  // Five rounds of 2 s in the same time were noisier per round and no better in the median
+  // (docs/performance.md, "Sixth pass").
+  const defaults: Record<Args['mode'], [number, number, number, number]> = {
+    full: [3, 10, 8, 1],
+    quick: [3, 4, 2.5, 0.5],
+    smoke: [1, 3, 1, 0],
+    seeded: quick ? [3, 4, 2.5, 0.5] : [3, 10, 8, 1],
+    // One measured round right after the warm-up: no target idles in between.
+    profile: [1, quick ? 10 : 20, quick ? 3 : 5, 0],
   };
-  const [rounds, duration, warmup] = defaults[mode];
+  const [rounds, duration, warmup, leadIn] = defaults[mode];
   const only = smoke
     ? new Set(['register-bearer'])
     : flags.has('only')
@@ -175,6 +181,7 @@ function parseArgs(argv: string[]): Args {
     rounds: Math.floor(number('rounds', rounds)),
     duration: number('duration', duration),
     warmup: number('warmup', warmup),
+    leadIn: number('lead-in', leadIn, { zero: true }),
     connections: Math.floor(number('connections', 50)),
     dbLatencyMs: flags.has('db-latency') ? number('db-latency', 1) : undefined,
     ab:
@@ -203,7 +210,8 @@ function settings(text: string | true | undefined): Record<string, string> {
 // Processes
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const benchStart = Date.now();
+const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - benchStart) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
 
 interface Proc {
   label: string;
@@ -618,7 +626,9 @@ interface Run {
 
 async function measure(load: Load, seconds: number, connections: number): Promise<Run> {
   const cpuBefore = cpuOf(load.proc);
-  const result = await autocannon({ ...load.options(), connections, duration: seconds, timeout: 10 });
+  // autocannon stops at its first sample tick past `duration`: with the default tick of 1 s, a
+  // 0.5 s lead-in ran for a whole second. Requests/s is computed over the time it really ran.
+  const result = await autocannon({ ...load.options(), connections, duration: seconds, timeout: 10, sampleInt: 250 });
   const cpuAfter = cpuOf(load.proc);
   const perRequest = (ms: number) => Math.round((ms * 1000) / Math.max(1, result.requests.total));
   const statusCodes: Record<string, number> = {};
@@ -652,6 +662,7 @@ interface Figures {
   socketErrors: number;
   timeouts: number;
   warmupErrors: number;
+  leadInErrors: number;
   statusCodes: Record<string, number>;
   peakRssMb: number;
   process: string;
@@ -664,9 +675,22 @@ const median = (values: number[]) => {
 };
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
+/**
+ * Warm-up of every target, then the rounds. Each measurement follows a lead-in: `args.leadIn`
+ * seconds of the same load on the same target, not counted (its errors are). Why: a node process,
+ * this server's or oidc-provider's, that has idled for 45 s answers its first second of load at
+ * 0.55-0.75 of the seconds after it, with three times the page faults of a first second after 8 s
+ * of idle (which runs at 0.97). After a 0.5 s lead-in, that first second ran at 0.96-1.09
+ * (docs/performance.md, Sixth pass). And the rounds idle some targets far longer than others: the
+ * peer's one process serves three targets and the token server two, so neither idles more than
+ * 20 s, while each registration server and the ceiling serve one and idled 48-64 s before their
+ * second round, which ran at a median 0.73 of their third (fifteen --quick runs). Without the
+ * lead-in, that round measured the resumption, and only for some targets.
+ */
 async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figures>> {
   const runs = new Map<string, Run[]>(loads.map((load) => [load.name, []]));
   const warmupErrors = new Map<string, number>(loads.map((load) => [load.name, 0]));
+  const leadInErrors = new Map<string, number>(loads.map((load) => [load.name, 0]));
   const sampler = setInterval(sampleMemory, 250);
   try {
     for (const load of loads) {
@@ -678,6 +702,11 @@ async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figu
     for (let round = 0; round < args.rounds; round++) {
       const order = round % 2 === 0 ? loads : [...loads].reverse();
       for (const load of order) {
+        if (args.leadIn > 0) {
+          const lead = await measure(load, args.leadIn, args.connections);
+          leadInErrors.set(load.name, leadInErrors.get(load.name)! + lead.non2xx + lead.socketErrors);
+          if (lead.non2xx + lead.socketErrors > 0) log(`  lead-in errors on ${load.name}: ${JSON.stringify(lead.statusCodes)} socket ${lead.socketErrors}`);
+        }
         const run = await measure(load, args.duration, args.connections);
         runs.get(load.name)!.push(run);
         log(
@@ -706,11 +735,12 @@ async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figu
       p99Ms: median(list.map((run) => run.p99)),
       p99MsRuns: list.map((run) => run.p99),
       requests: list.reduce((sum, run) => sum + run.requests, 0),
-      errors: non2xx + socketErrors + warmupErrors.get(load.name)!,
+      errors: non2xx + socketErrors + warmupErrors.get(load.name)! + leadInErrors.get(load.name)!,
       non2xx,
       socketErrors,
       timeouts: list.reduce((sum, run) => sum + run.timeouts, 0),
       warmupErrors: warmupErrors.get(load.name)!,
+      leadInErrors: leadInErrors.get(load.name)!,
       statusCodes,
       peakRssMb: round1(load.proc.peakRssKb / 1024),
       process: load.proc.label,
@@ -759,7 +789,7 @@ function printTable(figures: Record<string, Figures>): void {
     lines.push(
       `${name.padEnd(28)}${String(f.rps).padStart(7)}  ${`(${f.rpsRuns.join(', ')})`.padEnd(20)}${String(f.p50Ms).padStart(7)}${String(f.p99Ms).padStart(8)}` +
         `${String(f.errors).padStart(8)}${String(f.peakRssMb).padStart(13)}${`${f.nodeCpuUsPerRequest}+${f.pgCpuUsPerRequest}`.padStart(20)}  ${f.process}` +
-        (f.errors > 0 ? `  status ${JSON.stringify(f.statusCodes)} socket ${f.socketErrors} warm-up ${f.warmupErrors}` : ''),
+        (f.errors > 0 ? `  status ${JSON.stringify(f.statusCodes)} socket ${f.socketErrors} warm-up ${f.warmupErrors} lead-in ${f.leadInErrors}` : ''),
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -949,6 +979,7 @@ async function main(): Promise<void> {
   const before = machine();
   log(
     `mode ${args.mode}: ${args.rounds} round(s) of ${args.duration} s per target after a ${args.warmup} s warm-up, ` +
+      `each after a ${args.leadIn} s lead-in, ` +
       `${args.connections} connections; ${before.cpus} CPUs, load average ${before.loadAverage.join(' ')}`,
   );
   let out: Record<string, unknown>;
@@ -959,7 +990,7 @@ async function main(): Promise<void> {
   const result = {
     mode: args.mode,
     ...out,
-    settings: { connections: args.connections, rounds: args.rounds, durationSeconds: args.duration, warmupSeconds: args.warmup },
+    settings: { connections: args.connections, rounds: args.rounds, durationSeconds: args.duration, warmupSeconds: args.warmup, leadInSeconds: args.leadIn },
     machine: { ...before, loadAverageAfter: after.loadAverage },
     wallSeconds: round1((Date.now() - startedAt) / 1000),
   };

@@ -30,6 +30,8 @@ declare module 'autocannon' {
       duration?: number;
       amount?: number;
       timeout?: number;
+      /** ms between samples; a run stops at the first sample past `duration` (default 1000). */
+      sampleInt?: number;
       pipelining?: number;
       method?: string;
       headers?: Record<string, string>;
