@@ -396,12 +396,18 @@ function cpuOf(proc: Proc): { node: number; pg: number } {
     } catch {
       continue;
     }
-    // Fields after the parenthesised command name: state(3) ppid(4) ... utime(14) stime(15).
+    // Fields after the parenthesised command name: state(3) ppid(4) ... utime(14) stime(15)
+    // cutime(16) cstime(17).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pid = Number(entry);
     const ms = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
     if (pid === proc.pid) node = ms;
-    else if (postmaster > 0 && (pid === postmaster || Number(fields[1]) === postmaster)) pg += ms;
+    else if (postmaster > 0 && pid === postmaster) {
+      // With the CPU of its children that have exited (a backend the pool closed, an autovacuum
+      // worker): the postmaster reaps them, and their time moves into its cutime and cstime.
+      // Without it, a backend exiting during a measurement took its CPU out of the sum (-70 µs).
+      pg += ms + (Number(fields[13]) + Number(fields[14])) * TICK_MS;
+    } else if (postmaster > 0 && Number(fields[1]) === postmaster) pg += ms;
   }
   return { node, pg };
 }
@@ -682,10 +688,11 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
  * 0.55-0.75 of the seconds after it, with three times the page faults of a first second after 8 s
  * of idle (which runs at 0.97). After a 0.5 s lead-in, that first second ran at 0.96-1.09
  * (docs/performance.md, Sixth pass). And the rounds idle some targets far longer than others: the
- * peer's one process serves three targets and the token server two, so neither idles more than
- * 20 s, while each registration server and the ceiling serve one and idled 48-64 s before their
- * second round, which ran at a median 0.73 of their third (fifteen --quick runs). Without the
- * lead-in, that round measured the resumption, and only for some targets.
+ * peer's one process serves three targets and never idled more than 16 s, but the ceiling idled
+ * 64 s before its second round, register-bearer 48 s, register-basic 40 s, and the token server
+ * 40 s before its third opaque round. Over fifteen --quick runs, those rounds ran at a median
+ * 0.64, 0.73, 0.85 and 0.91 of the same target's round after a short idle. Without the lead-in,
+ * they measured the resumption, and only for some targets.
  */
 async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figures>> {
   const runs = new Map<string, Run[]>(loads.map((load) => [load.name, []]));
