@@ -123,7 +123,7 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
     defaultText: "WSO2's list",
   },
   LOG_LEVEL: { description: '`fatal` … `trace`, or `silent`' },
-  DCR_DB_POOL_SIZE: { description: 'PostgreSQL connections per instance' },
+  DCR_DB_POOL_SIZE: { description: 'PostgreSQL connections per instance, opened as load needs them and then kept open (never closed for being idle)' },
   DCR_DB_TIMEOUT_MS: {
     description: 'bound on getting a connection and on one statement; past it a request answers 503',
   },
