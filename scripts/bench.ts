@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [--quick] [--json] [--smoke] [--only a,b] [--seeded N] [--profile TARGET]
- *                    [--rounds R] [--duration S] [--warmup S] [--lead-in S] [--connections C]`
+ *                    [--rounds R] [--duration S] [--warmup S] [--lead-in S] [--slices K] [--connections C]`
  *
  * Load benchmark of the real server process against two references on the same machine:
  *
@@ -22,7 +22,8 @@
  * runs it (`node dist/server.js` after the build, fresh DCR_DATA_DIR, LOG_LEVEL=warn, default pool of
  * 10). After a warm-up of every target, measurements (autocannon, 50 connections, 127.0.0.1 only)
  * ALTERNATE between targets in rounds, in forward then reverse order, so that drift of the machine
- * (other work, thermal) hits every target alike. Every measurement follows an unmeasured lead-in
+ * (other work, thermal) hits every target alike; targets compared with each other alternate within
+ * a round too, in slices of a second (ROUND_GROUP). Every measurement follows an unmeasured lead-in
  * of the same load on the same target (see runRounds). Figures per target: the median over rounds of
  * requests/s, p50 and p99 latency; errors summed over warm-up, lead-ins and rounds (non-2xx answers plus
  * socket errors); peak RSS of the target's node process (VmHWM from /proc/<pid>/status). Each
@@ -32,7 +33,8 @@
  * --quick: everything in under 3 minutes. --json: the last stdout line is one JSON object
  * (ratios, checks and raw figures). --smoke: register-bearer only, a few seconds (the test suite's
  * check that the benchmark runs). --seeded N: seeds N apps with scripts/seed.ts into a fresh
- * database and measures register-bearer and token-cc there and on an empty one, alternating.
+ * database and measures register-bearer and token-cc there and on an empty one, each target
+ * grouped with its seeded twin. --slices K: slices per measurement (4; 1 measures in one go).
  * --profile TARGET: runs that server target under `node --cpu-prof` and prints the top self-time
  * functions of the measured round (scripts/cpuprofile-top.ts).
  * --ab DIR and/or --ab-env NAME=value,...: A/B runs. Each selected server target also runs from the
@@ -91,6 +93,23 @@ const ROUND_ORDER: readonly (typeof ALL_LOADS)[number][] = [
   'peer-token-jwt',
 ];
 
+/**
+ * Targets compared with each other are measured as one group, their slices alternating (see
+ * runRounds): register-bearer with the peer's /reg, the ceiling and register-basic; each token
+ * target with its peer. register-existing is compared with nothing.
+ */
+const ROUND_GROUP: Record<(typeof ALL_LOADS)[number], string> = {
+  ceiling: 'register',
+  'peer-reg': 'register',
+  'register-bearer': 'register',
+  'register-basic': 'register',
+  'register-existing': 'register-existing',
+  'token-cc-opaque': 'token-opaque',
+  'peer-token': 'token-opaque',
+  'token-cc-jwt': 'token-jwt',
+  'peer-token-jwt': 'token-jwt',
+};
+
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
@@ -105,6 +124,8 @@ interface Args {
   warmup: number;
   /** Seconds of unmeasured load on a target right before each of its measurements (see runRounds). */
   leadIn: number;
+  /** Each measurement is taken in this many slices, alternating with its group's (see runRounds). */
+  slices: number;
   connections: number;
   /** A/B: also run each selected server target from this checkout and/or with these settings. */
   ab: { cwd: string; env: Record<string, string> } | undefined;
@@ -119,7 +140,7 @@ function parseArgs(argv: string[]): Args {
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'json', 'smoke'].includes(name)) flags.set(name, true);
-    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
+    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value`);
       flags.set(name, value);
@@ -182,6 +203,9 @@ function parseArgs(argv: string[]): Args {
     duration: number('duration', duration),
     warmup: number('warmup', warmup),
     leadIn: number('lead-in', leadIn, { zero: true }),
+    // Compared targets alternate in slices (a second each in --quick, see runRounds). The smoke
+    // run takes two, so that the test suite runs the merging of slices; a profile takes one.
+    slices: Math.floor(number('slices', mode === 'profile' ? 1 : mode === 'smoke' ? 2 : 4)),
     connections: Math.floor(number('connections', 50)),
     dbLatencyMs: flags.has('db-latency') ? number('db-latency', 1) : undefined,
     ab:
@@ -621,6 +645,10 @@ interface Run {
   nodeCpuUs: number;
   pgCpuUs: number;
   rps: number;
+  /** How long the load really ran. */
+  seconds: number;
+  /** autocannon's unaggregated result (its latency histogram), to merge slices exactly. */
+  raw: autocannon.RawResult;
   p50: number;
   p99: number;
   requests: number;
@@ -634,8 +662,9 @@ async function measure(load: Load, seconds: number, connections: number): Promis
   const cpuBefore = cpuOf(load.proc);
   // autocannon stops at its first sample tick past `duration`: with the default tick of 1 s, a
   // 0.5 s lead-in ran for a whole second. Requests/s is computed over the time it really ran.
-  const result = await autocannon({ ...load.options(), connections, duration: seconds, timeout: 10, sampleInt: 250 });
+  const raw = (await autocannon({ ...load.options(), connections, duration: seconds, timeout: 10, sampleInt: 250, skipAggregateResult: true })) as unknown as autocannon.RawResult;
   const cpuAfter = cpuOf(load.proc);
+  const result = aggregate([raw]);
   const perRequest = (ms: number) => Math.round((ms * 1000) / Math.max(1, result.requests.total));
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = count;
@@ -643,6 +672,8 @@ async function measure(load: Load, seconds: number, connections: number): Promis
     nodeCpuUs: perRequest(cpuAfter.node - cpuBefore.node),
     pgCpuUs: perRequest(cpuAfter.pg - cpuBefore.pg),
     rps: result.requests.total / result.duration,
+    seconds: result.duration,
+    raw,
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
@@ -682,6 +713,44 @@ const median = (values: number[]) => {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /**
+ * autocannon's summary of one or more unaggregated runs: their latency histograms merged, so the
+ * percentiles of a measurement taken in slices are those of all its requests. (autocannon adds
+ * status counts into the first run's object: each gets a copy.)
+ */
+function aggregate(raws: autocannon.RawResult[]): autocannon.Result {
+  const copies = raws.map((raw) => ({ ...raw, statusCodeStats: structuredClone(raw.statusCodeStats) }));
+  return autocannon.aggregateResult(copies, { url: 'http://127.0.0.1' });
+}
+
+/**
+ * One measurement taken in slices: requests, errors and CPU summed, requests/s over the time the
+ * slices really ran, latency percentiles of all the slices' requests together.
+ */
+function combine(parts: Run[]): Run {
+  if (parts.length === 1) return parts[0]!;
+  const merged = aggregate(parts.map((part) => part.raw));
+  const requests = parts.reduce((sum, part) => sum + part.requests, 0);
+  const seconds = parts.reduce((sum, part) => sum + part.seconds, 0);
+  const perRequest = (pick: (part: Run) => number) => Math.round(parts.reduce((sum, part) => sum + pick(part) * part.requests, 0) / Math.max(1, requests));
+  const statusCodes: Record<string, number> = {};
+  for (const part of parts) for (const [code, count] of Object.entries(part.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  return {
+    nodeCpuUs: perRequest((part) => part.nodeCpuUs),
+    pgCpuUs: perRequest((part) => part.pgCpuUs),
+    rps: requests / seconds,
+    seconds,
+    p50: merged.latency.p50,
+    p99: merged.latency.p99,
+    raw: parts[0]!.raw,
+    requests,
+    non2xx: parts.reduce((sum, part) => sum + part.non2xx, 0),
+    socketErrors: parts.reduce((sum, part) => sum + part.socketErrors, 0),
+    timeouts: parts.reduce((sum, part) => sum + part.timeouts, 0),
+    statusCodes,
+  };
+}
+
+/**
  * Warm-up of every target, then the rounds. Each measurement follows a lead-in: `args.leadIn`
  * seconds of the same load on the same target, not counted (its errors are). Why: a node process,
  * this server's or oidc-provider's, that has idled for 45 s answers its first second of load at
@@ -693,11 +762,22 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
  * 40 s before its third opaque round. Over fifteen --quick runs, those rounds ran at a median
  * 0.64, 0.73, 0.85 and 0.91 of the same target's round after a short idle. Without the lead-in,
  * they measured the resumption, and only for some targets.
+ *
+ * Loads compared with each other form a group (`groupOf`: ROUND_GROUP, or a target and its
+ * @seeded twin), measured together: a lead-in of each, then each member's measurement in
+ * `args.slices` slices that alternate A B C, C B A, A B C, … so that the members' slices have the
+ * same mean time. Measured one after the other, 4 s each, a target and its seeded twin gave
+ * per-round ratios from 0.76 to 1.41 over three runs: this machine's speed moves by a fifth and more
+ * from one 4 s window to the next (the same process's CPU per JWT went 145 → 203 µs within one
+ * round). Slices of a second put the members of a group through the same phases.
  */
-async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figures>> {
+async function runRounds(loads: Load[], args: Args, groupOf: (name: string) => string = (name) => name): Promise<Record<string, Figures>> {
   const runs = new Map<string, Run[]>(loads.map((load) => [load.name, []]));
   const warmupErrors = new Map<string, number>(loads.map((load) => [load.name, 0]));
   const leadInErrors = new Map<string, number>(loads.map((load) => [load.name, 0]));
+  const byGroup = new Map<string, Load[]>();
+  for (const load of loads) byGroup.set(groupOf(load.name), [...(byGroup.get(groupOf(load.name)) ?? []), load]);
+  const groups = [...byGroup.values()];
   const sampler = setInterval(sampleMemory, 250);
   try {
     for (const load of loads) {
@@ -707,19 +787,33 @@ async function runRounds(loads: Load[], args: Args): Promise<Record<string, Figu
       if (warm.non2xx + warm.socketErrors > 0) log(`  warm-up errors on ${load.name}: ${JSON.stringify(warm.statusCodes)} socket ${warm.socketErrors}`);
     }
     for (let round = 0; round < args.rounds; round++) {
-      const order = round % 2 === 0 ? loads : [...loads].reverse();
-      for (const load of order) {
-        if (args.leadIn > 0) {
+      const forward = round % 2 === 0;
+      for (const group of forward ? groups : [...groups].reverse()) {
+        const members = forward ? group : [...group].reverse();
+        for (const load of members) {
+          if (args.leadIn <= 0) continue;
           const lead = await measure(load, args.leadIn, args.connections);
           leadInErrors.set(load.name, leadInErrors.get(load.name)! + lead.non2xx + lead.socketErrors);
           if (lead.non2xx + lead.socketErrors > 0) log(`  lead-in errors on ${load.name}: ${JSON.stringify(lead.statusCodes)} socket ${lead.socketErrors}`);
         }
-        const run = await measure(load, args.duration, args.connections);
-        runs.get(load.name)!.push(run);
-        log(
-          `round ${round + 1}/${args.rounds} ${load.name.padEnd(26)} ${Math.round(run.rps).toString().padStart(6)} req/s  ` +
-            `p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.non2xx + run.socketErrors}  CPU/req node ${run.nodeCpuUs} µs pg ${run.pgCpuUs} µs`,
-        );
+        // Slices alternate within the group, A B B A A B …, so that each member's slices sit at
+        // the same mean time as the others' (with an even number of slices).
+        const slices = new Map<string, Run[]>(members.map((load) => [load.name, []]));
+        for (let slice = 0; slice < args.slices; slice++) {
+          for (const load of slice % 2 === 0 ? members : [...members].reverse()) {
+            slices.get(load.name)!.push(await measure(load, args.duration / args.slices, args.connections));
+          }
+        }
+        for (const load of members) {
+          const parts = slices.get(load.name)!;
+          const run = combine(parts);
+          runs.get(load.name)!.push(run);
+          log(
+            `round ${round + 1}/${args.rounds} ${load.name.padEnd(26)} ${Math.round(run.rps).toString().padStart(6)} req/s  ` +
+              `p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.non2xx + run.socketErrors}  CPU/req node ${run.nodeCpuUs} µs pg ${run.pgCpuUs} µs` +
+              (parts.length > 1 ? `  (slices ${parts.map((part) => Math.round(part.rps)).join(' ')})` : ''),
+          );
+        }
       }
     }
   } finally {
@@ -833,7 +927,7 @@ async function standard(args: Args): Promise<Record<string, unknown>> {
   const loads = (await Promise.all(starters)).flat().filter((load) => wanted(load.name.replace('@ab', '')));
   const rank = (name: string) => ROUND_ORDER.indexOf(name.replace('@ab', '') as (typeof ALL_LOADS)[number]) * 2 + (name.endsWith('@ab') ? 1 : 0);
   loads.sort((a, b) => rank(a.name) - rank(b.name));
-  const figures = await runRounds(loads, args);
+  const figures = await runRounds(loads, args, (name) => ROUND_GROUP[name.replace('@ab', '') as (typeof ALL_LOADS)[number]]);
   await stopAll();
 
   const f = (name: string) => figures[name];
@@ -936,7 +1030,8 @@ async function seededMode(args: Args): Promise<Record<string, unknown>> {
   }
   // Interleave empty and seeded: register-bearer, register-bearer@seeded, token-cc-jwt, ...
   loads.sort((a, b) => a.name.replace('@seeded', '').localeCompare(b.name.replace('@seeded', '')) || a.name.length - b.name.length);
-  const figures = await runRounds(loads, args);
+  // Each target and its @seeded twin are one group: they alternate in slices (args.slices).
+  const figures = await runRounds(loads, args, (name) => name.replace('@seeded', ''));
   const sizes = await databaseSizes(seededProc);
   await stopAll();
 
@@ -986,7 +1081,7 @@ async function main(): Promise<void> {
   const before = machine();
   log(
     `mode ${args.mode}: ${args.rounds} round(s) of ${args.duration} s per target after a ${args.warmup} s warm-up, ` +
-      `each after a ${args.leadIn} s lead-in, ` +
+      `each after a ${args.leadIn} s lead-in${args.slices > 1 ? ` and in ${args.slices} slices` : ''}, ` +
       `${args.connections} connections; ${before.cpus} CPUs, load average ${before.loadAverage.join(' ')}`,
   );
   let out: Record<string, unknown>;
@@ -997,7 +1092,7 @@ async function main(): Promise<void> {
   const result = {
     mode: args.mode,
     ...out,
-    settings: { connections: args.connections, rounds: args.rounds, durationSeconds: args.duration, warmupSeconds: args.warmup, leadInSeconds: args.leadIn },
+    settings: { connections: args.connections, rounds: args.rounds, durationSeconds: args.duration, warmupSeconds: args.warmup, leadInSeconds: args.leadIn, slices: args.slices },
     machine: { ...before, loadAverageAfter: after.loadAverage },
     wallSeconds: round1((Date.now() - startedAt) / 1000),
   };

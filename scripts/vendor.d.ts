@@ -38,6 +38,16 @@ declare module 'autocannon' {
       body?: string;
       requests?: Request[];
       idReplacement?: boolean;
+      /** Resolve with the unaggregated result (RawResult), for aggregateResult. */
+      skipAggregateResult?: boolean;
+    }
+    /** A run's result with skipAggregateResult: histograms still encoded. */
+    interface RawResult {
+      latencies: string;
+      totalCompletedRequests: number;
+      duration: number;
+      statusCodeStats: Record<string, { count: number }>;
+      [key: string]: unknown;
     }
     interface Result {
       duration: number;
@@ -60,6 +70,9 @@ declare module 'autocannon' {
     }
   }
   function autocannon(options: autocannon.Options, callback?: (err: Error | null, result: autocannon.Result) => void): autocannon.Instance & PromiseLike<autocannon.Result>;
+  namespace autocannon {
+    function aggregateResult(results: RawResult[], options: Pick<Options, 'url' | 'connections' | 'sampleInt'>): Result;
+  }
   export default autocannon;
 }
 
