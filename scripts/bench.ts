@@ -126,6 +126,8 @@ interface Args {
   leadIn: number;
   /** Each measurement is taken in this many slices, alternating with its group's (see runRounds). */
   slices: number;
+  /** --seeded: server instances per database, each measured on its own (see seededMode). */
+  instances: number;
   connections: number;
   /** A/B: also run each selected server target from this checkout and/or with these settings. */
   ab: { cwd: string; env: Record<string, string> } | undefined;
@@ -140,7 +142,7 @@ function parseArgs(argv: string[]): Args {
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'json', 'smoke'].includes(name)) flags.set(name, true);
-    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
+    else if (['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'instances', 'connections', 'ab', 'ab-env', 'db-latency'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value`);
       flags.set(name, value);
@@ -206,6 +208,7 @@ function parseArgs(argv: string[]): Args {
     // Compared targets alternate in slices (a second each in --quick, see runRounds). The smoke
     // run takes two, so that the test suite runs the merging of slices; a profile takes one.
     slices: Math.floor(number('slices', mode === 'profile' ? 1 : mode === 'smoke' ? 2 : 4)),
+    instances: Math.floor(number('instances', 2)),
     connections: Math.floor(number('connections', 50)),
     dbLatencyMs: flags.has('db-latency') ? number('db-latency', 1) : undefined,
     ab:
@@ -376,6 +379,23 @@ async function startServer(label: string, nodeFlags: string[] = [], dataDir?: st
     await res.arrayBuffer();
     return res.status === 200;
   });
+  return proc;
+}
+
+/**
+ * Another server on the embedded cluster of a running one, through DATABASE_URL, with its secret
+ * key: a second instance of one deployment. Its PostgreSQL CPU is that cluster's.
+ */
+async function startInstance(label: string, first: Proc): Promise<Proc> {
+  const pgDir = first.pgDataDir ?? first.dataDir;
+  const port = (await fs.readFile(path.join(pgDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3]!.trim();
+  const password = (await fs.readFile(path.join(pgDir, 'pg-password'), 'utf8')).trim();
+  const secretKey = (await fs.readFile(path.join(first.dataDir, 'secret.key'), 'utf8')).trim();
+  const proc = await startServer(label, [], undefined, ROOT, {
+    DATABASE_URL: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/dcr`,
+    DCR_SECRET_KEY: secretKey,
+  });
+  proc.pgDataDir = pgDir;
   return proc;
 }
 
@@ -765,8 +785,10 @@ function combine(parts: Run[]): Run {
  *
  * Loads compared with each other form a group (`groupOf`: ROUND_GROUP, or a target and its
  * @seeded twin), measured together: a lead-in of each, then each member's measurement in
- * `args.slices` slices that alternate A B C, C B A, A B C, … so that the members' slices have the
- * same mean time. Measured one after the other, 4 s each, a target and its seeded twin gave
+ * `args.slices` slices that cycle A B C, A B C, …, so that each member idles as long between its
+ * slices as the others: a process idle for a few seconds runs its first second slower (above).
+ * A mirrored order (A B C, C B A, …) would give the members the same mean time but not the same
+ * idles. Measured one after the other, 4 s each, a target and its seeded twin gave
  * per-round ratios from 0.76 to 1.41 over three runs: this machine's speed moves by a fifth and more
  * from one 4 s window to the next (the same process's CPU per JWT went 145 → 203 µs within one
  * round). Slices of a second put the members of a group through the same phases.
@@ -796,11 +818,12 @@ async function runRounds(loads: Load[], args: Args, groupOf: (name: string) => s
           leadInErrors.set(load.name, leadInErrors.get(load.name)! + lead.non2xx + lead.socketErrors);
           if (lead.non2xx + lead.socketErrors > 0) log(`  lead-in errors on ${load.name}: ${JSON.stringify(lead.statusCodes)} socket ${lead.socketErrors}`);
         }
-        // Slices alternate within the group, A B B A A B …, so that each member's slices sit at
-        // the same mean time as the others' (with an even number of slices).
+        // Slices cycle through the group, A B C, A B C, …: every member idles as long between
+        // its slices as the others. The one-slice offset of their mean times flips in the
+        // reverse rounds.
         const slices = new Map<string, Run[]>(members.map((load) => [load.name, []]));
         for (let slice = 0; slice < args.slices; slice++) {
-          for (const load of slice % 2 === 0 ? members : [...members].reverse()) {
+          for (const load of members) {
             slices.get(load.name)!.push(await measure(load, args.duration / args.slices, args.connections));
           }
         }
@@ -870,6 +893,18 @@ interface Check {
 function ratio(a: Figures | undefined, b: Figures | undefined): number | null {
   if (!a || !b || a.rpsRuns.length !== b.rpsRuns.length || b.rpsRuns.some((rps) => rps <= 0)) return ratioOfMedians(a, b);
   return Math.round(median(a.rpsRuns.map((rps, round) => rps / b.rpsRuns[round]!)) * 100) / 100;
+}
+
+/**
+ * The same over several instances of each side: per round, the sum of a's requests/s over the sum
+ * of b's; the median over rounds. With one instance each, ratio().
+ */
+function ratioOfSums(as: Figures[], bs: Figures[]): number | null {
+  const rounds = as[0]?.rpsRuns.length ?? 0;
+  if (as.length === 0 || bs.length === 0 || [...as, ...bs].some((f) => f.rpsRuns.length !== rounds)) return null;
+  const sum = (list: Figures[], round: number) => list.reduce((total, f) => total + f.rpsRuns[round]!, 0);
+  const perRound = Array.from({ length: rounds }, (_, round) => sum(as, round) / sum(bs, round));
+  return perRound.every(Number.isFinite) ? Math.round(median(perRound) * 100) / 100 : null;
 }
 
 /** a's median requests/s over b's: reported alongside, for comparison with earlier runs. */
@@ -1019,27 +1054,41 @@ async function seededMode(args: Args): Promise<Record<string, unknown>> {
   const seedWallSeconds = round1((Date.now() - started) / 1000);
   log(`seeded in ${seed.seconds} s of inserts (${seedWallSeconds} s with initdb and the cluster's start and stop); database ${Math.round(seed.databaseBytes! / 1024 / 1024)} MB`);
 
-  // One server per database (two servers never share a data folder), each running both loads.
+  // One server per database on its embedded cluster, and args.instances - 1 more on each reaching
+  // the same cluster through DATABASE_URL, as instances of one deployment do. Two processes of one
+  // build differ by up to ±15 % in Node CPU for one path and not another (one seeded run: 10 %
+  // more per opaque token in the seeded server, in all five rounds, and 1 % per JWT): each side's
+  // figure is the sum over its instances, so no one process decides it.
   const [emptyProc, seededProc] = await Promise.all([startServer('empty'), startServer('seeded', [], seededDir)]);
-  const loads: Load[] = [];
-  for (const [proc, suffix] of [
-    [emptyProc, ''],
-    [seededProc, '@seeded'],
-  ] as const) {
-    loads.push(...(await serverLoads(proc, 'register-bearer', suffix)), ...(await serverLoads(proc, 'token-cc', suffix)));
+  const sides = [
+    { procs: [emptyProc], suffix: '' },
+    { procs: [seededProc], suffix: '@seeded' },
+  ];
+  for (let i = 2; i <= args.instances; i++) {
+    const more = await Promise.all(sides.map((side) => startInstance(`${side.procs[0]!.label}#${i}`, side.procs[0]!)));
+    sides.forEach((side, n) => side.procs.push(more[n]!));
   }
-  // Interleave empty and seeded: register-bearer, register-bearer@seeded, token-cc-jwt, ...
-  loads.sort((a, b) => a.name.replace('@seeded', '').localeCompare(b.name.replace('@seeded', '')) || a.name.length - b.name.length);
-  // Each target and its @seeded twin are one group: they alternate in slices (args.slices).
-  const figures = await runRounds(loads, args, (name) => name.replace('@seeded', ''));
+  const loads: Load[] = [];
+  for (let i = 0; i < args.instances; i++) {
+    for (const side of sides) {
+      const suffix = `${side.suffix}${i > 0 ? `#${i + 1}` : ''}`;
+      loads.push(...(await serverLoads(side.procs[i]!, 'register-bearer', suffix)), ...(await serverLoads(side.procs[i]!, 'token-cc', suffix)));
+    }
+  }
+  // A target's instances on both databases form one group, alternating in slices (args.slices):
+  // register-bearer, register-bearer@seeded, register-bearer#2, register-bearer@seeded#2, ...
+  const target = (name: string) => name.replace(/@seeded|#\d+$/g, '');
+  loads.sort((a, b) => target(a.name).localeCompare(target(b.name)));
+  const figures = await runRounds(loads, args, target);
   const sizes = await databaseSizes(seededProc);
   await stopAll();
 
-  const f = (name: string) => figures[name];
+  const instancesOf = (name: string) => Object.keys(figures).filter((key) => key.replace(/#\d+$/, '') === name).map((key) => figures[key]!);
+  const sideRatio = (name: string) => ratioOfSums(instancesOf(`${name}@seeded`), instancesOf(name));
   const ratios = {
-    register_seeded_vs_empty: ratio(f('register-bearer@seeded'), f('register-bearer')),
-    token_jwt_seeded_vs_empty: ratio(f('token-cc-jwt@seeded'), f('token-cc-jwt')),
-    token_opaque_seeded_vs_empty: ratio(f('token-cc-opaque@seeded'), f('token-cc-opaque')),
+    register_seeded_vs_empty: sideRatio('register-bearer'),
+    token_jwt_seeded_vs_empty: sideRatio('token-cc-jwt'),
+    token_opaque_seeded_vs_empty: sideRatio('token-cc-opaque'),
   };
   process.stdout.write('\n');
   printTable(figures);
@@ -1049,7 +1098,7 @@ async function seededMode(args: Args): Promise<Record<string, unknown>> {
       `${sizes ? Math.round(sizes.databaseBytes / 1024 / 1024) : '?'} MB after the run (${sizes?.applications.toLocaleString('en') ?? '?'} apps)\n`,
   );
   for (const [name, value] of Object.entries(ratios)) process.stdout.write(`  ${name.padEnd(30)} ${value ?? 'n/a'}\n`);
-  return { seed: { ...seed, wallSeconds: seedWallSeconds, afterRun: sizes }, ...ratios, targets: figures };
+  return { seed: { ...seed, wallSeconds: seedWallSeconds, afterRun: sizes }, ...ratios, instances: args.instances, targets: figures };
 }
 
 /** pg_database_size and the app count of a running server's embedded database (read via psql-free pg). */
