@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- [--quick] [--json] [--smoke] [--only a,b] [--seeded N] [--profile TARGET]
- *                    [--rounds R] [--duration S] [--warmup S] [--lead-in S] [--slices K] [--connections C]`
+ *                    [--rounds R] [--duration S] [--warmup S] [--lead-in S] [--slices K] [--instances N]
+ *                    [--connections C]`
  *
  * Load benchmark of the real server process against two references on the same machine:
  *
@@ -33,8 +34,9 @@
  * --quick: everything in under 3 minutes. --json: the last stdout line is one JSON object
  * (ratios, checks and raw figures). --smoke: register-bearer only, a few seconds (the test suite's
  * check that the benchmark runs). --seeded N: seeds N apps with scripts/seed.ts into a fresh
- * database and measures register-bearer and token-cc there and on an empty one, each target
- * grouped with its seeded twin. --slices K: slices per measurement (4; 1 measures in one go).
+ * database and measures register-bearer and token-cc there and on an empty one, with --instances N
+ * servers on each database (2, see seededMode), all of a target's in one group.
+ * --slices K: slices per measurement (4; 1 measures in one go).
  * --profile TARGET: runs that server target under `node --cpu-prof` and prints the top self-time
  * functions of the measured round (scripts/cpuprofile-top.ts).
  * --ab DIR and/or --ab-env NAME=value,...: A/B runs. Each selected server target also runs from the
