@@ -147,23 +147,66 @@ export function wso2Body(error: ApiError) {
   };
 }
 
-/** The one error handler: every error leaves in the route's declared error shape. */
+/** The body and media type of `error` in one route format, serialised here (see errorHandler). */
+function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
+  if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
+  if (format === 'oauth') return { type: 'application/json; charset=utf-8', body: JSON.stringify(oauthBody(error)) };
+  return { type: 'application/json; charset=utf-8', body: JSON.stringify(wso2Body(error)) };
+}
+
+/**
+ * The answer when building the real one failed: a 500 per format, computed once at start-up from
+ * constants, so that sending it involves nothing that can throw.
+ */
+const LAST_RESORT: Readonly<Record<ErrorFormat, { type: string; body: string }>> = {
+  wso2: render(internalError(), 'wso2'),
+  scim: render(internalError(), 'scim'),
+  oauth: render(internalError(), 'oauth'),
+};
+
+/**
+ * Logging must not change the answer. A log call can throw: pino's error serializer writes a tag
+ * onto every error it visits, and fails on one that is frozen or otherwise not extensible. Then
+ * a line without the error object is written instead, with what can be said of it as text.
+ */
+function logRejection(request: FastifyRequest, apiError: ApiError, error: unknown): void {
+  try {
+    if (apiError.statusCode >= 500 && !(apiError instanceof ShuttingDown)) {
+      request.log.error({ err: error }, 'request failed');
+    } else {
+      // The onResponse line already records the status; the reason only matters when debugging.
+      request.log.debug({ statusCode: apiError.statusCode, reason: apiError.description }, 'request rejected');
+    }
+  } catch (logFailure) {
+    try {
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : typeof error;
+      request.log.error(`request failed (${what}); its error could not be logged: ${String(logFailure)}`);
+    } catch {
+      // Nothing more can be done about a logger that throws on a plain string.
+    }
+  }
+}
+
+/**
+ * The one error handler: every error leaves in the route's declared error shape. The body is
+ * serialised here and sent as a string, so Fastify's per-status response serializer (which fails
+ * on a body that lacks a required field, toolchain notes §4) is not involved; whatever goes wrong
+ * while answering, the caller gets the spec's 500 body, never Fastify's own
+ * FST_ERR_FAILED_ERROR_SERIALIZATION.
+ */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const apiError = classify(error);
-  if (apiError.statusCode >= 500 && !(apiError instanceof ShuttingDown)) {
-    request.log.error({ err: error }, 'request failed');
-  } else {
-    // The onResponse line already records the status; the reason only matters when debugging.
-    request.log.debug({ statusCode: apiError.statusCode, reason: apiError.description }, 'request rejected');
+  const format = request.routeOptions.config?.errorFormat ?? 'wso2';
+  let answer: { status: number; headers: Readonly<Record<string, string | string[]>>; type: string; body: string };
+  try {
+    const apiError = classify(error);
+    logRejection(request, apiError, error);
+    answer = { status: apiError.statusCode, headers: apiError.headers, ...render(apiError, format) };
+  } catch {
+    answer = { status: 500, headers: {}, ...LAST_RESORT[format] };
   }
-  reply.code(apiError.statusCode);
-  for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value);
-  const format = request.routeOptions.config?.errorFormat;
-  if (format === 'scim') return reply.type('application/scim+json').send(scimBody(apiError));
-  if (format === 'oauth') {
-    // RFC 6749 §5.1: error responses of the token endpoint are not cached either.
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    return reply.type('application/json').send(oauthBody(apiError));
-  }
-  return reply.type('application/json').send(wso2Body(apiError));
+  reply.code(answer.status);
+  for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value);
+  // RFC 6749 §5.1: error responses of the token endpoint are not cached either.
+  if (format === 'oauth') reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  return reply.type(answer.type).send(answer.body);
 }

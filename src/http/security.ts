@@ -6,15 +6,12 @@ import type { Authenticator } from '../services/auth.js';
  * fastify-openapi-glue security handlers, one method per scheme in spec/ (`securitySchemes`).
  * Glue calls them in the order of the operation's `security` list (OR across entries): returning
  * passes, throwing tries the next. They run as preHandler, after body validation.
+ *
+ * Every failure is a new error object. Glue collects them into the request's SecurityError, and
+ * the error handler logs that with its causes when one of them is a 5xx; pino's serializer tags
+ * each error it visits. One frozen error shared by every request made that log call throw, and
+ * the request answered Fastify's own 500 (FST_ERR_FAILED_ERROR_SERIALIZATION) instead of a 503.
  */
-/**
- * Glue tries the schemes in the spec's order, Bearer first: a Basic request always fails
- * OAuth2Security before it reaches BasicAuth. It fails with this one error (never sent: glue
- * collects the failures and the error handler answers a fresh 401) rather than a new one with a
- * stack trace, after a prefix test only.
- */
-const NOT_BEARER = Object.freeze(unauthorized());
-
 export class SecurityHandlers {
   constructor(private readonly auth: Authenticator) {}
 
@@ -28,7 +25,9 @@ export class SecurityHandlers {
    */
   async OAuth2Security(request: FastifyRequest, _reply: FastifyReply, scopes: readonly string[]): Promise<void> {
     const header = request.headers.authorization;
-    if (header === undefined || !/^Bearer /i.test(header)) throw NOT_BEARER;
+    // Glue tries the schemes in the spec's order, Bearer first: a Basic request fails here after a
+    // prefix test only.
+    if (header === undefined || !/^Bearer /i.test(header)) throw unauthorized();
     request.caller = await this.auth.authenticateBearer(header, scopes);
   }
 
