@@ -28,4 +28,10 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
 EXPOSE 9763
+# node runs as PID 1, in exec form (no npm or shell in between), and handles SIGTERM itself: it stops
+# accepting, drains in-flight requests and stops the embedded PostgreSQL (README, "Stopping and
+# restarting"). That takes up to 20 s, more than docker stop's default 10 s: run with
+# `docker stop -t 30` (compose: stop_grace_period), and with --init (compose: init: true) so that an
+# init process reaps the embedded postmaster, which pg_ctl leaves to PID 1.
+STOPSIGNAL SIGTERM
 CMD ["node", "--max-old-space-size=512", "dist/server.js"]

@@ -347,7 +347,8 @@ function serverCommand(cwd: string): Promise<string[]> {
           child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cwd}: ${prestart} exited ${code}`))));
         });
       }
-      const [node, ...args] = (pkg.scripts.start ?? '').split(/\s+/);
+      // `exec node …` since the script execs node (README, "Stopping and restarting"); earlier trees: `node …`.
+      const [node, ...args] = (pkg.scripts.start ?? '').replace(/^exec\s+/, '').split(/\s+/);
       if (node !== 'node') throw new Error(`${cwd}: start is not a node command: ${pkg.scripts.start}`);
       return args;
     })();

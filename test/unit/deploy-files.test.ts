@@ -118,7 +118,10 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
   const cmd = of('CMD').at(-1)?.args ?? '';
   const argv = cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : cmd.split(/\s+/);
   const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
-  t.strictSame(argv, pkg.scripts.start!.split(/\s+/), "npm start's command, in exec form (signals reach node)");
+  // npm start's script is `exec node …` (npm's shell replaces itself with node); the image runs
+  // the same node command as PID 1, in exec form, so that SIGTERM reaches node itself.
+  t.strictSame(['exec', ...argv], pkg.scripts.start!.split(/\s+/), "npm start's command, in exec form (signals reach node)");
+  t.equal(of('STOPSIGNAL').at(-1)?.args ?? 'SIGTERM', 'SIGTERM', 'docker stop sends SIGTERM, which starts the graceful shutdown');
   t.ok(
     of('RUN').some((run) => run.args.includes('scripts/build.ts')),
     "the image builds dist/ as npm start's prestart does (scripts/build.ts)",
