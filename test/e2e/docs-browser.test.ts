@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { SERVER_ARGS } from '../fixtures/server-command.js';
-import { freePort } from '../fixtures/server-process.js';
+import { freePort, killCluster } from '../fixtures/server-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -90,8 +90,10 @@ async function startServer(t: Test, adminPassword: string): Promise<{ baseUrl: s
       if (!(await exited(child, 5_000))) killGroup(child, 'SIGKILL');
       await exited(child, 5_000);
     }
-    // Whatever is left of the group (a postgres child of a server that died early).
+    // Whatever is left of the group, and the postmaster of a server that died early (it runs in
+    // a session of its own).
     killGroup(child, 'SIGKILL');
+    killCluster(dataDir);
     await fs.rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
   });
 

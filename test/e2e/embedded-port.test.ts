@@ -54,7 +54,7 @@ t.test('taken three times in a row: start-up gives up with postgres output', asy
         return taken;
       },
     }),
-    /The embedded PostgreSQL did not start\. Its last output:\n[^]*could not bind/,
+    /The embedded PostgreSQL did not start\. The end of its log \(.*postgres\.log\):\n[^]*could not bind/,
   );
   t.equal(picks, 3, 'three attempts, then the error');
 });
