@@ -16,6 +16,7 @@ import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from '
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
+import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
 import helmet from 'helmet';
@@ -56,6 +57,8 @@ export interface AppOptions {
   https?: { key: Buffer; cert: Buffer };
   /** Fastify/pino logger options; false for none (tests). */
   logger: FastifyServerOptions['logger'];
+  /** When the listener closes in a graceful shutdown (src/http/drain.ts). */
+  drain?: DrainOptions;
 }
 
 /** Swagger UI's page, assets and documents (src/http/docs.ts). */
@@ -229,14 +232,16 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
-  // Graceful shutdown (server.ts calls app.close()): the listener stops accepting and idle
-  // keep-alive connections are closed, but a connection busy with a request stays open after its
-  // answer, and Node does not close it (it would hold close() up until keepAliveTimeout, 72 s,
-  // far past the shutdown bound). So while closing, every answer closes its connection, and a
-  // request that still arrives on an open connection gets 503 in the route's error shape.
+  // Graceful shutdown (server.ts calls app.close()). From its start, every answer closes its
+  // connection (a connection busy with a request stays open after its answer otherwise, and Node
+  // does not close it: it would hold close() up until keepAliveTimeout, 72 s, far past the
+  // shutdown bound), and a request that arrives gets 503 in the route's error shape. Requests
+  // already in flight complete normally. The listener closes once connections stop arriving
+  // (drain.ts), then idle connections are closed and in-flight requests are waited for.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    await untilListenerQuiet(app.server, options.drain ?? DEFAULT_DRAIN);
   });
   // The hooks that run on every request are callback-style rather than async: an async hook
   // costs Fastify a promise and a microtask per request, for work that never waits.

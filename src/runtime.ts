@@ -33,7 +33,11 @@ export interface Runtime {
   services: AppServices;
   /** Set when the super admin was created with a generated password (shown once, never logged). */
   generatedAdminPassword: string | undefined;
+  /** A shutdown has begun (marks the data folder's lock, so that a restart waits for it). */
+  beginShutdown(): Promise<void>;
   close(): Promise<void>;
+  /** A forced exit: the embedded cluster is told to shut down by itself (synchronous). */
+  abandon(): void;
 }
 
 export class StartupError extends Error {
@@ -178,7 +182,14 @@ export async function startRuntime(config: Config, log: Log): Promise<Runtime> {
       // A generated password only for the zero-setup default; a real deployment must choose one.
       embedded ? randomPassword : undefined,
     );
-    return { db, services, generatedAdminPassword, close };
+    return {
+      db,
+      services,
+      generatedAdminPassword,
+      beginShutdown: async () => embedded?.markStopping(),
+      close,
+      abandon: () => embedded?.abandon(),
+    };
   } catch (err) {
     await close();
     throw err;

@@ -9,6 +9,32 @@ import { VERSION } from './version.js';
 const DRAIN_MS = 10_000;
 /** Then the bound on closing the pool and stopping the embedded Postgres, before a forced exit 1. */
 const STOP_MS = 10_000;
+/** The signals that ask for a graceful stop. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/**
+ * A second stop signal within this time of the first is the same request, delivered twice: Ctrl-C
+ * in a terminal signals the whole foreground process group, and `npm start` passes the SIGINT it
+ * got on to node, which already got its own. Only a later one forces the exit.
+ */
+const REPEAT_MS = 1_000;
+
+/**
+ * Calls `stop` on the first SIGINT/SIGTERM, ignores a repeat within REPEAT_MS, and calls `force`
+ * on any later one (a user pressing Ctrl-C again because the shutdown takes too long).
+ */
+function onStopSignal(handlers: { stop(signal: NodeJS.Signals): void; force(signal: NodeJS.Signals): void }): void {
+  let first: number | undefined;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (first === undefined) {
+        first = Date.now();
+        handlers.stop(signal);
+      } else if (Date.now() - first >= REPEAT_MS) {
+        handlers.force(signal);
+      }
+    });
+  }
+}
 
 /**
  * The process entry point (`npm start`): reads the environment once, starts the runtime, listens,
@@ -66,25 +92,48 @@ export async function main(): Promise<void> {
 
   const purger = createTokenPurger(runtime.db, config, runtime.services.metrics, app.log);
 
-  // Shutdown order: stop accepting and drain in-flight requests (app.close) while the token purge
-  // finishes its current DELETE (purger.stop), then close the pool,
-  // then stop the embedded Postgres (runtime.close). Draining is bounded: connections still open
-  // after DRAIN_MS (a stuck request, a client that never reads its answer) are cut, so that the
-  // pool and Postgres are always closed by this code, well inside close-with-grace's hard limit,
-  // which exits 1 without them (and used to leave the embedded postgres running).
-  closeWithGrace({ delay: DRAIN_MS + STOP_MS }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    const cut = setTimeout(() => {
-      app.log.warn({ drainMs: DRAIN_MS }, 'requests still open after the drain bound: closing their connections');
-      app.server.closeAllConnections();
-    }, DRAIN_MS);
-    try {
-      await Promise.all([app.close(), purger.stop()]);
-    } finally {
-      clearTimeout(cut);
-    }
-    await runtime.close();
+  // Shutdown order: mark the data folder's lock as stopping (a restart meanwhile waits for this
+  // shutdown instead of failing); stop accepting once connections stop arriving and drain the
+  // requests in flight (app.close) while the token purge finishes its current DELETE
+  // (purger.stop); then close the pool and stop the embedded Postgres (runtime.close). Draining is
+  // bounded: connections still open after DRAIN_MS (a stuck request, a client that never reads its
+  // answer) are cut, so that the pool and Postgres are always closed by this code, well inside
+  // close-with-grace's hard limit. Past that limit the process exits 1, and the embedded Postgres
+  // is told to shut down by itself rather than live on as an orphan.
+  const grace = closeWithGrace(
+    {
+      delay: DRAIN_MS + STOP_MS,
+      skip: [...STOP_SIGNALS],
+      onTimeout: (delay) => {
+        app.log.error({ delayMs: delay }, 'the shutdown did not finish in time: exiting');
+        runtime.abandon();
+      },
+    },
+    async ({ err }) => {
+      if (err) app.log.error({ err }, 'shutting down after an error');
+      await runtime.beginShutdown().catch((markErr: unknown) => app.log.warn({ err: markErr }, 'could not mark the data folder as stopping'));
+      const cut = setTimeout(() => {
+        app.log.warn({ drainMs: DRAIN_MS }, 'requests still open after the drain bound: closing their connections');
+        app.server.closeAllConnections();
+      }, DRAIN_MS);
+      try {
+        await Promise.all([app.close(), purger.stop()]);
+      } finally {
+        clearTimeout(cut);
+      }
+      await runtime.close();
+    },
+  );
+  onStopSignal({
+    stop: (signal) => {
+      app.log.info({ signal }, 'shutting down');
+      void grace.close();
+    },
+    force: (signal) => {
+      app.log.warn({ signal }, 'a second stop signal: exiting now, without finishing the shutdown');
+      runtime.abandon();
+      process.exit(1);
+    },
   });
 
   try {
