@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, {
   LogController,
   type FastifyInstance,
@@ -61,7 +61,20 @@ export interface AppOptions {
 /** Swagger UI's page, assets and documents (src/http/docs.ts). */
 const DOCS_PATH = /^\/docs(?:[/?]|$)/;
 
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/**
+ * Every method Node's HTTP parser accepts: each one is routed, so that a path the spec declares
+ * answers 405 with Allow to any method it does not declare (a method no route knew was a 404, and
+ * QUERY a 400 from Fastify's body checks). Methods the parser refuses never reach the router.
+ */
+const ROUTED_METHODS: readonly string[] = METHODS;
+
+/** The order Allow lists methods in: the usual ones first, as clients expect them. */
+const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+export function allowHeader(methods: Iterable<string>): string[] {
+  const rank = (method: string) => (ALLOW_ORDER.includes(method) ? ALLOW_ORDER.indexOf(method) : ALLOW_ORDER.length);
+  return [...new Set(methods)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
 
 /**
  * The security headers of helmet's defaults (CSP, HSTS, X-Frame-Options, nosniff, ...), computed
@@ -176,12 +189,16 @@ async function mountSpec(
   await app.register(async (scope) => {
     for (const [url, { methods, errorFormat }] of methodsByUrl) {
       if (methods.has('GET')) methods.add('HEAD');
-      const allow = HTTP_METHODS.filter((method) => methods.has(method));
-      const others = HTTP_METHODS.filter((method) => !methods.has(method));
+      const allow = allowHeader(methods);
+      // Answered in onRequest, before any body is read: the method alone decides, so a body of
+      // the wrong type, too large, or missing (QUERY) does not turn the 405 into a 415/413/400.
+      const refuse = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) =>
+        done(methodNotAllowed(request.method, allow));
       scope.route({
-        method: others,
+        method: ROUTED_METHODS.filter((method) => !methods.has(method)),
         url,
         config: { errorFormat },
+        onRequest: refuse,
         handler: async (request) => {
           throw methodNotAllowed(request.method, allow);
         },
@@ -224,6 +241,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       },
     },
   });
+  for (const method of ROUTED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method);
+  }
   app.decorateRequest('caller', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
@@ -266,8 +286,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   const apiHeaders = apiSecurityHeaders(documentHeaders);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
-    // After the security headers, so that the 503s of a drain carry them too.
-    done(closing ? shuttingDown() : undefined);
+    // After the security headers, so that the 503s of a drain carry them too. An unknown path is
+    // answered here, before any body is read: its 404 does not become a 415, 413 or 400.
+    done(closing ? shuttingDown() : request.is404 ? notFound(`No resource at ${request.url}`) : undefined);
   });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');

@@ -2,6 +2,7 @@
  * /scim2/Users (RFC 7643/7644 subset, spec/platform-api.yaml) and the health probes, through
  * app.inject: exact status, headers and bodies as they leave the server.
  */
+import { METHODS } from 'node:http';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
@@ -251,6 +252,7 @@ t.test('GET /scim2/Users/{id}', async (t) => {
       assertScimError(t, await app.inject({ method: 'GET', url: `/scim2/Users/${unknown}`, headers: { authorization: ADMIN_AUTH } }), 404);
     });
   }
+
 });
 
 t.test('GET /scim2/Users?filter=userName eq "..."', async (t) => {
@@ -320,6 +322,7 @@ t.test('GET /scim2/Users?filter=userName eq "..."', async (t) => {
     t.equal(res.statusCode, 200);
     t.strictSame(res.json(), { schemas: [LIST_URN], totalResults: 1, startIndex: 2, itemsPerPage: 0, Resources: [] });
   });
+
 
   for (const filter of [
     'emails co "x"',
@@ -505,6 +508,16 @@ t.test('405 with Allow on SCIM paths, in the SCIM error shape', async (t) => {
   const item = await app.inject({ method: 'PATCH', url: '/scim2/Users/0b7c6d7e-1f2a-4b3c-8d9e-0f1a2b3c4d5e', headers: { authorization: ADMIN_AUTH } });
   assertScimError(t, item, 405);
   t.equal(item.headers.allow, 'GET, HEAD, DELETE');
+
+  // Every method Node parses (TRACE and PROPFIND were 404, QUERY a 400), with any body.
+  for (const method of METHODS.filter((method) => !['GET', 'HEAD', 'POST', 'DELETE'].includes(method))) {
+    const url = method === 'PUT' ? '/scim2/Users/0b7c6d7e-1f2a-4b3c-8d9e-0f1a2b3c4d5e' : '/scim2/Users';
+    const res = await app.inject({ method: method as 'GET', url, headers: { authorization: ADMIN_AUTH, 'content-type': 'text/xml' }, payload: '<x/>' });
+    t.test(`${method} ${url}`, async (t) => {
+      assertScimError(t, res, 405);
+      t.equal(res.headers.allow, url === '/scim2/Users' ? 'GET, HEAD, POST' : 'GET, HEAD, DELETE');
+    });
+  }
 });
 
 t.test('health probes', async (t) => {
