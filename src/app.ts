@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
+import { METHODS, ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   LogController,
   type FastifyInstance,
@@ -16,6 +17,7 @@ import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from '
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
 import helmet from 'helmet';
@@ -64,7 +66,8 @@ const DOCS_PATH = /^\/docs(?:[/?]|$)/;
 /**
  * Every method Node's HTTP parser accepts: each one is routed, so that a path the spec declares
  * answers 405 with Allow to any method it does not declare (a method no route knew was a 404, and
- * QUERY a 400 from Fastify's body checks). Methods the parser refuses never reach the router.
+ * QUERY a 400 from Fastify's body checks). Methods the parser refuses never reach the router
+ * (src/http/client-errors.ts answers them 501).
  */
 const ROUTED_METHODS: readonly string[] = METHODS;
 
@@ -207,11 +210,34 @@ async function mountSpec(
   });
 }
 
+/**
+ * Node hands CONNECT requests to the server's 'connect' listeners rather than to its request
+ * handler, and without one it drops the connection unanswered. This server is no proxy: CONNECT
+ * goes through the router like any other method (405 with Allow on a declared path, 404
+ * elsewhere), and the connection closes after the answer.
+ */
+function routeConnect(app: FastifyInstance): void {
+  app.server.on('connect', (request: IncomingMessage, socket: Socket) => {
+    const response = new ServerResponse(request);
+    response.shouldKeepAlive = false;
+    response.assignSocket(socket);
+    response.on('finish', () => {
+      response.detachSocket(socket);
+      socket.end();
+    });
+    app.routing(request, response);
+  });
+}
+
 /** The log levels at which the one line per request is written (info and below). */
 const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
 /** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
 export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
+  // Security headers on every answer: the API set, or the document set under /docs (where
+  // Swagger UI's own CSP then applies to its page and assets).
+  const documentHeaders = documentSecurityHeaders();
+  const apiHeaders = apiSecurityHeaders(documentHeaders);
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
@@ -228,6 +254,14 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // ({"error","message","statusCode"}); the onRequest hook below answers them in the route's
     // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
     return503OnClosing: false,
+    // Requests the router cannot match (a path that is not valid percent-encoding): the spec's
+    // error shapes, not Fastify's {"error","code","message","statusCode"}.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(apiHeaders);
+      errorHandler(error, request, reply);
+    },
+    // Requests Node's parser refuses (malformed, too large a header block, unknown method, timeout).
+    clientErrorHandler: clientErrorHandler(apiHeaders),
     ajv: {
       customOptions: {
         // Deliberate choices (toolchain notes §8): numbers and booleans become strings where
@@ -244,6 +278,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   for (const method of ROUTED_METHODS) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method);
   }
+  routeConnect(app);
   app.decorateRequest('caller', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
@@ -280,10 +315,6 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     }
     done();
   });
-  // Security headers on every answer: the API set, or the document set under /docs (where
-  // Swagger UI's own CSP then applies to its page and assets).
-  const documentHeaders = documentSecurityHeaders();
-  const apiHeaders = apiSecurityHeaders(documentHeaders);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
     // After the security headers, so that the 503s of a drain carry them too. An unknown path is

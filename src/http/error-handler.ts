@@ -63,6 +63,9 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
       return badRequest('The Content-Length header does not match the body');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
+    // Answered before routing (Fastify's frameworkErrors): the path could not be matched at all.
+    case 'FST_ERR_BAD_URL':
+      return badRequest('The request target is not a valid URL path', [], 'invalidSyntax');
     default:
       break;
   }
@@ -147,6 +150,20 @@ export function wso2Body(error: ApiError) {
   };
 }
 
+/**
+ * The error shape of an answer no route gives (an unknown path, a path that does not decode): SCIM
+ * clients read RFC 7644's under /scim2, everyone else the spec's `Error`. RFC 6749's shape is only
+ * for the OAuth2 operations that declare it.
+ */
+export function errorFormatForPath(url: string): ErrorFormat {
+  return /^\/scim2(?:[/?#]|$)/.test(url) ? 'scim' : 'wso2';
+}
+
+/** The route's declared error shape, or the path's when no route matched. */
+export function errorFormatOf(request: FastifyRequest): ErrorFormat {
+  return request.routeOptions.config?.errorFormat ?? errorFormatForPath(request.url);
+}
+
 /** The one error handler: every error leaves in the route's declared error shape. */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const apiError = classify(error);
@@ -158,7 +175,7 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   }
   reply.code(apiError.statusCode);
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value);
-  const format = request.routeOptions.config?.errorFormat;
+  const format = errorFormatOf(request);
   if (format === 'scim') return reply.type('application/scim+json').send(scimBody(apiError));
   if (format === 'oauth') {
     // RFC 6749 §5.1: error responses of the token endpoint are not cached either.

@@ -520,6 +520,13 @@ t.test('405 with Allow on SCIM paths, in the SCIM error shape', async (t) => {
   }
 });
 
+t.test('paths under /scim2 that no operation has: SCIM errors too', async (t) => {
+  assertScimError(t, await app.inject({ method: 'GET', url: '/scim2/Groups', headers: { authorization: ADMIN_AUTH } }), 404);
+  assertScimError(t, await app.inject({ method: 'POST', url: '/scim2/Users/x/y', headers: { authorization: ADMIN_AUTH, 'content-type': 'text/xml' }, payload: '<x/>' }), 404);
+  // A path that does not decode was Fastify's {"error","code":"FST_ERR_BAD_URL",...}.
+  assertScimError(t, await app.inject({ method: 'GET', url: '/scim2/Users/%zz', headers: { authorization: ADMIN_AUTH } }), 400, 'invalidSyntax');
+});
+
 t.test('health probes', async (t) => {
 
   t.test('/health/live: 200 {status: UP}, no credentials needed', async (t) => {
