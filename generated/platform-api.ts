@@ -37,6 +37,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;
@@ -566,6 +567,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;
@@ -594,6 +596,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;

@@ -232,6 +232,14 @@ function routeConnect(app: FastifyInstance): void {
 /** The log levels at which the one line per request is written (info and below). */
 const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
+/**
+ * The router's limit on one path segment. Fastify's default (100) answered a longer user id with
+ * its own 414 body; no route here has a regular-expression parameter (what the limit protects), so
+ * it is set to what Node's header limit lets through anyway, and a long id reaches its operation
+ * (404: no user has that id).
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
 /** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
 export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
   // Security headers on every answer: the API set, or the document set under /docs (where
@@ -254,6 +262,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // ({"error","message","statusCode"}); the onRequest hook below answers them in the route's
     // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
     return503OnClosing: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Requests the router cannot match (a path that is not valid percent-encoding): the spec's
     // error shapes, not Fastify's {"error","code","message","statusCode"}.
     frameworkErrors: (error, request, reply) => {

@@ -5,6 +5,7 @@ import {
   OAuthError,
   badRequest,
   internalError,
+  notFound,
   serviceUnavailable,
   ShuttingDown,
   unauthorized,
@@ -66,6 +67,10 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
     // Answered before routing (Fastify's frameworkErrors): the path could not be matched at all.
     case 'FST_ERR_BAD_URL':
       return badRequest('The request target is not a valid URL path', [], 'invalidSyntax');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // A path segment longer than the router reads (src/app.ts sets that above what Node's
+      // header limit lets through): no resource has such a name.
+      return notFound('No resource at this path');
     default:
       break;
   }

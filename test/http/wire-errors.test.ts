@@ -1,6 +1,6 @@
 /**
  * Answers that Fastify or Node give on their own, before any operation runs, on the wire of a
- * real listening server: a path that does not decode, a request the HTTP parser
+ * real listening server: a path that does not decode, an over-long id, a request the HTTP parser
  * refuses (malformed, too large a header block, an unknown method, not received in time) and
  * CONNECT. Each is in the spec's error shapes, with the API's security headers, as the documents'
  * "Answers to any request" section says.
@@ -83,6 +83,13 @@ t.test('on the wire', async (t) => {
       scimType: 'invalidSyntax',
       detail: 'The request target is not a valid URL path',
     });
+  });
+
+  t.test('an id longer than the router’s old limit: 404, not a 414 with Fastify’s body', async (t) => {
+    const res = await get(`/scim2/Users/${'a'.repeat(200)}`);
+    t.equal(res.status, 404, res.body);
+    t.equal(res.headers['content-type'], 'application/scim+json; charset=utf-8');
+    t.match(JSON.parse(res.body), { schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '404' });
   });
 
   t.test('a request line and headers above 16 KiB: 431 (an over-long URL too, never 414)', async (t) => {
