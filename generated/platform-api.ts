@@ -267,8 +267,11 @@ export interface components {
              *     ]
              */
             schemas: string[];
+            /** Format: int32 */
             totalResults: number;
+            /** Format: int32 */
             startIndex: number;
+            /** Format: int32 */
             itemsPerPage: number;
             Resources: components["schemas"]["ScimUser"][];
         };
@@ -500,7 +503,15 @@ export interface operations {
             query?: {
                 /** @example userName eq "alice" */
                 filter?: string;
+                /**
+                 * @description 1-based index of the first result (RFC 7644 §3.4.2.4). A value below 1 is read as 1.
+                 *     Above 2147483647, or not an integer: 400.
+                 */
                 startIndex?: number;
+                /**
+                 * @description How many results at most (RFC 7644 §3.4.2.4). A negative value is read as 0; a value
+                 *     above 1000, the most this server answers at once, as 1000. Not an integer: 400.
+                 */
                 count?: number;
             };
             header?: never;

@@ -333,6 +333,25 @@ t.test('GET /scim2/Users?filter=userName eq "..."', async (t) => {
     t.strictSame(res.json(), { schemas: [LIST_URN], totalResults: 1, startIndex: 2, itemsPerPage: 0, Resources: [] });
   });
 
+  t.test('paging with a filter follows RFC 7644 §3.4.2.4 too, and answers integers only', async (t) => {
+    for (const [query, startIndex, items] of [
+      ['&startIndex=0', 1, 1],
+      ['&startIndex=-5', 1, 1],
+      ['&count=-3', 1, 0],
+      ['&count=1e30', 1, 1],
+      ['&startIndex=2147483647', 2147483647, 0],
+    ] as const) {
+      const res = await list('userName eq "fiona"', query);
+      t.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      const body = res.json() as ListResponse;
+      t.strictSame([body.totalResults, body.startIndex, body.itemsPerPage], [1, startIndex, items], query);
+      t.notMatch(res.body, /:-?\d+(?:\.\d+)?[eE]/, `${query}: no number in exponent notation`);
+    }
+    // A huge startIndex was answered 200 with "startIndex":1e+30.
+    for (const query of ['&startIndex=1e30', '&startIndex=9223372036854775808', '&startIndex=2147483648', '&count=2.5', '&count=1e400']) {
+      assertScimError(t, await list('userName eq "fiona"', query), 400, 'invalidValue');
+    }
+  });
 
   for (const filter of [
     'emails co "x"',
@@ -393,7 +412,45 @@ t.test('GET /scim2/Users without a filter pages by startIndex and count', async 
     });
   }
 
-  for (const query of ['?startIndex=0', '?startIndex=-1', '?count=-1', '?count=1001', '?startIndex=abc', '?count=1.5']) {
+  // RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0, and a count above
+  // what the server answers at once (1000) as that maximum.
+  for (const [query, startIndex, expected] of [
+    ['?startIndex=0', 1, everyone],
+    ['?startIndex=-1', 1, everyone],
+    ['?startIndex=-5&count=2', 1, [ADMIN, 'user-1']],
+    ['?startIndex=-9223372036854775809', 1, everyone],
+    ['?count=-1', 1, []],
+    ['?count=-9223372036854775809', 1, []],
+    ['?count=1001', 1, everyone],
+    ['?count=9223372036854775808', 1, everyone],
+    ['?count=1e30', 1, everyone],
+    ['?startIndex=2147483647', 2147483647, []],
+  ] as const) {
+    t.test(`${query} is served`, async (t) => {
+      const res = await list(query);
+      t.equal(res.statusCode, 200, res.body);
+      const body = res.json() as ListResponse;
+      t.equal(body.totalResults, 5);
+      t.equal(body.startIndex, startIndex);
+      t.equal(body.itemsPerPage, expected.length);
+      t.strictSame(body.Resources.map((user) => user.userName), expected);
+    });
+  }
+
+  // What cannot be served as a 32-bit integer page is a 400, never a 500 (a startIndex of
+  // 9223372036854775808 overflowed the database's OFFSET).
+  for (const query of [
+    '?startIndex=abc',
+    '?startIndex=',
+    '?startIndex=2.5',
+    '?startIndex=2147483648',
+    '?startIndex=9223372036854775808',
+    '?startIndex=1e30',
+    '?startIndex=-1e400',
+    '?count=1.5',
+    '?count=1e400',
+    '?count=abc',
+  ]) {
     t.test(`400 for ${query}`, async (t) => {
       assertScimError(t, await list(query), 400, 'invalidValue');
     });
