@@ -11,7 +11,7 @@ import Fastify, {
   type RouteOptions,
 } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
-import { coerceBooleanFields } from './domain/wire-coercion.js';
+import { coerceBooleanFields, readAsProperties, type PropertySchema } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
 import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
@@ -123,7 +123,7 @@ function requestId(header: string | string[] | undefined): string {
 }
 
 interface BodySchema {
-  content?: Record<string, { schema?: { properties?: Record<string, { type?: string }> } }>;
+  content?: Record<string, { schema?: { properties?: Record<string, PropertySchema> } }>;
 }
 
 /**
@@ -137,13 +137,17 @@ function errorFormatOf(route: RouteOptions): ErrorFormat {
   return scim ? 'scim' : 'wso2';
 }
 
-/** Boolean properties of a route's JSON body schema: they get WSO2's lenient coercion. */
-function booleanBodyFields(route: RouteOptions): string[] {
+/**
+ * The JSON body properties a route reads leniently, as WSO2 does (`x-read-as` in spec/: the
+ * LenientBoolean and LenientString schemas), with their schemas replaced by the type they are read
+ * as. The served document lists every spelling a client may send; the route validates the value
+ * once it has been read: booleans by coerceBooleanish (the preValidation guard below), strings by
+ * AJV's coercion of numbers and booleans. Returns the boolean ones.
+ */
+function readLeniently(route: RouteOptions): string[] {
   const body = route.schema?.body as BodySchema | undefined;
   const properties = body?.content?.['application/json']?.schema?.properties ?? {};
-  return Object.entries(properties)
-    .filter(([, schema]) => schema.type === 'boolean')
-    .map(([name]) => name);
+  return readAsProperties(properties);
 }
 
 /**
@@ -162,7 +166,7 @@ async function mountSpec(
     const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
     if (route.schema?.body) {
-      const booleans = booleanBodyFields(route);
+      const booleans = readLeniently(route);
       const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
       // Callback-style, as the hooks in buildApp: no promise and microtask per request.
       const guard = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -280,7 +284,8 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
         removeAdditional: false,
         useDefaults: true,
         allErrors: true,
-        keywords: ['example'],
+        // Annotations of spec/: examples, and the type a lenient value is read as (readLeniently).
+        keywords: ['example', 'x-read-as'],
       },
     },
   });
