@@ -226,14 +226,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Attributes beyond these (name, emails, ...) are accepted and ignored. */
+        /**
+         * @description Attributes beyond these (name, emails, the enterprise extension's, ...) are accepted and
+         *     ignored. `schemas` lists the schemas the resource uses (RFC 7643 §3): it must include the
+         *     core User schema, and may name the enterprise User extension; any other URN is 400.
+         */
         ScimUserCreate: {
             /**
              * @example [
              *       "urn:ietf:params:scim:schemas:core:2.0:User"
              *     ]
              */
-            schemas: string[];
+            schemas: ("urn:ietf:params:scim:schemas:core:2.0:User" | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")[];
             /** @example alice */
             userName: string;
             /** @example alice-Secret-1 */

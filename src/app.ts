@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { METHODS, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, {
   LogController,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchemaCompiler,
   type FastifyServerOptions,
   type HookHandlerDoneFunction,
   type RouteOptions,
 } from 'fastify';
+import type { FastifyValidationResult } from 'fastify/types/schema.js';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields, readAsProperties, type PropertySchema } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
@@ -233,6 +236,34 @@ function routeConnect(app: FastifyInstance): void {
   });
 }
 
+/**
+ * AJV's options for request validation, chosen on purpose (toolchain notes §8): numbers and
+ * booleans become strings where the spec says string (Jackson does the same for WSO2's DCR body;
+ * query and path parameters are text anyway), but arrays and objects never do; unknown keys are
+ * kept so that additionalProperties: false rejects them.
+ */
+const AJV_OPTIONS: AjvCompiler.Options = {
+  coerceTypes: true,
+  removeAdditional: false,
+  useDefaults: true,
+  allErrors: true,
+  // Annotations of spec/: examples, and the type a lenient value is read as (readLeniently).
+  keywords: ['example', 'x-read-as'],
+};
+
+/**
+ * The validators of spec/platform-api.yaml's routes. No client of SCIM or of the OAuth2 forms needs
+ * WSO2's leniency, so a body is read as typed (a boolean userName is a 400, not a user named
+ * "false"); query and path parameters, which are text on the wire, are still read as the type
+ * their schema names. The same compiler Fastify uses, with two option sets.
+ */
+function platformValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const build = AjvCompiler();
+  const bodies = build({}, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  const parameters = build({}, { customOptions: AJV_OPTIONS });
+  return (route) => (route.httpPart === 'body' ? bodies : parameters)(route as AjvCompiler.RouteDefinition) as FastifyValidationResult;
+}
+
 /** The log levels at which the one line per request is written (info and below). */
 const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
@@ -275,19 +306,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     },
     // Requests Node's parser refuses (malformed, too large a header block, unknown method, timeout).
     clientErrorHandler: clientErrorHandler(apiHeaders),
-    ajv: {
-      customOptions: {
-        // Deliberate choices (toolchain notes §8): numbers and booleans become strings where
-        // the spec says string (Jackson does the same), but arrays and objects never do;
-        // unknown keys are kept so that additionalProperties: false rejects them.
-        coerceTypes: true,
-        removeAdditional: false,
-        useDefaults: true,
-        allErrors: true,
-        // Annotations of spec/: examples, and the type a lenient value is read as (readLeniently).
-        keywords: ['example', 'x-read-as'],
-      },
-    },
+    ajv: { customOptions: AJV_OPTIONS },
   });
   for (const method of ROUTED_METHODS) {
     if (!app.supportedMethods.includes(method)) app.addHttpMethod(method);
@@ -343,6 +362,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security);
   });
   await app.register(async (scope) => {
+    scope.setValidatorCompiler(platformValidatorCompiler());
     // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
     scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
     await scope.register(formbody);

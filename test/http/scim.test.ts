@@ -158,6 +158,17 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     ['empty userName', { ...valid, userName: '' }, 'invalidValue'],
     ['userName of 65 characters', { ...valid, userName: 'a'.repeat(65) }, 'invalidValue'],
     ['userName an object', { ...valid, userName: { value: 'x' } }, 'invalidValue'],
+    // Read as typed: no SCIM client needs WSO2's leniency (it created a user named "false").
+    ['userName false', { ...valid, userName: false }, 'invalidValue'],
+    ['userName a number', { ...valid, userName: 12345 }, 'invalidValue'],
+    ['userName null', { ...valid, userName: null }, 'invalidValue'],
+    ['password a number', { ...valid, password: 123456789 }, 'invalidValue'],
+    ['password true', { ...valid, password: true }, 'invalidValue'],
+    // RFC 7643 §3: schemas names the resource's schemas; only known URNs.
+    ['schemas holding an empty string', { ...valid, schemas: [''] }, 'invalidValue'],
+    ['schemas with an empty string beside User', { ...valid, schemas: [USER_URN, ''] }, 'invalidValue'],
+    ['schemas with an unknown URN beside User', { ...valid, schemas: [USER_URN, 'urn:example:schemas:Nope'] }, 'invalidValue'],
+    ['schemas holding a number beside User', { ...valid, schemas: [USER_URN, 1] }, 'invalidValue'],
     ['a JSON array', [valid], 'invalidValue'],
     ['malformed JSON (scim+json)', '{"schemas": [', 'invalidSyntax'],
     ['malformed JSON (json)', '{"userName": "x",}', 'invalidSyntax', 'application/json'],
