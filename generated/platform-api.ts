@@ -149,7 +149,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Authorization server metadata (RFC 8414) */
+        /**
+         * Authorization server metadata (RFC 8414)
+         * @description Every endpoint it names speaks the RFC its metadata key is named for. There is no
+         *     `registration_endpoint`: the DCR route is WSO2's v0.17 API, not RFC 7591.
+         */
         get: operations["getAuthorizationServerMetadata"];
         put?: never;
         post?: never;
@@ -358,6 +362,7 @@ export interface components {
             jwks_uri: string;
             introspection_endpoint?: string;
             revocation_endpoint?: string;
+            /** @description Not sent by this server (no RFC 7591 endpoint); kept so that a client's type for RFC 8414 fits. */
             registration_endpoint?: string;
             scopes_supported?: string[];
             /** @description Empty: this server has no authorization endpoint. */
