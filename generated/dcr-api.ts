@@ -172,7 +172,13 @@ export interface components {
         };
     };
     responses: {
-        /** @description Bad Request. Invalid request body, or a registration rule was broken. */
+        /**
+         * @description Bad Request. The body is missing, is not JSON, is not received in full, holds a forbidden
+         *     key (`__proto__`, `constructor.prototype`) or does not match `DCR` (an unrecognized
+         *     property, a value of the wrong type); or a registration rule was broken (the operation's
+         *     description lists them: `owner` empty or not the caller, `clientName` invalid, `grantType`
+         *     empty or not allowed, NUL in `callbackUrl` or `tokenType`).
+         */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -233,7 +239,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Method Not Allowed. Any method but POST on this path; the `Allow` header lists POST. */
+        /** @description Method Not Allowed. Any method but POST on this path (OPTIONS too); the `Allow` header lists POST. */
         MethodNotAllowed: {
             headers: {
                 Allow?: string;
@@ -252,7 +258,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/json`. */
+        /** @description Unsupported Media Type. The body is not `application/json`, or its Content-Type does not parse. */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -284,7 +290,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Service Unavailable. The database cannot be reached; retry later. */
+        /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; retry later. */
         ServiceUnavailable: {
             headers: {
                 "Retry-After"?: number;
