@@ -44,48 +44,37 @@ export interface components {
         /**
          * DCR
          * @description The registration request. Keys not listed here are rejected with 400
-         *     "Unrecognized property '<key>'". A number where a string belongs is read as its decimal
-         *     string. Boolean fields also accept "true"/"false" in any case, 1/0, "" and null (false).
+         *     "Unrecognized property '<key>'". WSO2 reads it leniently (Jackson), and so does this
+         *     server: string fields take a number or a boolean as its text (`LenientString`), boolean
+         *     fields take `"true"`/`"false"` in any letter case, `1`/`0`, `""` and `null`
+         *     (`LenientBoolean`); `x-read-as` names the type the server reads the value as.
+         *
+         *     - `callbackUrl`: stored verbatim, not URL-validated; may be a WSO2 regexp such as
+         *       `regexp=(https://a/cb|https://b/cb)`. Empty or null means no callback.
+         *     - `clientName`: the application's name, unique across the deployment, `^[\sa-zA-Z0-9._-]+$`.
+         *     - `owner`: the user who owns the application.
+         *     - `grantType`: space-separated grant types.
+         *     - `tokenType`: absent, empty or null means `DEFAULT` (opaque tokens); `JWT` means JWT access tokens.
+         *     - `userStoreDomainInSubject` is WSO2's own spelling; the seed's `userstoreDomainInSubject`
+         *       is accepted as a synonym.
+         * @example {
+         *       "callbackUrl": "www.example.com",
+         *       "clientName": "rest_api_publisher",
+         *       "owner": "admin",
+         *       "grantType": "client_credentials password refresh_token",
+         *       "saasApp": true,
+         *       "tokenType": "JWT"
+         *     }
          */
         DCR: {
-            /**
-             * @description Stored verbatim, not URL-validated. May be a WSO2 regexp such as
-             *     `regexp=(https://a/cb|https://b/cb)`. Empty or null means no callback.
-             * @example www.example.com
-             */
-            callbackUrl?: string | null;
-            /**
-             * @description The application's name, unique across the deployment. `^[\sa-zA-Z0-9._-]+$`.
-             * @example rest_api_publisher
-             */
-            clientName?: string;
-            /**
-             * @description The user who owns the application.
-             * @example admin
-             */
-            owner?: string;
-            /**
-             * @description Space-separated grant types.
-             * @example client_credentials password refresh_token
-             */
-            grantType?: string;
-            /** @example true */
-            saasApp?: boolean;
-            /**
-             * @description Absent or empty means `DEFAULT` (opaque tokens); `JWT` means JWT access tokens.
-             * @example JWT
-             */
-            tokenType?: string | null;
-            /**
-             * @description WSO2's own spelling of this key.
-             * @example true
-             */
-            userStoreDomainInSubject?: boolean;
-            /**
-             * @description The seed's spelling, accepted as a synonym of `userStoreDomainInSubject`.
-             * @example true
-             */
-            userstoreDomainInSubject?: boolean;
+            callbackUrl?: components["schemas"]["NullableLenientString"];
+            clientName?: components["schemas"]["LenientString"];
+            owner?: components["schemas"]["LenientString"];
+            grantType?: components["schemas"]["LenientString"];
+            saasApp?: components["schemas"]["LenientBoolean"];
+            tokenType?: components["schemas"]["NullableLenientString"];
+            userStoreDomainInSubject?: components["schemas"]["LenientBoolean"];
+            userstoreDomainInSubject?: components["schemas"]["LenientBoolean"];
             /** @description Legacy key, accepted and ignored. */
             tokenScope?: unknown;
             /** @description Legacy key, accepted and ignored. */
@@ -109,6 +98,16 @@ export interface components {
             /** @description Legacy key, accepted and ignored. */
             requestUris?: unknown;
         };
+        /**
+         * @description A boolean, read as WSO2 reads it: `true`, `"true"` in any letter case and `1` mean true;
+         *     `false`, `"false"` in any letter case, `0`, `""` and `null` mean false. Anything else is 400.
+         * @example true
+         */
+        LenientBoolean: (boolean | null) | string | (0 | 1);
+        /** @description A string; a number or a boolean is read as its text (`123` as `"123"`), as WSO2 does. */
+        LenientString: string | number | boolean;
+        /** @description A string or null; a number or a boolean is read as its text, as WSO2 does. */
+        NullableLenientString: (string | null) | number | boolean;
         /** DCRResult */
         DCRResult: {
             /** @example fosJTsHQyluahdppkJMFUm6cm3ca */
@@ -173,7 +172,13 @@ export interface components {
         };
     };
     responses: {
-        /** @description Bad Request. Invalid request body, or a registration rule was broken. */
+        /**
+         * @description Bad Request. The body is missing, is not JSON, is not received in full, holds a forbidden
+         *     key (`__proto__`, `constructor.prototype`) or does not match `DCR` (an unrecognized
+         *     property, a value of the wrong type); or a registration rule was broken (the operation's
+         *     description lists them: `owner` empty or not the caller, `clientName` invalid, `grantType`
+         *     empty or not allowed, NUL in `callbackUrl` or `tokenType`).
+         */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -234,7 +239,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Method Not Allowed. Any method but POST on this path; the `Allow` header lists POST. */
+        /** @description Method Not Allowed. Any method but POST on this path (OPTIONS too); the `Allow` header lists POST. */
         MethodNotAllowed: {
             headers: {
                 Allow?: string;
@@ -253,7 +258,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/json`. */
+        /** @description Unsupported Media Type. The body is not `application/json`, or its Content-Type does not parse. */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -285,7 +290,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Service Unavailable. The database cannot be reached; retry later. */
+        /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; retry later. */
         ServiceUnavailable: {
             headers: {
                 "Retry-After"?: number;

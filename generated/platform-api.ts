@@ -23,7 +23,7 @@ export interface paths {
          * Create a user (super admin only)
          * @description RFC 7644 §3.3. The password is stored as a slow salted hash and never returned.
          *     `userName` is 3 to 64 characters without white space, `:` or NUL; it is unique regardless
-         *     of case. `password` is 5 to 1024 characters.
+         *     of case. `password` is 5 to 1024 characters. `schemas` must include the core User schema.
          */
         post: operations["createUser"];
         delete?: never;
@@ -37,6 +37,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;
@@ -48,6 +49,8 @@ export interface paths {
         /**
          * Delete a user (super admin only)
          * @description The super admin cannot be deleted (403). Applications the user owns are kept, as in WSO2.
+         *     The request takes no body; one that is sent is read (JSON, SCIM JSON, form or text) and
+         *     ignored, and the answers it can cause are listed.
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -148,7 +151,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Authorization server metadata (RFC 8414) */
+        /**
+         * Authorization server metadata (RFC 8414)
+         * @description Every endpoint it names speaks the RFC its metadata key is named for. There is no
+         *     `registration_endpoint`: the DCR route is WSO2's v0.17 API, not RFC 7591.
+         */
         get: operations["getAuthorizationServerMetadata"];
         put?: never;
         post?: never;
@@ -190,7 +197,7 @@ export interface paths {
         };
         /**
          * Liveness probe
-         * @description 200 while the process runs.
+         * @description 200 while the process runs (and 503 while it shuts down, like every route).
          */
         get: operations["healthLive"];
         put?: never;
@@ -225,14 +232,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Attributes beyond these (name, emails, ...) are accepted and ignored. */
+        /**
+         * @description Attributes beyond these (name, emails, the enterprise extension's, ...) are accepted and
+         *     ignored. `schemas` lists the schemas the resource uses (RFC 7643 §3): it must include the
+         *     core User schema, and may name the enterprise User extension; any other URN is 400.
+         */
         ScimUserCreate: {
             /**
              * @example [
              *       "urn:ietf:params:scim:schemas:core:2.0:User"
              *     ]
              */
-            schemas: string[];
+            schemas: ("urn:ietf:params:scim:schemas:core:2.0:User" | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")[];
             /** @example alice */
             userName: string;
             /** @example alice-Secret-1 */
@@ -266,8 +277,11 @@ export interface components {
              *     ]
              */
             schemas: string[];
+            /** Format: int32 */
             totalResults: number;
+            /** Format: int32 */
             startIndex: number;
+            /** Format: int32 */
             itemsPerPage: number;
             Resources: components["schemas"]["ScimUser"][];
         };
@@ -300,8 +314,12 @@ export interface components {
             client_id?: string;
             client_secret?: string;
         };
-        /** @description RFC 7662 §2.1 / RFC 7009 §2.1 parameters, plus client_secret_post credentials. */
+        /**
+         * @description RFC 7662 §2.1 / RFC 7009 §2.1 parameters, plus client_secret_post credentials. `token` is
+         *     required: without it the answer is 400 `invalid_request`, once the client has authenticated.
+         */
         TokenHintRequest: {
+            /** @example 3yl4Gt5cS7Ke0f2J4lA6s8qW1eR3tY5uI7oP9aZ0xC2 */
             token?: string;
             /** @example access_token */
             token_type_hint?: string;
@@ -350,6 +368,7 @@ export interface components {
             jwks_uri: string;
             introspection_endpoint?: string;
             revocation_endpoint?: string;
+            /** @description Not sent by this server (no RFC 7591 endpoint); kept so that a client's type for RFC 8414 fits. */
             registration_endpoint?: string;
             scopes_supported?: string[];
             /** @description Empty: this server has no authorization endpoint. */
@@ -391,9 +410,26 @@ export interface components {
     };
     responses: {
         /**
-         * @description `invalid_request`, `invalid_grant` (wrong user password; bad, used or expired refresh token),
-         *     `unauthorized_client` (grant not registered by the app), `unsupported_grant_type`,
+         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, `grant_type`
+         *     or a parameter its grant needs missing, or the client authenticated twice (HTTP Basic and
+         *     `client_secret` in the body) or with a `client_id` that differs from the Authorization
+         *     header's. `invalid_grant`: wrong user password; bad, used or expired refresh token.
+         *     `unauthorized_client`: a grant the app did not register. `unsupported_grant_type`,
          *     `invalid_scope`.
+         */
+        OAuthTokenBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /**
+         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, `token`
+         *     missing, or the client authenticated twice (HTTP Basic and `client_secret` in the body) or
+         *     with a `client_id` that differs from the Authorization header's. An unknown
+         *     `token_type_hint` is ignored (RFC 7009 §2.1).
          */
         OAuthBadRequest: {
             headers: {
@@ -413,8 +449,18 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description Any other error, in the RFC 6749 shape. */
-        OAuthOther: {
+        /** @description Method Not Allowed. Any method but POST on this path (OPTIONS too); `Allow` lists POST. `error` is `invalid_request`. */
+        OAuthMethodNotAllowed: {
+            headers: {
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT). `error` is `invalid_request`. */
+        OAuthPayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
             };
@@ -422,8 +468,56 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description An error, in the `Error` shape. */
-        ErrorResponse: {
+        /** @description Unsupported Media Type. The body is not `application/x-www-form-urlencoded`. `error` is `invalid_request`. */
+        OAuthUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Too Many Requests. Too many failed password logins for this user name or from this address (the password grant); `Retry-After` says when to try again. `error` is `slow_down`. */
+        OAuthTooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Internal Server Error (`server_error`). Details are logged by the server, never sent. */
+        OAuthInternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Service Unavailable (`temporarily_unavailable`). The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
+        OAuthServiceUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Method Not Allowed. Any method but GET and HEAD on this path (OPTIONS too); `Allow` lists them. */
+        MethodNotAllowed: {
+            headers: {
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Internal Server Error. Details are logged by the server, never sent. */
+        InternalServerError: {
             headers: {
                 [name: string]: unknown;
             };
@@ -431,8 +525,23 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Bad Request (`scimType` invalidValue, invalidSyntax or invalidFilter). */
-        ScimBadRequest: {
+        /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
+        ServiceUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description Bad Request. No body, a body that does not parse (`scimType` invalidSyntax), or one that
+         *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
+         *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
+         *     `userName` or `password` outside its length and character rules.
+         */
+        ScimCreateBadRequest: {
             headers: {
                 [name: string]: unknown;
             };
@@ -477,9 +586,57 @@ export interface components {
                 "application/scim+json": components["schemas"]["ScimError"];
             };
         };
-        /** @description Any other error, in the SCIM error shape. */
-        ScimError: {
+        /** @description Method Not Allowed. A method this path does not declare (OPTIONS too); `Allow` lists the path's methods. */
+        ScimMethodNotAllowed: {
             headers: {
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT). */
+        ScimPayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`. */
+        ScimUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Too Many Requests. Too many failed Basic logins for this user name or from this address; `Retry-After` says when to try again. */
+        ScimTooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Internal Server Error. Details are logged by the server, never sent. */
+        ScimInternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
+        ScimServiceUnavailable: {
+            headers: {
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -499,7 +656,15 @@ export interface operations {
             query?: {
                 /** @example userName eq "alice" */
                 filter?: string;
+                /**
+                 * @description 1-based index of the first result (RFC 7644 §3.4.2.4). A value below 1 is read as 1.
+                 *     Above 2147483647, or not an integer: 400.
+                 */
                 startIndex?: number;
+                /**
+                 * @description How many results at most (RFC 7644 §3.4.2.4). A negative value is read as 0; a value
+                 *     above 1000, the most this server answers at once, as 1000. Not an integer: 400.
+                 */
                 count?: number;
             };
             header?: never;
@@ -517,12 +682,25 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            400: components["responses"]["ScimBadRequest"];
+            /**
+             * @description Bad Request. `filter` is longer than 1024 characters or is not `userName eq "<name>"`
+             *     (`scimType` invalidFilter); `startIndex` or `count` is not an integer, or `startIndex` is
+             *     above 2147483647 (`scimType` invalidValue).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
-            429: components["responses"]["ScimError"];
-            500: components["responses"]["ScimError"];
-            503: components["responses"]["ScimError"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
         };
     };
     createUser: {
@@ -550,15 +728,16 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimUser"];
                 };
             };
-            400: components["responses"]["ScimBadRequest"];
+            400: components["responses"]["ScimCreateBadRequest"];
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
+            405: components["responses"]["ScimMethodNotAllowed"];
             409: components["responses"]["ScimConflict"];
-            413: components["responses"]["ScimError"];
-            415: components["responses"]["ScimError"];
-            429: components["responses"]["ScimError"];
-            500: components["responses"]["ScimError"];
-            503: components["responses"]["ScimError"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            415: components["responses"]["ScimUnsupportedMediaType"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
         };
     };
     getUser: {
@@ -566,6 +745,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;
@@ -584,9 +764,10 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
-            429: components["responses"]["ScimError"];
-            500: components["responses"]["ScimError"];
-            503: components["responses"]["ScimError"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
         };
     };
     deleteUser: {
@@ -594,6 +775,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The user's `id` (a UUID). Any other text, of any length, names no user (404). */
                 id: string;
             };
             cookie?: never;
@@ -607,12 +789,32 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad Request. A body was sent that does not parse as its Content-Type says (`scimType` invalidSyntax). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
-            429: components["responses"]["ScimError"];
-            500: components["responses"]["ScimError"];
-            503: components["responses"]["ScimError"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            /** @description Unsupported Media Type. A body was sent in a media type this server does not read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
         };
     };
     issueToken: {
@@ -637,13 +839,14 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            400: components["responses"]["OAuthBadRequest"];
+            400: components["responses"]["OAuthTokenBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
-            413: components["responses"]["OAuthOther"];
-            415: components["responses"]["OAuthOther"];
-            429: components["responses"]["OAuthOther"];
-            500: components["responses"]["OAuthOther"];
-            503: components["responses"]["OAuthOther"];
+            405: components["responses"]["OAuthMethodNotAllowed"];
+            413: components["responses"]["OAuthPayloadTooLarge"];
+            415: components["responses"]["OAuthUnsupportedMediaType"];
+            429: components["responses"]["OAuthTooManyRequests"];
+            500: components["responses"]["OAuthInternalServerError"];
+            503: components["responses"]["OAuthServiceUnavailable"];
         };
     };
     introspectToken: {
@@ -670,10 +873,11 @@ export interface operations {
             };
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
-            413: components["responses"]["OAuthOther"];
-            415: components["responses"]["OAuthOther"];
-            500: components["responses"]["OAuthOther"];
-            503: components["responses"]["OAuthOther"];
+            405: components["responses"]["OAuthMethodNotAllowed"];
+            413: components["responses"]["OAuthPayloadTooLarge"];
+            415: components["responses"]["OAuthUnsupportedMediaType"];
+            500: components["responses"]["OAuthInternalServerError"];
+            503: components["responses"]["OAuthServiceUnavailable"];
         };
     };
     revokeToken: {
@@ -698,10 +902,11 @@ export interface operations {
             };
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
-            413: components["responses"]["OAuthOther"];
-            415: components["responses"]["OAuthOther"];
-            500: components["responses"]["OAuthOther"];
-            503: components["responses"]["OAuthOther"];
+            405: components["responses"]["OAuthMethodNotAllowed"];
+            413: components["responses"]["OAuthPayloadTooLarge"];
+            415: components["responses"]["OAuthUnsupportedMediaType"];
+            500: components["responses"]["OAuthInternalServerError"];
+            503: components["responses"]["OAuthServiceUnavailable"];
         };
     };
     getJwks: {
@@ -722,8 +927,9 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            500: components["responses"]["ErrorResponse"];
-            503: components["responses"]["ErrorResponse"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getAuthorizationServerMetadata: {
@@ -744,6 +950,9 @@ export interface operations {
                     "application/json": components["schemas"]["AuthorizationServerMetadata"];
                 };
             };
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getMetrics: {
@@ -764,6 +973,18 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Not Found. Metrics are turned off (DCR_METRICS=false). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     healthLive: {
@@ -784,6 +1005,9 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     healthReady: {
@@ -804,9 +1028,12 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Not ready; `error` names the failing checks. */
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalServerError"];
+            /** @description Not ready (`error` names the failing checks), or shutting down; `Retry-After` says when to ask again. */
             503: {
                 headers: {
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

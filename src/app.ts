@@ -1,21 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METHODS, ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, {
   LogController,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchemaCompiler,
   type FastifyServerOptions,
   type HookHandlerDoneFunction,
   type RouteOptions,
 } from 'fastify';
+import type { FastifyValidationResult } from 'fastify/types/schema.js';
 import openapiGlue from 'fastify-openapi-glue';
-import { coerceBooleanFields } from './domain/wire-coercion.js';
+import { coerceBooleanFields, readAsProperties, type PropertySchema } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
 import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
 import { errorHandler, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
@@ -64,7 +69,21 @@ export interface AppOptions {
 /** Swagger UI's page, assets and documents (src/http/docs.ts). */
 const DOCS_PATH = /^\/docs(?:[/?]|$)/;
 
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/**
+ * Every method Node's HTTP parser accepts: each one is routed, so that a path the spec declares
+ * answers 405 with Allow to any method it does not declare (a method no route knew was a 404, and
+ * QUERY a 400 from Fastify's body checks). Methods the parser refuses never reach the router
+ * (src/http/client-errors.ts answers them 501).
+ */
+const ROUTED_METHODS: readonly string[] = METHODS;
+
+/** The order Allow lists methods in: the usual ones first, as clients expect them. */
+const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+export function allowHeader(methods: Iterable<string>): string[] {
+  const rank = (method: string) => (ALLOW_ORDER.includes(method) ? ALLOW_ORDER.indexOf(method) : ALLOW_ORDER.length);
+  return [...new Set(methods)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
 
 /**
  * The security headers of helmet's defaults (CSP, HSTS, X-Frame-Options, nosniff, ...), computed
@@ -110,7 +129,7 @@ function requestId(header: string | string[] | undefined): string {
 }
 
 interface BodySchema {
-  content?: Record<string, { schema?: { properties?: Record<string, { type?: string }> } }>;
+  content?: Record<string, { schema?: { properties?: Record<string, PropertySchema> } }>;
 }
 
 /**
@@ -124,13 +143,17 @@ function errorFormatOf(route: RouteOptions): ErrorFormat {
   return scim ? 'scim' : 'wso2';
 }
 
-/** Boolean properties of a route's JSON body schema: they get WSO2's lenient coercion. */
-function booleanBodyFields(route: RouteOptions): string[] {
+/**
+ * The JSON body properties a route reads leniently, as WSO2 does (`x-read-as` in spec/: the
+ * LenientBoolean and LenientString schemas), with their schemas replaced by the type they are read
+ * as. The served document lists every spelling a client may send; the route validates the value
+ * once it has been read: booleans by coerceBooleanish (the preValidation guard below), strings by
+ * AJV's coercion of numbers and booleans. Returns the boolean ones.
+ */
+function readLeniently(route: RouteOptions): string[] {
   const body = route.schema?.body as BodySchema | undefined;
   const properties = body?.content?.['application/json']?.schema?.properties ?? {};
-  return Object.entries(properties)
-    .filter(([, schema]) => schema.type === 'boolean')
-    .map(([name]) => name);
+  return readAsProperties(properties);
 }
 
 /**
@@ -149,7 +172,7 @@ async function mountSpec(
     const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
     if (route.schema?.body) {
-      const booleans = booleanBodyFields(route);
+      const booleans = readLeniently(route);
       const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
       // Callback-style, as the hooks in buildApp: no promise and microtask per request.
       const guard = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -179,12 +202,16 @@ async function mountSpec(
   await app.register(async (scope) => {
     for (const [url, { methods, errorFormat }] of methodsByUrl) {
       if (methods.has('GET')) methods.add('HEAD');
-      const allow = HTTP_METHODS.filter((method) => methods.has(method));
-      const others = HTTP_METHODS.filter((method) => !methods.has(method));
+      const allow = allowHeader(methods);
+      // Answered in onRequest, before any body is read: the method alone decides, so a body of
+      // the wrong type, too large, or missing (QUERY) does not turn the 405 into a 415/413/400.
+      const refuse = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) =>
+        done(methodNotAllowed(request.method, allow));
       scope.route({
-        method: others,
+        method: ROUTED_METHODS.filter((method) => !methods.has(method)),
         url,
         config: { errorFormat },
+        onRequest: refuse,
         handler: async (request) => {
           throw methodNotAllowed(request.method, allow);
         },
@@ -193,11 +220,70 @@ async function mountSpec(
   });
 }
 
+/**
+ * Node hands CONNECT requests to the server's 'connect' listeners rather than to its request
+ * handler, and without one it drops the connection unanswered. This server is no proxy: CONNECT
+ * goes through the router like any other method (405 with Allow on a declared path, 404
+ * elsewhere), and the connection closes after the answer.
+ */
+function routeConnect(app: FastifyInstance): void {
+  app.server.on('connect', (request: IncomingMessage, socket: Socket) => {
+    const response = new ServerResponse(request);
+    response.shouldKeepAlive = false;
+    response.assignSocket(socket);
+    response.on('finish', () => {
+      response.detachSocket(socket);
+      socket.end();
+    });
+    app.routing(request, response);
+  });
+}
+
+/**
+ * AJV's options for request validation, chosen on purpose (toolchain notes §8): numbers and
+ * booleans become strings where the spec says string (Jackson does the same for WSO2's DCR body;
+ * query and path parameters are text anyway), but arrays and objects never do; unknown keys are
+ * kept so that additionalProperties: false rejects them.
+ */
+const AJV_OPTIONS: AjvCompiler.Options = {
+  coerceTypes: true,
+  removeAdditional: false,
+  useDefaults: true,
+  allErrors: true,
+  // Annotations of spec/: examples, and the type a lenient value is read as (readLeniently).
+  keywords: ['example', 'x-read-as'],
+};
+
+/**
+ * The validators of spec/platform-api.yaml's routes. No client of SCIM or of the OAuth2 forms needs
+ * WSO2's leniency, so a body is read as typed (a boolean userName is a 400, not a user named
+ * "false"); query and path parameters, which are text on the wire, are still read as the type
+ * their schema names. The same compiler Fastify uses, with two option sets.
+ */
+function platformValidatorCompiler(): FastifySchemaCompiler<unknown> {
+  const build = AjvCompiler();
+  const bodies = build({}, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  const parameters = build({}, { customOptions: AJV_OPTIONS });
+  return (route) => (route.httpPart === 'body' ? bodies : parameters)(route as AjvCompiler.RouteDefinition) as FastifyValidationResult;
+}
+
 /** The log levels at which the one line per request is written (info and below). */
 const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
+/**
+ * The router's limit on one path segment. Fastify's default (100) answered a longer user id with
+ * its own 414 body; no route here has a regular-expression parameter (what the limit protects), so
+ * it is set to what Node's header limit lets through anyway, and a long id reaches its operation
+ * (404: no user has that id).
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
 /** Builds the Fastify instance (plugins, routes, error handling) from its collaborators; server.ts listens. */
 export async function buildApp(services: AppServices, options: AppOptions): Promise<FastifyInstance> {
+  // Security headers on every answer: the API set, or the document set under /docs (where
+  // Swagger UI's own CSP then applies to its page and assets).
+  const documentHeaders = documentSecurityHeaders();
+  const apiHeaders = apiSecurityHeaders(documentHeaders);
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
@@ -214,19 +300,21 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // ({"error","message","statusCode"}); the onRequest hook below answers them in the route's
     // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
     return503OnClosing: false,
-    ajv: {
-      customOptions: {
-        // Deliberate choices (toolchain notes §8): numbers and booleans become strings where
-        // the spec says string (Jackson does the same), but arrays and objects never do;
-        // unknown keys are kept so that additionalProperties: false rejects them.
-        coerceTypes: true,
-        removeAdditional: false,
-        useDefaults: true,
-        allErrors: true,
-        keywords: ['example'],
-      },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Requests the router cannot match (a path that is not valid percent-encoding): the spec's
+    // error shapes, not Fastify's {"error","code","message","statusCode"}.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(apiHeaders);
+      errorHandler(error, request, reply);
     },
+    // Requests Node's parser refuses (malformed, too large a header block, unknown method, timeout).
+    clientErrorHandler: clientErrorHandler(apiHeaders),
+    ajv: { customOptions: AJV_OPTIONS },
   });
+  for (const method of ROUTED_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method);
+  }
+  routeConnect(app);
   app.decorateRequest('caller', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
@@ -265,14 +353,11 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     }
     done();
   });
-  // Security headers on every answer: the API set, or the document set under /docs (where
-  // Swagger UI's own CSP then applies to its page and assets).
-  const documentHeaders = documentSecurityHeaders();
-  const apiHeaders = apiSecurityHeaders(documentHeaders);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
-    // After the security headers, so that the 503s of a drain carry them too.
-    done(closing ? shuttingDown() : undefined);
+    // After the security headers, so that the 503s of a drain carry them too. An unknown path is
+    // answered here, before any body is read: its 404 does not become a 415, 413 or 400.
+    done(closing ? shuttingDown() : request.is404 ? notFound(`No resource at ${request.url}`) : undefined);
   });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');
@@ -282,6 +367,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security);
   });
   await app.register(async (scope) => {
+    scope.setValidatorCompiler(platformValidatorCompiler());
     // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
     scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
     await scope.register(formbody);

@@ -35,6 +35,17 @@ export function mountPrefix(doc: OpenApiDocument): string {
 
 type Components = Record<string, Record<string, unknown>>;
 
+/** The heading, in both spec/ documents' descriptions, of the answers no single operation owns. */
+export const ANY_REQUEST_HEADING = '## Answers to any request';
+
+/** The part of a description from `heading` to the next heading of the same level (or the end). */
+export function descriptionSection(description: string, heading: string): string | undefined {
+  const start = description.indexOf(heading);
+  if (start < 0) return undefined;
+  const next = description.indexOf('\n## ', start + heading.length);
+  return description.slice(start, next < 0 ? undefined : next).trim();
+}
+
 /**
  * One OpenAPI document for the documentation UI: both spec/ files, with each path under the
  * prefix its own document mounts it at, and their components merged (the DCR document's `Error`
@@ -55,17 +66,21 @@ export function combinedDocument(version: string): OpenApiDocument {
       components[section] = { ...components[section], ...entries };
     }
   }
+  const anyRequest = descriptionSection(String((dcr.info as { description?: unknown } | undefined)?.description ?? ''), ANY_REQUEST_HEADING);
   return {
     openapi: dcr.openapi,
     info: {
       title: 'WSO2-compatible DCR server and key manager',
-      description:
+      description: [
         'WSO2 API Manager DCR v0.17 (`/client-registration/v0.17/register`), the OAuth2 key manager ' +
-        '(`/oauth2/*`), user management (`/scim2/Users`) and health probes. Authorise with Basic ' +
-        '(a user of this server) to try the register call.',
+          '(`/oauth2/*`), user management (`/scim2/Users`) and health probes. Authorise with Basic ' +
+          '(a user of this server) to try the register call.',
+        ...(anyRequest ? [anyRequest] : []),
+      ].join('\n\n'),
       version,
       license: (dcr.info as { license?: unknown } | undefined)?.license,
     },
+    tags: [dcr, platform].flatMap((doc) => (doc.tags as unknown[] | undefined) ?? []),
     paths,
     components,
   };

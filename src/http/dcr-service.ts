@@ -2,10 +2,12 @@ import type { FastifyReply } from 'fastify';
 import type { components, operations } from '../../generated/dcr-api.js';
 import type { Application } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
-import type { RegistrationService } from '../services/registration.js';
+import { readBoolean, readString } from '../domain/wire-coercion.js';
+import type { RegistrationRequest, RegistrationService } from '../services/registration.js';
 import { callerOf } from './caller.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
 
+type DCR = components['schemas']['DCR'];
 type DCRResult = components['schemas']['DCRResult'];
 
 /** The 200 body WSO2 sends for an application (wso2-behavior.md §5). */
@@ -30,6 +32,23 @@ export function toDcrResult(app: Application): DCRResult {
   };
 }
 
+/**
+ * The body as the service takes it. The route has already read the lenient spellings (src/app.ts);
+ * reading them again here keeps the handler correct for every value its type admits.
+ */
+export function registrationRequest(body: DCR): RegistrationRequest {
+  return {
+    clientName: readString(body.clientName),
+    owner: readString(body.owner),
+    grantType: readString(body.grantType),
+    callbackUrl: readString(body.callbackUrl),
+    tokenType: readString(body.tokenType),
+    saasApp: readBoolean(body.saasApp),
+    userStoreDomainInSubject: readBoolean(body.userStoreDomainInSubject),
+    userstoreDomainInSubject: readBoolean(body.userstoreDomainInSubject),
+  };
+}
+
 /** Glue service for spec/wso2-dcr-api.yaml: one thin method per operationId. */
 export class DcrService implements OperationHandlers<operations> {
   constructor(
@@ -41,7 +60,7 @@ export class DcrService implements OperationHandlers<operations> {
     request: OperationRequest<operations['registerApplication']>,
     reply: FastifyReply,
   ): Promise<DCRResult> {
-    const { application, created } = await this.registration.register(callerOf(request), request.body);
+    const { application, created } = await this.registration.register(callerOf(request), registrationRequest(request.body));
     this.metrics.registration(created);
     // The body carries a client secret: never cached (RFC 6749 §5.1).
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');

@@ -5,6 +5,7 @@ import {
   OAuthError,
   badRequest,
   internalError,
+  notFound,
   serviceUnavailable,
   ShuttingDown,
   unauthorized,
@@ -63,6 +64,13 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
       return badRequest('The Content-Length header does not match the body');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
+    // Answered before routing (Fastify's frameworkErrors): the path could not be matched at all.
+    case 'FST_ERR_BAD_URL':
+      return badRequest('The request target is not a valid URL path', [], 'invalidSyntax');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // A path segment longer than the router reads (src/app.ts sets that above what Node's
+      // header limit lets through): no resource has such a name.
+      return notFound('No resource at this path');
     default:
       break;
   }
@@ -147,6 +155,20 @@ export function wso2Body(error: ApiError) {
   };
 }
 
+/**
+ * The error shape of an answer no route gives (an unknown path, a path that does not decode): SCIM
+ * clients read RFC 7644's under /scim2, everyone else the spec's `Error`. RFC 6749's shape is only
+ * for the OAuth2 operations that declare it.
+ */
+export function errorFormatForPath(url: string): ErrorFormat {
+  return /^\/scim2(?:[/?#]|$)/.test(url) ? 'scim' : 'wso2';
+}
+
+/** The route's declared error shape, or the path's when no route matched. */
+export function errorFormatOf(request: FastifyRequest): ErrorFormat {
+  return request.routeOptions.config?.errorFormat ?? errorFormatForPath(request.url);
+}
+
 /** The body and media type of `error` in one route format, serialised here (see errorHandler). */
 function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
   if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
@@ -195,7 +217,7 @@ function logRejection(request: FastifyRequest, apiError: ApiError, error: unknow
  * FST_ERR_FAILED_ERROR_SERIALIZATION.
  */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const format = request.routeOptions.config?.errorFormat ?? 'wso2';
+  const format = errorFormatOf(request);
   let answer: { status: number; headers: Readonly<Record<string, string | string[]>>; type: string; body: string };
   try {
     const apiError = classify(error);

@@ -81,7 +81,8 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
       jwks_uri: `${base}/oauth2/jwks`,
       introspection_endpoint: `${base}/oauth2/introspect`,
       revocation_endpoint: `${base}/oauth2/revoke`,
-      registration_endpoint: `${base}/client-registration/v0.17/register`,
+      // No registration_endpoint: RFC 8414 §2 means an RFC 7591 endpoint by it, and the DCR route
+      // is WSO2's v0.17 API (an RFC 7591 body, client_name and all, gets 400 there).
       scopes_supported: [APP_MANAGE_SCOPE, OPENID_SCOPE],
       response_types_supported: [],
       grant_types_supported: [...SUPPORTED_GRANTS],

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { components, operations } from '../../generated/platform-api.js';
 import type { User } from '../domain/types.js';
+import { scimPage } from '../domain/scim-paging.js';
 import { badRequest, forbidden } from '../errors.js';
 import type { UserService } from '../services/users.js';
 import { callerOf } from './caller.js';
@@ -74,7 +75,8 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     reply: FastifyReply,
   ): Promise<components['schemas']['ScimListResponse']> {
     requireSuperAdmin(request);
-    const { filter, startIndex = 1, count = 100 } = request.query;
+    const { filter } = request.query;
+    const { startIndex, count } = scimPage(request.query.startIndex, request.query.count);
     const base = baseUrl(request);
     let total: number;
     let users: User[];

@@ -197,10 +197,10 @@ t.test(
 
     const metadata = await httpsRequest(`${base}/.well-known/oauth-authorization-server`, ca);
     t.equal(metadata.status, 200);
-    const doc = JSON.parse(metadata.body) as { issuer: string; token_endpoint: string; registration_endpoint: string };
+    const doc = JSON.parse(metadata.body) as { issuer: string; token_endpoint: string };
     t.match(doc.issuer, /^https:\/\//, `the issuer is https (${doc.issuer})`);
     t.equal(doc.issuer, `https://127.0.0.1:${port}`);
-    t.equal(doc.registration_endpoint, `https://127.0.0.1:${port}${REGISTER}`);
+    t.equal(doc.token_endpoint, `https://127.0.0.1:${port}/oauth2/token`);
 
     const live = await httpsRequest(`${base}/health/live`, ca);
     t.match(live.headers['strict-transport-security'], /max-age=\d+/, 'HSTS over https');

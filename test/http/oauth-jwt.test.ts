@@ -487,7 +487,6 @@ t.test('introspection, revocation, metadata', async (t) => {
       jwks_uri: `${ISSUER}/oauth2/jwks`,
       introspection_endpoint: `${ISSUER}/oauth2/introspect`,
       revocation_endpoint: `${ISSUER}/oauth2/revoke`,
-      registration_endpoint: `${ISSUER}/client-registration/v0.17/register`,
       scopes_supported: ['apim:dcr:app_manage', 'openid'],
       response_types_supported: [],
       grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
@@ -495,6 +494,16 @@ t.test('introspection, revocation, metadata', async (t) => {
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     });
+    // RFC 8414 §2: registration_endpoint names an RFC 7591 endpoint. The DCR route is WSO2's v0.17,
+    // which answers an RFC 7591 body with 400, so it is not advertised.
+    t.notOk('registration_endpoint' in res.json(), 'no registration_endpoint');
+    const rfc7591 = await app.inject({
+      method: 'POST',
+      url: '/client-registration/v0.17/register',
+      headers: { authorization: ADMIN_AUTH },
+      payload: { client_name: 'rfc7591_client', grant_types: ['client_credentials'], redirect_uris: ['https://a/cb'] },
+    });
+    t.equal(rfc7591.statusCode, 400, 'the v0.17 route does not speak RFC 7591');
     // No authentication needed, and a wrong one does not hurt.
     const withAuth = await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server', headers: { authorization: 'Bearer junk' } });
     t.equal(withAuth.statusCode, 200);

@@ -3,6 +3,7 @@
  * and authentication of the caller (§2). Rules and body handling are in register-rules and
  * register-body.
  */
+import { METHODS } from 'node:http';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { ADMIN_AUTH, ADMIN_PASSWORD, basic, buildTestApp, createUser } from '../fixtures/app.js';
@@ -94,6 +95,40 @@ t.test('route and transport', async (t) => {
       assertError(t, res, 405, errorBody(405, 'Method Not Allowed', 'Method GET is not allowed on this resource'));
       t.equal(res.headers.allow, 'POST');
     });
+  });
+
+  t.test('405 with Allow: POST for every method Node parses, answered before any body is read', async (t) => {
+    // TRACE, PROPFIND and M-SEARCH were 404, QUERY without a Content-Type a 400: only seven
+    // methods were routed. A body of a type no route reads, or above the limit, does not turn the
+    // 405 into a 415 or a 413 either.
+    const bodies: [string, Record<string, string>, string | undefined][] = [
+      ['no body', {}, undefined],
+      ['an XML body', { 'content-type': 'text/xml' }, '<DCR/>'],
+      ['a body above the limit', { 'content-type': 'application/json' }, JSON.stringify({ pad: 'x'.repeat(70_000) })],
+    ];
+    for (const method of METHODS.filter((method) => method !== 'POST')) {
+      t.test(method, async (t) => {
+        for (const [label, headers, payload] of bodies) {
+          const res = await app.inject({ method: method as 'GET', url: REGISTER, headers: { authorization: ADMIN_AUTH, ...headers }, payload });
+          t.equal(res.headers.allow, 'POST', `${label}: Allow`);
+          if (method === 'HEAD') t.equal(res.statusCode, 405, `${label}: 405 (no body)`);
+          else assertError(t, res, 405, errorBody(405, 'Method Not Allowed', `Method ${method} is not allowed on this resource`));
+        }
+      });
+    }
+  });
+
+  t.test('404 for an unknown path is answered before any body is read', async (t) => {
+    // QUERY without a Content-Type was a 400, an XML body a 415, a large one a 413.
+    for (const [method, headers, payload] of [
+      ['QUERY', {}, undefined],
+      ['POST', { 'content-type': 'text/xml' }, '<DCR/>'],
+      ['PUT', { 'content-type': 'application/json' }, JSON.stringify({ pad: 'x'.repeat(70_000) })],
+    ] as const) {
+      const url = '/client-registration/v0.17/nope';
+      const res = await app.inject({ method, url, headers: { authorization: ADMIN_AUTH, ...headers }, payload });
+      t.test(method, async (t) => assertError(t, res, 404, errorBody(404, 'Not Found', `No resource at ${url}`)));
+    }
   });
 
   t.test('404 with the Error body for unknown paths', async (t) => {

@@ -2,6 +2,7 @@
  * /scim2/Users (RFC 7643/7644 subset, spec/platform-api.yaml) and the health probes, through
  * app.inject: exact status, headers and bodies as they leave the server.
  */
+import { METHODS } from 'node:http';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
@@ -157,6 +158,17 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     ['empty userName', { ...valid, userName: '' }, 'invalidValue'],
     ['userName of 65 characters', { ...valid, userName: 'a'.repeat(65) }, 'invalidValue'],
     ['userName an object', { ...valid, userName: { value: 'x' } }, 'invalidValue'],
+    // Read as typed: no SCIM client needs WSO2's leniency (it created a user named "false").
+    ['userName false', { ...valid, userName: false }, 'invalidValue'],
+    ['userName a number', { ...valid, userName: 12345 }, 'invalidValue'],
+    ['userName null', { ...valid, userName: null }, 'invalidValue'],
+    ['password a number', { ...valid, password: 123456789 }, 'invalidValue'],
+    ['password true', { ...valid, password: true }, 'invalidValue'],
+    // RFC 7643 §3: schemas names the resource's schemas; only known URNs.
+    ['schemas holding an empty string', { ...valid, schemas: [''] }, 'invalidValue'],
+    ['schemas with an empty string beside User', { ...valid, schemas: [USER_URN, ''] }, 'invalidValue'],
+    ['schemas with an unknown URN beside User', { ...valid, schemas: [USER_URN, 'urn:example:schemas:Nope'] }, 'invalidValue'],
+    ['schemas holding a number beside User', { ...valid, schemas: [USER_URN, 1] }, 'invalidValue'],
     ['a JSON array', [valid], 'invalidValue'],
     ['malformed JSON (scim+json)', '{"schemas": [', 'invalidSyntax'],
     ['malformed JSON (json)', '{"userName": "x",}', 'invalidSyntax', 'application/json'],
@@ -251,6 +263,17 @@ t.test('GET /scim2/Users/{id}', async (t) => {
       assertScimError(t, await app.inject({ method: 'GET', url: `/scim2/Users/${unknown}`, headers: { authorization: ADMIN_AUTH } }), 404);
     });
   }
+
+  // Ids are UUIDs: a longer one names no user. It was a 400 in the schema's maxLength (65 to 100
+  // characters) and Fastify's own 414 body beyond the router's parameter limit (101 and up).
+  for (const length of [64, 65, 100, 101, 200, 2000, 12000]) {
+    t.test(`404 for an id of ${length} characters, GET and DELETE`, async (t) => {
+      for (const method of ['GET', 'DELETE'] as const) {
+        const res = await app.inject({ method, url: `/scim2/Users/${'a'.repeat(length)}`, headers: { authorization: ADMIN_AUTH } });
+        assertScimError(t, res, 404);
+      }
+    });
+  }
 });
 
 t.test('GET /scim2/Users?filter=userName eq "..."', async (t) => {
@@ -321,6 +344,26 @@ t.test('GET /scim2/Users?filter=userName eq "..."', async (t) => {
     t.strictSame(res.json(), { schemas: [LIST_URN], totalResults: 1, startIndex: 2, itemsPerPage: 0, Resources: [] });
   });
 
+  t.test('paging with a filter follows RFC 7644 §3.4.2.4 too, and answers integers only', async (t) => {
+    for (const [query, startIndex, items] of [
+      ['&startIndex=0', 1, 1],
+      ['&startIndex=-5', 1, 1],
+      ['&count=-3', 1, 0],
+      ['&count=1e30', 1, 1],
+      ['&startIndex=2147483647', 2147483647, 0],
+    ] as const) {
+      const res = await list('userName eq "fiona"', query);
+      t.equal(res.statusCode, 200, `${query}: ${res.body}`);
+      const body = res.json() as ListResponse;
+      t.strictSame([body.totalResults, body.startIndex, body.itemsPerPage], [1, startIndex, items], query);
+      t.notMatch(res.body, /:-?\d+(?:\.\d+)?[eE]/, `${query}: no number in exponent notation`);
+    }
+    // A huge startIndex was answered 200 with "startIndex":1e+30.
+    for (const query of ['&startIndex=1e30', '&startIndex=9223372036854775808', '&startIndex=2147483648', '&count=2.5', '&count=1e400']) {
+      assertScimError(t, await list('userName eq "fiona"', query), 400, 'invalidValue');
+    }
+  });
+
   for (const filter of [
     'emails co "x"',
     'userName co "fio"',
@@ -380,7 +423,45 @@ t.test('GET /scim2/Users without a filter pages by startIndex and count', async 
     });
   }
 
-  for (const query of ['?startIndex=0', '?startIndex=-1', '?count=-1', '?count=1001', '?startIndex=abc', '?count=1.5']) {
+  // RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0, and a count above
+  // what the server answers at once (1000) as that maximum.
+  for (const [query, startIndex, expected] of [
+    ['?startIndex=0', 1, everyone],
+    ['?startIndex=-1', 1, everyone],
+    ['?startIndex=-5&count=2', 1, [ADMIN, 'user-1']],
+    ['?startIndex=-9223372036854775809', 1, everyone],
+    ['?count=-1', 1, []],
+    ['?count=-9223372036854775809', 1, []],
+    ['?count=1001', 1, everyone],
+    ['?count=9223372036854775808', 1, everyone],
+    ['?count=1e30', 1, everyone],
+    ['?startIndex=2147483647', 2147483647, []],
+  ] as const) {
+    t.test(`${query} is served`, async (t) => {
+      const res = await list(query);
+      t.equal(res.statusCode, 200, res.body);
+      const body = res.json() as ListResponse;
+      t.equal(body.totalResults, 5);
+      t.equal(body.startIndex, startIndex);
+      t.equal(body.itemsPerPage, expected.length);
+      t.strictSame(body.Resources.map((user) => user.userName), expected);
+    });
+  }
+
+  // What cannot be served as a 32-bit integer page is a 400, never a 500 (a startIndex of
+  // 9223372036854775808 overflowed the database's OFFSET).
+  for (const query of [
+    '?startIndex=abc',
+    '?startIndex=',
+    '?startIndex=2.5',
+    '?startIndex=2147483648',
+    '?startIndex=9223372036854775808',
+    '?startIndex=1e30',
+    '?startIndex=-1e400',
+    '?count=1.5',
+    '?count=1e400',
+    '?count=abc',
+  ]) {
     t.test(`400 for ${query}`, async (t) => {
       assertScimError(t, await list(query), 400, 'invalidValue');
     });
@@ -505,6 +586,23 @@ t.test('405 with Allow on SCIM paths, in the SCIM error shape', async (t) => {
   const item = await app.inject({ method: 'PATCH', url: '/scim2/Users/0b7c6d7e-1f2a-4b3c-8d9e-0f1a2b3c4d5e', headers: { authorization: ADMIN_AUTH } });
   assertScimError(t, item, 405);
   t.equal(item.headers.allow, 'GET, HEAD, DELETE');
+
+  // Every method Node parses (TRACE and PROPFIND were 404, QUERY a 400), with any body.
+  for (const method of METHODS.filter((method) => !['GET', 'HEAD', 'POST', 'DELETE'].includes(method))) {
+    const url = method === 'PUT' ? '/scim2/Users/0b7c6d7e-1f2a-4b3c-8d9e-0f1a2b3c4d5e' : '/scim2/Users';
+    const res = await app.inject({ method: method as 'GET', url, headers: { authorization: ADMIN_AUTH, 'content-type': 'text/xml' }, payload: '<x/>' });
+    t.test(`${method} ${url}`, async (t) => {
+      assertScimError(t, res, 405);
+      t.equal(res.headers.allow, url === '/scim2/Users' ? 'GET, HEAD, POST' : 'GET, HEAD, DELETE');
+    });
+  }
+});
+
+t.test('paths under /scim2 that no operation has: SCIM errors too', async (t) => {
+  assertScimError(t, await app.inject({ method: 'GET', url: '/scim2/Groups', headers: { authorization: ADMIN_AUTH } }), 404);
+  assertScimError(t, await app.inject({ method: 'POST', url: '/scim2/Users/x/y', headers: { authorization: ADMIN_AUTH, 'content-type': 'text/xml' }, payload: '<x/>' }), 404);
+  // A path that does not decode was Fastify's {"error","code":"FST_ERR_BAD_URL",...}.
+  assertScimError(t, await app.inject({ method: 'GET', url: '/scim2/Users/%zz', headers: { authorization: ADMIN_AUTH } }), 400, 'invalidSyntax');
 });
 
 t.test('health probes', async (t) => {

@@ -18,7 +18,16 @@ import {
   resolveGrantTypes,
 } from '../../src/domain/registration-rules.js';
 import type { Caller } from '../../src/domain/types.js';
-import { coerceBooleanFields, coerceBooleanish } from '../../src/domain/wire-coercion.js';
+import {
+  coerceBooleanFields,
+  coerceBooleanish,
+  readAsProperties,
+  readBoolean,
+  readString,
+  type PropertySchema,
+} from '../../src/domain/wire-coercion.js';
+import { loadSpec } from '../../src/spec.js';
+import { dereference, satisfies, type Schema } from '../fixtures/openapi.js';
 import { ApiError } from '../../src/errors.js';
 
 const admin: Caller = { userId: 'u-admin', username: 'admin', isSuperAdmin: true };
@@ -288,9 +297,12 @@ t.test('coerceBooleanish', async (t) => {
     ['fAlSe', false],
     [true, true],
     [false, false],
-    // Left for AJV's own coercion (1/0) or for validation to reject ("yes", " true").
-    [1, 1],
-    [0, 0],
+    [1, true],
+    [0, false],
+    // Left for validation to reject.
+    [2, 2],
+    [-1, -1],
+    [0.5, 0.5],
     ['yes', 'yes'],
     ['1', '1'],
     [' true', ' true'],
@@ -301,6 +313,47 @@ t.test('coerceBooleanish', async (t) => {
   }
   const object = { a: 1 };
   t.equal(coerceBooleanish(object), object, 'objects pass through untouched');
+});
+
+t.test('the served LenientBoolean and LenientString accept exactly what the register route reads', async (t) => {
+  // The document declares every spelling WSO2 takes; the route reads them (coerceBooleanish for
+  // booleans, AJV's number/boolean-to-string coercion for strings) and validates the result.
+  const schemas = dereference(loadSpec('wso2-dcr-api.yaml')).components as { schemas: Record<string, Schema> };
+  const lenientBoolean = schemas.schemas.LenientBoolean!;
+  const lenientString = schemas.schemas.LenientString!;
+  const nullableString = schemas.schemas.NullableLenientString!;
+  t.equal(lenientBoolean['x-read-as'], 'boolean');
+  t.equal(lenientString['x-read-as'], 'string');
+  t.equal(nullableString['x-read-as'], 'string');
+  const candidates: unknown[] = [true, false, null, '', 'true', 'TRUE', 'tRuE', 'false', 'FALSE', 1, 0, 2, -1, 0.5, 1e30, 'yes', 'no', '1', '0', ' true', 'true ', 'on', [], [true], {}, { v: true }];
+  for (const value of candidates) {
+    const readsAsBoolean = typeof coerceBooleanish(value) === 'boolean';
+    t.equal(satisfies(lenientBoolean, value), readsAsBoolean, `LenientBoolean ${JSON.stringify(value)}: ${readsAsBoolean ? 'accepted' : 'refused'}`);
+    const readsAsString = ['string', 'number', 'boolean'].includes(typeof value);
+    t.equal(satisfies(lenientString, value), readsAsString, `LenientString ${JSON.stringify(value)}`);
+    t.equal(satisfies(nullableString, value), readsAsString || value === null, `NullableLenientString ${JSON.stringify(value)}`);
+  }
+  for (const [value, read] of [[1, true], ['False', false], [null, false], ['', false], [undefined, undefined]] as const) {
+    t.equal(readBoolean(value), read, `readBoolean(${JSON.stringify(value)})`);
+  }
+  t.throws(() => readBoolean('yes'), TypeError, 'a value validation refuses is a bug if it gets this far');
+  t.strictSame([readString(123), readString(true), readString('x'), readString(null), readString(undefined)], ['123', 'true', 'x', null, undefined]);
+});
+
+t.test('readAsProperties: the route validates a lenient property as the type it is read as', async (t) => {
+  const properties: Record<string, PropertySchema> = {
+    saasApp: { 'x-read-as': 'boolean', anyOf: [{ type: 'boolean', nullable: true }, { type: 'string' }] },
+    clientName: { 'x-read-as': 'string', anyOf: [{ type: 'string' }, { type: 'number' }] },
+    callbackUrl: { 'x-read-as': 'string', anyOf: [{ type: 'string', nullable: true }, { type: 'number' }] },
+    tokenScope: { description: 'untouched' },
+  };
+  t.strictSame(readAsProperties(properties), ['saasApp']);
+  t.strictSame(properties, {
+    saasApp: { type: 'boolean' },
+    clientName: { type: 'string' },
+    callbackUrl: { type: 'string', nullable: true },
+    tokenScope: { description: 'untouched' },
+  });
 });
 
 t.test('coerceBooleanFields', async (t) => {

@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import t from 'tap';
 import { parse } from 'yaml';
-import { mountPrefix, type OpenApiDocument } from '../../src/spec.js';
+import { ANY_REQUEST_HEADING, combinedDocument, descriptionSection, mountPrefix, type OpenApiDocument } from '../../src/spec.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const SEED_FILE = fileURLToPath(new URL('../shared/seed/wso2-dcr-api.yaml', ROOT));
@@ -150,15 +150,13 @@ t.test('the corrections the server relies on', async (t) => {
   }
   t.equal(dcr.additionalProperties, false, 'unknown keys are rejected');
 
-  const booleans: [string, string][] = [
-    ['DCR', 'saasApp'],
-    ['DCR', 'userStoreDomainInSubject'],
-    ['DCR', 'userstoreDomainInSubject'],
-    ['DCRResult', 'isSaasApplication'],
-  ];
-  for (const [schema, property] of booleans) {
-    t.equal(spec.components.schemas[schema]?.properties?.[property]?.type, 'boolean', `${schema}.${property} is boolean`);
+  // Request booleans are read leniently, as WSO2 reads them (LenientBoolean declares every
+  // spelling); the answer's boolean is a plain one.
+  for (const property of ['saasApp', 'userStoreDomainInSubject', 'userstoreDomainInSubject']) {
+    t.equal(dcr.properties?.[property]?.$ref, '#/components/schemas/LenientBoolean', `DCR.${property} is a LenientBoolean`);
   }
+  t.equal(spec.components.schemas.LenientBoolean?.['x-read-as'], 'boolean', 'LenientBoolean is read as a boolean');
+  t.equal(spec.components.schemas.DCRResult?.properties?.isSaasApplication?.type, 'boolean', 'DCRResult.isSaasApplication is boolean');
 
   const result = spec.components.schemas.DCRResult!;
   t.match(result.properties?.callBackURL, { type: 'string', nullable: true }, 'DCRResult.callBackURL');
@@ -226,7 +224,7 @@ for (const [label, file, doc, keyRoute] of [
   ['spec/platform-api.yaml', PLATFORM_FILE, platform, '/scim2/Users'],
 ] as const) {
   t.test(`${label} loads with fastify-openapi-glue's parser, from the file`, async (t) => {
-    const app = Fastify({ logger: false, ajv: { customOptions: { keywords: ['example'] } } });
+    const app = Fastify({ logger: false, ajv: { customOptions: { keywords: ['example', 'x-read-as'] } } });
     t.teardown(() => app.close());
     const { asked, serviceHandlers, securityHandlers } = stubs();
     await app.register(openapiGlue, { specification: file, serviceHandlers, securityHandlers, prefix: mountPrefix(doc) });
@@ -248,3 +246,56 @@ for (const [label, file, doc, keyRoute] of [
     t.match(routes, new RegExp(`${keyRoute.replace(/\./g, '\\.')} \\([^)]*\\bPOST\\b`), `${keyRoute} (POST)`);
   });
 }
+
+t.test('every operation has a tag the document declares, so Swagger UI groups it', async (t) => {
+  for (const [label, doc] of [['dcr', spec], ['platform', platform]] as const) {
+    const declared = new Set(((doc.tags as { name: string }[] | undefined) ?? []).map((tag) => tag.name));
+    for (const [path, method, operation] of operationsOf(doc)) {
+      const tags = (operation as { tags?: string[] }).tags ?? [];
+      t.ok(tags.length > 0, `${label}: ${method.toUpperCase()} ${path} has a tag`);
+      for (const tag of tags) t.ok(declared.has(tag), `${label}: tag ${tag} is declared`);
+    }
+  }
+});
+
+t.test('every operation documents 405 (any other method on its path), 500 and 503 (a drain)', async (t) => {
+  for (const [label, doc] of [['dcr', spec], ['platform', platform]] as const) {
+    for (const [path, method, operation] of operationsOf(doc)) {
+      for (const status of ['405', '500', '503']) {
+        t.ok(operation.responses[status], `${label}: ${method.toUpperCase()} ${path} documents ${status}`);
+      }
+      const allow = deref(doc, operation.responses['405']!) as Response & { headers?: Record<string, unknown> };
+      t.ok(allow.headers?.Allow, `${label}: ${method.toUpperCase()} ${path}: its 405 documents Allow`);
+    }
+  }
+});
+
+t.test('both documents, and the served one, say what any request can be answered before its operation', async (t) => {
+  const sections = [spec, platform].map((doc) =>
+    descriptionSection(String((doc.info as { description?: string }).description ?? ''), ANY_REQUEST_HEADING),
+  );
+  t.ok(sections[0], 'the DCR document has the section');
+  t.equal(sections[1], sections[0], 'the platform document has the same one');
+  for (const status of ['400', '404', '405', '408', '431', '501', '503']) t.match(sections[0], `**${status}**`, `it names ${status}`);
+  const served = combinedDocument('test');
+  t.match(String((served.info as { description: string }).description), sections[0]!, 'the served document carries it');
+  t.same(
+    ((served.tags as { name: string }[]) ?? []).map((tag) => tag.name),
+    ['Dynamic Client Registration', 'Users', 'OAuth2', 'Health'],
+    'and both documents’ tags',
+  );
+});
+
+t.test('the 400s name the causes a client meets (they were answered, but not documented)', async (t) => {
+  const described = (doc: Document, path: string, method: string) =>
+    (deref(doc, doc.paths[path]![method]!.responses['400']!) as { description: string }).description;
+  t.match(described(spec, '/register', 'post'), /`owner` empty/, 'register: an empty owner');
+  t.match(described(platform, '/scim2/Users', 'get'), /not `userName eq "<name>"`/, 'listUsers: a filter other than eq');
+  t.match(described(platform, '/scim2/Users', 'get'), /startIndex/, 'listUsers: paging values');
+  for (const path of ['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke']) {
+    t.match(described(platform, path, 'post'), /authenticated twice/, `${path}: a client that authenticates twice`);
+  }
+  // An over-long id is a 404 (no user has it), not a 400 of a maxLength.
+  t.notOk(platform.paths['/scim2/Users/{id}']!.get!.responses['400'], 'getUser has no 400');
+  t.notOk(JSON.stringify(platform.paths['/scim2/Users/{id}']).includes('maxLength'), 'the id has no maxLength');
+});
