@@ -48,7 +48,9 @@ export interface paths {
         post?: never;
         /**
          * Delete a user (super admin only)
-         * @description The super admin cannot be deleted (403). Applications the user owns are kept, as in WSO2.
+         * @description The super admin cannot be deleted (403). The applications the user owns are deleted with
+         *     the user, and every token issued to the user or to those applications stops working at
+         *     once (unlike WSO2, where apps outlive their owner: spec/CHANGES.md).
          *     The request takes no body; one that is sent is read (JSON, SCIM JSON, form or text) and
          *     ignored, and the answers it can cause are listed.
          */

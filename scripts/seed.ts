@@ -72,11 +72,13 @@ function makeBatch(size: number, secrets: SecretBox): Batch {
   return { clientIds, sealed };
 }
 
+// The owner must be a user (its id is the app's owner_id, migration 006): the super admin by default.
 const INSERT = `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-    saas_app, token_type, user_store_domain_in_subject)
+    saas_app, token_type, user_store_domain_in_subject, owner_id)
   SELECT gen_random_uuid(), c.client_id, c.sealed, $3 || ($4::bigint + c.ord), $5,
          ARRAY['client_credentials', 'password', 'refresh_token'], NULL, false,
-         CASE WHEN ($4::bigint + c.ord) % 2 = 0 THEN 'JWT' ELSE 'DEFAULT' END, false
+         CASE WHEN ($4::bigint + c.ord) % 2 = 0 THEN 'JWT' ELSE 'DEFAULT' END, false,
+         (SELECT id FROM users WHERE username = $5)
   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(client_id, sealed, ord)`;
 
 async function main(): Promise<void> {

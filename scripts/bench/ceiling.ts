@@ -31,6 +31,10 @@ const pool = db.pool;
 // The server's own migrations: the applications table is the server's, columns, constraints and
 // indexes included (and migration 003's analyse settings).
 await migrate(db);
+// Every app references its owner's row (migration 006). The server under test knows its caller's id
+// when the caller registers for itself, as the benchmark does; so does this one, for one owner.
+const OWNER_ID = randomUUID();
+await pool.query("INSERT INTO users (id, username, password_hash) VALUES ($1, 'admin', 'unusable')", [OWNER_ID]);
 
 const app = Fastify({
   logger: false,
@@ -52,9 +56,9 @@ app.post<{ Body: Body }>('/client-registration/v0.17/register', { schema: { body
   const clientId = randomBytes(21).toString('base64url');
   const clientSecret = randomBytes(21).toString('base64url');
   await pool.query(
-    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [id, clientId, clientSecret, body.clientName, body.owner, (body.grantType ?? '').split(' '), body.callbackUrl ?? null, body.saasApp ?? false, body.tokenType ?? 'DEFAULT'],
+    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type, owner_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [id, clientId, clientSecret, body.clientName, body.owner, (body.grantType ?? '').split(' '), body.callbackUrl ?? null, body.saasApp ?? false, body.tokenType ?? 'DEFAULT', OWNER_ID],
   );
   reply.header('cache-control', 'no-store');
   return { clientId, clientName: body.clientName, clientSecret, appOwner: body.owner, applicationUUID: id };

@@ -42,12 +42,15 @@ export function requireOwner(owner: string | undefined): string {
  * Rules 2 and 3: who may register for whom. The super admin may register for any existing user;
  * anyone else only for themselves (exact, case-sensitive match).
  */
+/** Rule 2's 403: the owner names no user (also when the owner's account is deleted during the registration). */
+export function ownerDoesNotExist(owner: string) {
+  const text = `User: ${owner} does not exist for application registration`;
+  return forbidden(text, text);
+}
+
 export function checkOwnerAllowed(caller: Caller, owner: string, ownerExists: boolean): void {
   if (caller.isSuperAdmin) {
-    if (!ownerExists) {
-      const text = `User: ${owner} does not exist for application registration`;
-      throw forbidden(text, text);
-    }
+    if (!ownerExists) throw ownerDoesNotExist(owner);
     return;
   }
   if (owner !== caller.username) {

@@ -20,7 +20,10 @@ export interface Application {
   clientId: string;
   clientSecret: string;
   clientName: string;
+  /** The owner's user name, as WSO2 shows it (`appOwner`). */
   owner: string;
+  /** The owner's account: the app is deleted with it (migration 006). */
+  ownerId: string;
   grantTypes: string[];
   callbackUrl: string | null;
   saasApp: boolean;

@@ -36,6 +36,7 @@ interface ApplicationRow {
   client_secret_enc: string;
   client_name: string;
   owner: string;
+  owner_id: string;
   grant_types: string[];
   callback_url: string | null;
   saas_app: boolean;
@@ -44,7 +45,7 @@ interface ApplicationRow {
   created_at: Date;
 }
 
-const COLUMNS = `id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app,
+const COLUMNS = `id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url, saas_app,
   token_type, user_store_domain_in_subject, created_at`;
 
 // The statements of /register and of every client authentication: prepared once per connection.
@@ -66,8 +67,8 @@ const INSERT_OR_FIND: NamedStatement = {
     ),
     inserted AS (
       INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-        saas_app, token_type, user_store_domain_in_subject)
-      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE NOT EXISTS (SELECT 1 FROM existing)
+        saas_app, token_type, user_store_domain_in_subject, owner_id)
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (SELECT 1 FROM existing)
       ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
       RETURNING ${COLUMNS}
     )
@@ -86,18 +87,18 @@ const INSERT_OR_FIND_MANY: NamedStatement = {
   name: 'application_insert_or_find_many',
   text: `WITH input AS (
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::boolean[], $9::text[], $10::boolean[]) WITH ORDINALITY
+        $8::boolean[], $9::text[], $10::boolean[], $11::uuid[]) WITH ORDINALITY
         AS i(id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url, saas_app, token_type,
-          user_store_domain_in_subject, position)
+          user_store_domain_in_subject, owner_id, position)
     ),
     existing AS (
       SELECT ${COLUMNS} FROM applications WHERE client_name = ANY($4::text[])
     ),
     inserted AS (
       INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-        saas_app, token_type, user_store_domain_in_subject)
+        saas_app, token_type, user_store_domain_in_subject, owner_id)
       SELECT id, client_id, client_secret_enc, client_name, owner, string_to_array(grant_types, ' '), callback_url,
-        saas_app, token_type, user_store_domain_in_subject
+        saas_app, token_type, user_store_domain_in_subject, owner_id
       FROM input WHERE client_name NOT IN (SELECT client_name FROM existing)
       ORDER BY position
       ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
@@ -155,8 +156,8 @@ export class PgApplicationRepository implements ApplicationRepository {
   async insertIfNameFree(app: NewApplication): Promise<Application | undefined> {
     const { rows } = await this.db.query<ApplicationRow>(
       `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-         saas_app, token_type, user_store_domain_in_subject)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         saas_app, token_type, user_store_domain_in_subject, owner_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
        RETURNING ${COLUMNS}`,
       [
@@ -170,6 +171,7 @@ export class PgApplicationRepository implements ApplicationRepository {
         app.saasApp,
         app.tokenType,
         app.userStoreDomainInSubject,
+        app.ownerId,
       ],
     );
     return rows[0] && this.toApplication(rows[0]);
@@ -224,6 +226,7 @@ export class PgApplicationRepository implements ApplicationRepository {
             apps[0]!.saasApp,
             apps[0]!.tokenType,
             apps[0]!.userStoreDomainInSubject,
+            apps[0]!.ownerId,
           ]
         : [
             apps.map((app) => app.id),
@@ -236,6 +239,7 @@ export class PgApplicationRepository implements ApplicationRepository {
             apps.map((app) => app.saasApp),
             apps.map((app) => app.tokenType),
             apps.map((app) => app.userStoreDomainInSubject),
+            apps.map((app) => app.ownerId),
           ];
     const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(apps.length === 1 ? INSERT_OR_FIND : INSERT_OR_FIND_MANY, values);
     this.young.recordInserts(rows.filter((row) => row.created).length);
@@ -265,6 +269,7 @@ export class PgApplicationRepository implements ApplicationRepository {
       clientSecret: this.secrets.open(row.client_secret_enc, row.client_id),
       clientName: row.client_name,
       owner: row.owner,
+      ownerId: row.owner_id,
       grantTypes: row.grant_types,
       callbackUrl: row.callback_url,
       saasApp: row.saas_app,

@@ -6,10 +6,12 @@ import {
   mayReuseExisting,
   normaliseCallbackUrl,
   normaliseTokenType,
+  ownerDoesNotExist,
   requireClientName,
   requireOwner,
   resolveGrantTypes,
 } from '../domain/registration-rules.js';
+import { ForeignKeyViolation } from '../db/errors.js';
 import type { Application, Caller } from '../domain/types.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
 import type { UserRepository } from '../repositories/users.js';
@@ -42,13 +44,15 @@ export class RegistrationService {
 
   async register(caller: Caller, request: RegistrationRequest): Promise<RegistrationOutcome> {
     const owner = requireOwner(request.owner);
-    const ownerExists = owner === caller.username || (await this.users.findByUsername(owner)) !== undefined;
-    checkOwnerAllowed(caller, owner, ownerExists);
+    const ownerId = owner === caller.username ? caller.userId : (await this.users.findByUsername(owner))?.id;
+    checkOwnerAllowed(caller, owner, ownerId !== undefined);
     const clientName = requireClientName(request.clientName);
     const callbackUrl = normaliseCallbackUrl(request.callbackUrl);
     const grantTypes = resolveGrantTypes(request.grantType, callbackUrl, this.allowedGrantTypes);
 
-    // One round trip: insert under the name, or get the app already stored under it.
+    // One round trip: insert under the name, or get the app already stored under it. The owner's
+    // row is referenced (migration 006): if the account is deleted meanwhile, one of the two waits
+    // for the other, and the insert fails rather than leave an app nobody owns.
     const outcome = await this.apps.insertOrFind({
       // Both keys time-ordered (UUIDv7, RFC 9562; a time-prefixed client id): a burst of
       // registrations inserts on a few index pages, not on one random page of each index per row.
@@ -59,11 +63,14 @@ export class RegistrationService {
       clientSecret: randomWso2Token(),
       clientName,
       owner,
+      ownerId: ownerId!,
       grantTypes,
       callbackUrl,
       saasApp: request.saasApp ?? false,
       tokenType: normaliseTokenType(request.tokenType),
       userStoreDomainInSubject: request.userStoreDomainInSubject ?? request.userstoreDomainInSubject ?? false,
+    }).catch((err: unknown) => {
+      throw err instanceof ForeignKeyViolation && err.constraint === 'applications_owner_id_fkey' ? ownerDoesNotExist(owner) : err;
     });
     if (outcome?.created) return { application: outcome.application, created: true };
     if (outcome) return this.reuse(caller, owner, outcome.application);

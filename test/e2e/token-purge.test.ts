@@ -75,9 +75,9 @@ t.test('dcr tokens purge: deletes what has expired now, says how much, keeps the
   const appId = randomUUID();
   await db.query("INSERT INTO users (id, username, password_hash) VALUES ($1, 'owner', 'x')", [userId]);
   await db.query(
-    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
-     VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
-    [appId],
+    `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types)
+     VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', $2, '{client_credentials}')`,
+    [appId, userId],
   );
   const plant = (expires: string) =>
     db.query(

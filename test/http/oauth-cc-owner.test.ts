@@ -1,8 +1,9 @@
 /**
  * client_credentials acts for the app's owner (wso2-behavior.md §6), who is looked up by the
  * token's INSERT itself (src/repositories/tokens.ts insertAccessForUsername): the owner's tokens
- * carry the owner's identity and scopes, and an app that outlived its owner gets invalid_grant
- * with nothing stored, for JWT and opaque apps alike.
+ * carry the owner's identity and scopes. Deleting the owner deletes their apps and tokens (migration
+ * 006): a new user of the same name re-registering an old app's name gets a new app, and the old
+ * app's credentials and tokens stop working, for JWT and opaque apps alike.
  */
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
@@ -58,16 +59,32 @@ for (const [kind, client] of Object.entries(clients)) {
   });
 }
 
-t.test('an app that outlived its owner: invalid_grant, and no token stored', async (t) => {
-  const before = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens')).rows[0]!.n);
+t.test("a deleted user's apps go with them, and a new user of the same name inherits nothing", async (t) => {
+  const tokens = Object.fromEntries(
+    await Promise.all(Object.entries(clients).map(async ([kind, client]) => [kind, (await clientCredentials(app, client)).json().access_token as string])),
+  );
+  t.ok(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens')).rows[0]!.n) > 0, 'there are tokens');
   const removed = await app.inject({ method: 'DELETE', url: `/scim2/Users/${aliceId}`, headers: { authorization: ADMIN_AUTH } });
   t.equal(removed.statusCode, 204);
-  for (const [kind, client] of Object.entries(clients)) {
-    const res = await clientCredentials(app, client);
-    t.equal(res.statusCode, 400, kind);
-    t.match(res.json(), { error: 'invalid_grant', error_description: "The application's owner 'alice' no longer exists" }, kind);
+  t.equal(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM applications')).rows[0]!.n), 0, "alice's apps are gone");
+  t.equal(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens')).rows[0]!.n), 0, 'and every token of them');
+
+  // The new alice: same name, another account.
+  await createUser(app, 'alice', 'new-alice-Pa55');
+  const newAlice = basic('alice', 'new-alice-Pa55');
+  for (const [kind, old] of Object.entries(clients)) {
+    const res = await clientCredentials(app, old);
+    t.equal(res.statusCode, 401, `${kind}: the old app's credentials no longer authenticate`);
+    t.match(res.json(), { error: 'invalid_client' });
+    const bearer = await app.inject({
+      method: 'POST',
+      url: '/client-registration/v0.17/register',
+      headers: { authorization: `Bearer ${tokens[kind]}` },
+      payload: { clientName: 'any', owner: 'alice', grantType: 'client_credentials' },
+    });
+    t.equal(bearer.statusCode, 401, `${kind}: the old app's token acts for nobody`);
+    const again = await registerApp(app, newAlice, `alice-cc-${kind === 'jwt' ? 'jwt' : 'opaque'}`, kind === 'jwt' ? 'JWT' : undefined);
+    t.not(again.clientId, old.clientId, `${kind}: re-registering the name makes a new app`);
+    t.not(again.clientSecret, old.clientSecret, `${kind}: with a new secret`);
   }
-  const after = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens')).rows[0]!.n);
-  t.equal(after, 0, "the owner's tokens went with the owner");
-  t.ok(before > 0, 'there were tokens before');
 });

@@ -409,3 +409,28 @@ t.test('concurrency', async (t) => {
     t.equal(await countApps(db), before + 50);
   });
 });
+
+t.test("a registration racing its owner's deletion: 403, and no app without an owner", async (t) => {
+  await createUser(app, 'erin', 'erin-Pa55word');
+  const before = await countApps(db);
+  // The deletion holds erin's row lock, uncommitted: the registration still finds erin, and its
+  // INSERT waits on the foreign key to erin's row (migration 006) until the deletion commits.
+  const deleting = await db.connect();
+  t.teardown(() => deleting.release());
+  await deleting.query('BEGIN');
+  await deleting.query("DELETE FROM users WHERE username = 'erin'");
+  const registering = post(app, ADMIN_AUTH, { clientName: 'erin_race_app', owner: 'erin', grantType: 'client_credentials' });
+  const waiting = async () =>
+    ((await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO applications%'")).rowCount ?? 0) > 0;
+  let blocked = false;
+  for (let i = 0; i < 100 && !blocked; i++) {
+    blocked = await waiting();
+    if (!blocked) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.ok(blocked, "the registration's INSERT waits for the deletion");
+  await deleting.query('COMMIT');
+  const res = await registering;
+  t.equal(res.statusCode, 403);
+  t.strictSame(res.json(), errorBody(403, 'User: erin does not exist for application registration', 'User: erin does not exist for application registration'));
+  t.equal(await countApps(db), before, 'no app was left behind');
+});

@@ -8,7 +8,11 @@ import { randomWso2Token } from '../../src/crypto/random.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import type { NewApplication } from '../../src/domain/types.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
-import { testDatabase } from '../fixtures/db.js';
+import { insertUser, testDatabase } from '../fixtures/db.js';
+
+const { db } = await testDatabase(t);
+/** The owner of the apps below: every app references its owner's row (migration 006). */
+const ADMIN_ID = await insertUser(db, 'admin');
 
 function newApp(overrides: Partial<NewApplication> = {}): NewApplication {
   return {
@@ -17,6 +21,7 @@ function newApp(overrides: Partial<NewApplication> = {}): NewApplication {
     clientSecret: randomWso2Token(),
     clientName: 'rest_api_publisher',
     owner: 'admin',
+    ownerId: ADMIN_ID,
     grantTypes: ['client_credentials', 'password', 'refresh_token'],
     callbackUrl: null,
     saasApp: false,
@@ -26,7 +31,6 @@ function newApp(overrides: Partial<NewApplication> = {}): NewApplication {
   };
 }
 
-const { db } = await testDatabase(t);
 t.beforeEach(async () => {
   await db.query('TRUNCATE applications CASCADE');
 });

@@ -6,22 +6,34 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { runner } from 'node-pg-migrate';
 import t from 'tap';
-import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
+import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
 import { opaqueTokenId } from '../../src/services/tokens.js';
-import { ownerAndApp, testDatabase } from '../fixtures/db.js';
+import { testDatabase } from '../fixtures/db.js';
 
 const { db } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
-// The schema as it was before migration 005.
-const client = await db.connect();
-try {
-  await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count: 4, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
-} finally {
-  client.release();
+/** Runs the next `count` migrations (the rest would change the schema under this test). */
+async function migrateUp(count: number): Promise<string[]> {
+  const client = await db.connect();
+  try {
+    const ran = await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
+    return ran.map((migration) => migration.name);
+  } finally {
+    client.release();
+  }
 }
 
-const { userId, appId } = await ownerAndApp(db);
+// The schema as it was before migration 005, and an owner and app in it.
+await migrateUp(4);
+const userId = randomUUID();
+const appId = randomUUID();
+await db.query("INSERT INTO users (id, username, password_hash) VALUES ($1, 'owner', 'x')", [userId]);
+await db.query(
+  `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types)
+   VALUES ($1, 'cid', 'v1.x.y.z', 'app', 'owner', '{client_credentials}')`,
+  [appId],
+);
 const plant = (id: string, hash: Buffer | null) =>
   db.query(
     `INSERT INTO access_tokens (id, token_hash, app_id, user_id, scopes, grant_type, expires_at)
@@ -35,7 +47,7 @@ const jti = randomUUID();
 await plant(jti, null);
 
 t.test('tokens issued before the migration resolve after it', async (t) => {
-  t.same(await migrate(db), ['005_access_token_id_from_hash'], 'only 005 was pending');
+  t.same(await migrateUp(1), ['005_access_token_id_from_hash'], '005 ran');
 
   const repo = new PgTokenRepository(db);
   const found = await repo.findActiveAccessById(opaqueTokenId(opaque));

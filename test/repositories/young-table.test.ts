@@ -11,9 +11,10 @@ import { SecretBox } from '../../src/crypto/secret-box.js';
 import { YoungTableAnalyzer } from '../../src/db/young-table.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
 import { eventually } from '../fixtures/server-process.js';
-import { testDatabase } from '../fixtures/db.js';
+import { insertUser, testDatabase } from '../fixtures/db.js';
 
 const { db } = await testDatabase(t);
+const adminId = await insertUser(db, 'admin');
 
 const reltuples = async (table: string) =>
   (await db.query<{ reltuples: number }>('SELECT reltuples FROM pg_class WHERE oid = $1::regclass', [table])).rows[0]!.reltuples;
@@ -52,6 +53,7 @@ t.test('a first burst of registrations leaves applications with statistics at on
     clientSecret: randomWso2Token(),
     clientName: `burst_${i}`,
     owner: 'admin',
+    ownerId: adminId,
     grantTypes: ['client_credentials'],
     callbackUrl: null,
     saasApp: false,

@@ -144,6 +144,7 @@ t.test('ClientCache: a verified (client id, secret) pair, and nothing else', asy
     clientId: 'ab',
     clientName: 'n',
     owner: 'o',
+    ownerId: 'u1',
     grantTypes: [],
     callbackUrl: null,
     saasApp: false,
