@@ -16,7 +16,7 @@ import type { FastifyValidationResult } from 'fastify/types/schema.js';
 import openapiGlue from 'fastify-openapi-glue';
 import { coerceBooleanFields, readAsProperties, type PropertySchema } from './domain/wire-coercion.js';
 import { missingBody } from './domain/registration-rules.js';
-import { methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
+import { duplicateAuthorization, methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
@@ -123,6 +123,21 @@ export function apiSecurityHeaders(documentHeaders: Record<string, string>): Rec
   };
 }
 
+/**
+ * How many Authorization headers the request carries. Node keeps the first of several and drops
+ * the others, while a proxy in front may have judged the request by another: the two would
+ * disagree about who is calling. Such a request is refused (duplicateAuthorization).
+ */
+function authorizationHeaderCount(raw: IncomingMessage): number {
+  const headers = raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
 /** An incoming X-Request-Id is honoured when it is a sane token; otherwise a new one is made. */
 function requestId(header: string | string[] | undefined): string {
   return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
@@ -171,6 +186,20 @@ async function mountSpec(
     // The 405 routes below state their path's format; they have no response schema to read it from.
     const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
+    // The caller is known before anything of the body is read: glue installs the spec's security
+    // as a preHandler, which Fastify runs after parsing and validating the body, so an
+    // unauthenticated request was told what was wrong with its body (a 400 naming an unknown
+    // property, a 415, a 413) instead of 401. Moved to preParsing, it runs first; the body of an
+    // unauthenticated request is never parsed. (Every preHandler of these routes is glue's.)
+    if (route.preHandler) {
+      const authenticate = [route.preHandler].flat() as Array<(request: FastifyRequest, reply: FastifyReply) => Promise<void>>;
+      route.preHandler = undefined;
+      const beforeBody = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+        for (const check of authenticate) await check(request, reply);
+        return payload;
+      };
+      route.preParsing = [beforeBody, ...[route.preParsing ?? []].flat()] as typeof route.preParsing;
+    }
     if (route.schema?.body) {
       const booleans = readLeniently(route);
       const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
@@ -357,7 +386,15 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
     // After the security headers, so that the 503s of a drain carry them too. An unknown path is
     // answered here, before any body is read: its 404 does not become a 415, 413 or 400.
-    done(closing ? shuttingDown() : request.is404 ? notFound(`No resource at ${request.url}`) : undefined);
+    done(
+      closing
+        ? shuttingDown()
+        : request.is404
+          ? notFound(`No resource at ${request.url}`)
+          : request.headers.authorization !== undefined && authorizationHeaderCount(request.raw) > 1
+            ? duplicateAuthorization()
+            : undefined,
+    );
   });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');

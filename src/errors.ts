@@ -51,6 +51,13 @@ export function unauthorized(): ApiError {
   });
 }
 
+/** More than one Authorization header: the server and a proxy in front could each read another caller. */
+export function duplicateAuthorization(): ApiError {
+  return new ApiError(400, 'Bad Request', 'The request carries more than one Authorization header; send exactly one', [
+    { code: 'authorization', message: 'more than one Authorization header' },
+  ]);
+}
+
 export function forbidden(description: string, title = 'Forbidden'): ApiError {
   return new ApiError(403, title, description);
 }
