@@ -64,6 +64,10 @@ export interface AppOptions {
   logger: FastifyServerOptions['logger'];
   /** When the listener closes in a graceful shutdown (src/http/drain.ts). */
   drain?: DrainOptions;
+  /** The base of every absolute URL the server writes (DCR_PUBLIC_URL), never a request's Host. */
+  publicUrl: string;
+  /** Proxies whose X-Forwarded-For names the client (DCR_TRUST_PROXY); none by default. */
+  trustProxy?: readonly string[];
 }
 
 /** Swagger UI's page, assets and documents (src/http/docs.ts). */
@@ -330,6 +334,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
     return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // request.ip, by which failed logins are counted, is the peer's address unless it is a listed
+    // proxy: then the client X-Forwarded-For names (Fastify's proxy-addr rules).
+    ...(options.trustProxy && options.trustProxy.length > 0 ? { trustProxy: [...options.trustProxy] } : {}),
     // Requests the router cannot match (a path that is not valid percent-encoding): the spec's
     // error shapes, not Fastify's {"error","code","message","statusCode"}.
     frameworkErrors: (error, request, reply) => {
@@ -397,7 +404,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     );
   });
 
-  if (options.docs !== false) await registerDocs(app, options.version ?? 'dev');
+  if (options.docs !== false) await registerDocs(app, options.version ?? 'dev', options.publicUrl);
 
   const security = new SecurityHandlers(services.auth);
   await app.register(async (scope) => {
@@ -413,7 +420,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // mountSpec still answers 415 to any body type an operation does not declare.
     scope.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const service = platformService(
-      new ScimHandlers(services.users),
+      new ScimHandlers(services.users, options.publicUrl),
       new OAuthHandlers(services.oauth, services.keys, services.issuer, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );

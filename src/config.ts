@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import envSchema from 'env-schema';
 import { DEFAULT_ALLOWED_GRANT_TYPES } from './domain/registration-rules.js';
@@ -24,8 +25,20 @@ export interface Config {
   dbPoolSize: number;
   /** Upper bound for getting a connection and for one statement: a dead database answers 503 within it. */
   dbTimeoutMs: number;
+  /**
+   * The base URL clients reach this server at: every absolute URL the server writes (SCIM
+   * `meta.location`, the documentation's `servers`) is built from it, never from a request's Host.
+   */
+  publicUrl: string;
   /** RFC 8414 issuer: `iss` of JWTs and the base of the metadata's endpoint URLs. */
   issuer: string;
+  /**
+   * The proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or proxy-addr's
+   * `loopback`/`linklocal`/`uniquelocal`); empty: none, the client address is the peer's.
+   */
+  trustProxy: readonly string[];
+  /** Whether an application's own (client_credentials) token may carry apim:dcr:app_manage. */
+  appTokensManageApps: boolean;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   /** Who may be granted apim:dcr:app_manage: undefined for anyone (WSO2's default). */
@@ -71,10 +84,13 @@ const schema = {
     },
     DCR_DB_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 },
     DCR_DB_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+    DCR_PUBLIC_URL: { type: 'string', pattern: '^https?://[^\\s/?#]+/?$' },
     DCR_ISSUER: { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' },
+    DCR_TRUST_PROXY: { type: 'string', minLength: 1 },
     DCR_ACCESS_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 3600 },
     DCR_REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31536000, default: 86400 },
     DCR_APP_MANAGE_USERS: { type: 'string', minLength: 1, default: '*' },
+    DCR_APP_TOKENS_MANAGE_APPS: { type: 'boolean', default: true },
     DCR_AUTH_CACHE_TTL: { type: 'integer', minimum: 0, maximum: 3600, default: 300 },
     DCR_TOKEN_COMMIT: { type: 'string', enum: ['async', 'sync'], default: 'async' },
     DCR_TOKEN_PURGE_INTERVAL: { type: 'integer', minimum: 0, maximum: 86400, default: 600 },
@@ -127,6 +143,12 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
   DCR_DB_TIMEOUT_MS: {
     description: 'bound on getting a connection and on one statement; past it a request answers 503',
   },
+  DCR_PUBLIC_URL: {
+    description:
+      'the base URL clients reach this server at (scheme, host, port; no path): the absolute URLs the server writes ' +
+      "(SCIM `meta.location`, the documentation's `servers`) are built from it, never from a request's `Host` header",
+    defaultText: 'http://HOST:PORT',
+  },
   DCR_ISSUER: {
     description:
       "RFC 8414 issuer: `iss` of the JWTs and the base of the metadata document's endpoint URLs. Set it, the same on " +
@@ -135,8 +157,22 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
   },
   DCR_ACCESS_TOKEN_TTL: { description: 'access token lifetime, in seconds' },
   DCR_REFRESH_TOKEN_TTL: { description: 'refresh token lifetime, in seconds' },
+  DCR_TRUST_PROXY: {
+    description:
+      'reverse proxies whose `X-Forwarded-For` names the client, comma separated: addresses, CIDR ranges, or ' +
+      '`loopback`, `linklocal`, `uniquelocal`. Unset: the client is the connection\'s peer. Failed logins are counted ' +
+      'per client address, so behind a proxy set it, or every client shares the proxy\'s address',
+  },
   DCR_APP_MANAGE_USERS: {
-    description: 'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone',
+    description:
+      'users who may be granted the `apim:dcr:app_manage` scope, space or comma separated; `*`: anyone. The super ' +
+      'admin and, when this is a list, the users in it may also introspect any token',
+  },
+  DCR_APP_TOKENS_MANAGE_APPS: {
+    description:
+      "`true`: an application's own token (client_credentials) acts for its owner, `apim:dcr:app_manage` included, as " +
+      "in WSO2 (a token of an app the super admin owns registers apps for any owner). `false`: only users' tokens " +
+      '(password and refresh grants) carry that scope',
   },
   DCR_AUTH_CACHE_TTL: { description: 'seconds a verified Basic credential or client secret is remembered (0: never)' },
   DCR_TOKEN_COMMIT: {
@@ -152,9 +188,13 @@ const SETTING_DOCS: Record<SettingName, { description: string; defaultText?: str
   },
   DCR_LOGIN_MAX_FAILURES: {
     description:
-      'failed password logins allowed per user name within the window before 429 (0: no throttling)',
+      'failed password logins allowed for one user name from one client address within the window before that pair ' +
+      'gets 429; beyond as many failures of the name from all addresses, its logins are delayed instead (README, ' +
+      '"Security model"). 0: no throttling',
   },
-  DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: { description: 'failed password logins allowed per client address within the window' },
+  DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: {
+    description: 'failed password logins allowed from one client address within the window, all names together, before 429',
+  },
   DCR_LOGIN_FAILURE_WINDOW: { description: 'seconds a failed login counts against its user name and address' },
   DCR_METRICS: { description: 'serve Prometheus metrics at `/metrics` (`true` or `false`)' },
   TLS_CERT_FILE: { description: 'PEM certificate file; with `TLS_KEY_FILE` the server speaks HTTPS only' },
@@ -225,10 +265,13 @@ interface RawEnv {
   LOG_LEVEL: string;
   DCR_DB_POOL_SIZE: number;
   DCR_DB_TIMEOUT_MS: number;
+  DCR_PUBLIC_URL?: string;
   DCR_ISSUER?: string;
+  DCR_TRUST_PROXY?: string;
   DCR_ACCESS_TOKEN_TTL: number;
   DCR_REFRESH_TOKEN_TTL: number;
   DCR_APP_MANAGE_USERS: string;
+  DCR_APP_TOKENS_MANAGE_APPS: boolean;
   DCR_AUTH_CACHE_TTL: number;
   DCR_TOKEN_COMMIT: 'async' | 'sync';
   DCR_TOKEN_PURGE_INTERVAL: number;
@@ -249,6 +292,27 @@ export function parseSecretKey(text: string): Buffer | undefined {
     if (key.length === 32) return key;
   }
   return undefined;
+}
+
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * DCR_TRUST_PROXY: addresses, CIDR ranges (`10.0.0.0/8`, `fd00::/8`) and proxy-addr's keywords,
+ * comma separated. Checked here so that a typo is a start-up error, not a proxy silently distrusted.
+ */
+export function parseTrustProxy(text: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (PROXY_KEYWORDS.has(entry) || (family !== 0 && validBits && extra === undefined)) continue;
+    throw new ConfigError(
+      `Invalid configuration: DCR_TRUST_PROXY holds '${entry}': each entry must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal`,
+    );
+  }
+  if (entries.length === 0) throw new ConfigError('Invalid configuration: DCR_TRUST_PROXY names no proxy');
+  return entries;
 }
 
 /**
@@ -312,10 +376,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   // WSO2's port convention: 9763 for HTTP, 9443 for HTTPS.
   const port = raw.PORT ?? (tls ? 9443 : 9763);
 
-  // The default issuer is this server's own base URL; a wildcard bind address is not reachable.
+  // The default public URL is this server's own address; a wildcard bind address is not reachable.
   const publicHost = raw.HOST === '0.0.0.0' || raw.HOST === '::' ? 'localhost' : raw.HOST;
   const scheme = tls ? 'https' : 'http';
-  const issuer = (raw.DCR_ISSUER ?? `${scheme}://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`).replace(/\/+$/, '');
+  const publicUrl = (raw.DCR_PUBLIC_URL ?? `${scheme}://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`).replace(/\/+$/, '');
+  const issuer = (raw.DCR_ISSUER ?? publicUrl).replace(/\/+$/, '');
+  const trustProxy = raw.DCR_TRUST_PROXY === undefined ? [] : parseTrustProxy(raw.DCR_TRUST_PROXY);
   const appManageUsers = raw.DCR_APP_MANAGE_USERS.trim() === '*' ? undefined : raw.DCR_APP_MANAGE_USERS.split(/[\s,]+/).filter(Boolean);
 
   return {
@@ -332,7 +398,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: raw.LOG_LEVEL,
     dbPoolSize: raw.DCR_DB_POOL_SIZE,
     dbTimeoutMs: raw.DCR_DB_TIMEOUT_MS,
+    publicUrl,
     issuer,
+    trustProxy,
+    appTokensManageApps: raw.DCR_APP_TOKENS_MANAGE_APPS,
     accessTokenTtlSeconds: raw.DCR_ACCESS_TOKEN_TTL,
     refreshTokenTtlSeconds: raw.DCR_REFRESH_TOKEN_TTL,
     appManageUsers,

@@ -16,6 +16,7 @@ import { PgApplicationRepository } from './repositories/applications.js';
 import { PgSigningKeyRepository } from './repositories/signing-keys.js';
 import { PgTokenRepository } from './repositories/tokens.js';
 import { PgUserRepository } from './repositories/users.js';
+import type { AppManagePolicy } from './domain/scopes.js';
 import { Authenticator } from './services/auth.js';
 import { ClientCache } from './services/client-cache.js';
 import { CredentialCache } from './services/credential-cache.js';
@@ -54,6 +55,7 @@ export type ServiceConfig = Pick<
   | 'accessTokenTtlSeconds'
   | 'refreshTokenTtlSeconds'
   | 'appManageUsers'
+  | 'appTokensManageApps'
   | 'authCacheTtlSeconds'
   | 'tokenCommit'
   | 'loginThrottle'
@@ -74,7 +76,9 @@ export function createServices(
     maxFailures: config.loginThrottle.maxFailures,
     maxFailuresPerAddress: config.loginThrottle.maxFailuresPerAddress,
   });
-  const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000), throttle);
+  const base = config.appManageUsers ? { anyone: false as const, users: new Set(config.appManageUsers) } : { anyone: true as const };
+  const policy: AppManagePolicy = { ...base, applicationTokens: config.appTokensManageApps };
+  const auth = new Authenticator(users, hasher, config.adminUser, new CredentialCache(config.authCacheTtlSeconds * 1000), throttle, policy);
   const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.accessTokenTtlSeconds);
   const tokens = new TokenService(new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async' }), keys, {
     issuer: config.issuer,
@@ -82,7 +86,6 @@ export function createServices(
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
   });
   auth.useTokens(tokens);
-  const policy = config.appManageUsers ? { anyone: false as const, users: new Set(config.appManageUsers) } : { anyone: true as const };
   return {
     auth,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),

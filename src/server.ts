@@ -87,6 +87,8 @@ export async function main(): Promise<void> {
     logger: loggerOptions(config),
     metrics: config.metricsEnabled,
     version: VERSION,
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
     ...(https ? { https } : {}),
   });
 

@@ -7,26 +7,36 @@ export const OPENID_SCOPE = 'openid';
 export const DEFAULT_SCOPE = 'default';
 export const KNOWN_SCOPES: readonly string[] = [APP_MANAGE_SCOPE, OPENID_SCOPE];
 
-/** Who may hold apim:dcr:app_manage: everyone (WSO2's default), or listed users and the super admin. */
-export type AppManagePolicy = { anyone: true } | { anyone: false; users: ReadonlySet<string> };
+/**
+ * Who may hold apim:dcr:app_manage: everyone (WSO2's default), or listed users and the super admin;
+ * and whether an application's own token (client_credentials: the app acting for its owner) may
+ * hold it too (default true, as in WSO2: DCR_APP_TOKENS_MANAGE_APPS).
+ */
+export type AppManagePolicy = ({ anyone: true } | { anyone: false; users: ReadonlySet<string> }) & { applicationTokens?: boolean };
+
+/** Who a scope is granted to: a user, or an application acting for its owner (`application`). */
+export interface ScopeHolder {
+  username: string;
+  isSuperAdmin: boolean;
+  application?: boolean;
+}
 
 export function parseScopeParameter(scope: string | undefined): string[] {
   return (scope ?? '').split(' ').filter(Boolean);
 }
 
-export function mayHoldScope(scope: string, user: { username: string; isSuperAdmin: boolean }, policy: AppManagePolicy): boolean {
+export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppManagePolicy): boolean {
   if (scope === OPENID_SCOPE) return true;
-  if (scope === APP_MANAGE_SCOPE) return policy.anyone || user.isSuperAdmin || policy.users.has(user.username);
+  if (scope === APP_MANAGE_SCOPE) {
+    if (holder.application && policy.applicationTokens === false) return false;
+    return policy.anyone || holder.isSuperAdmin || policy.users.has(holder.username);
+  }
   return false;
 }
 
 /** The scopes granted for a request: unknown or not-allowed ones are dropped, never an error. */
-export function grantScopes(
-  requested: readonly string[],
-  user: { username: string; isSuperAdmin: boolean },
-  policy: AppManagePolicy,
-): string[] {
-  const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, user, policy)).sort();
+export function grantScopes(requested: readonly string[], holder: ScopeHolder, policy: AppManagePolicy): string[] {
+  const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, holder, policy)).sort();
   return granted.length > 0 ? granted : [DEFAULT_SCOPE];
 }
 

@@ -1,12 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { combinedDocument } from '../spec.js';
-
-/** The base URL the caller reached this server at: what "Try it out" must call. */
-function baseUrlOf(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
 
 /**
  * The one inline style Swagger UI inserts: the `<style>` of the Swagger logo in its top bar
@@ -31,27 +26,24 @@ export function docsCsp(header: string): string {
 
 /**
  * Swagger UI at /docs (assets served from the package: works offline), over the spec/ documents
- * merged, with `servers` (and the OAuth2 token URL) rewritten per request to the server the
- * browser reached, so that "Try it out" calls this server and not apis.wso2.com.
+ * merged, with `servers` (and the OAuth2 token URL) set to the configured public URL, so that
+ * "Try it out" calls this server and not apis.wso2.com. Not the Host header of the request: a
+ * client chooses it, and it came back verbatim in the document (`Host: evil.example"><script>`).
  * The document itself is at /docs/json and /docs/yaml.
  */
-export async function registerDocs(app: FastifyInstance, version: string): Promise<void> {
-  await app.register(swagger, { mode: 'static', specification: { document: combinedDocument(version) as never } });
+export async function registerDocs(app: FastifyInstance, version: string, publicUrl: string): Promise<void> {
+  const document = combinedDocument(version) as {
+    servers?: { url: string }[];
+    components?: { securitySchemes?: Record<string, { flows?: { password?: { tokenUrl: string } } }> };
+  };
+  document.servers = [{ url: publicUrl }];
+  const password = document.components?.securitySchemes?.OAuth2Security?.flows?.password;
+  if (password) password.tokenUrl = `${publicUrl}/oauth2/token`;
+  await app.register(swagger, { mode: 'static', specification: { document: document as never } });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
     transformStaticCSP: docsCsp,
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
-    transformSpecification: (document, request) => {
-      const base = baseUrlOf(request);
-      const spec = document as {
-        servers?: { url: string }[];
-        components?: { securitySchemes?: Record<string, { flows?: { password?: { tokenUrl: string } } }> };
-      };
-      spec.servers = [{ url: base }];
-      const password = spec.components?.securitySchemes?.OAuth2Security?.flows?.password;
-      if (password) password.tokenUrl = `${base}/oauth2/token`;
-      return spec;
-    },
   });
 }

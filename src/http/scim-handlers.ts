@@ -29,10 +29,6 @@ export function parseUserNameFilter(filter: string): string {
   throw badRequest('Only the filter userName eq "<name>" is supported', [{ code: 'filter', message: filter }], 'invalidFilter');
 }
 
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
 export function toScimUser(user: User, base: string): ScimUser {
   return {
     schemas: [SCIM_USER_SCHEMA],
@@ -56,7 +52,14 @@ type ScimOperations = Pick<operations, 'createUser' | 'listUsers' | 'getUser' | 
 
 /** /scim2/Users: RFC 7644 user management, super admin only. */
 export class ScimHandlers implements OperationHandlers<ScimOperations> {
-  constructor(private readonly users: UserService) {}
+  constructor(
+    private readonly users: UserService,
+    /**
+     * The configured public URL (DCR_PUBLIC_URL) that `meta.location` is built from. Never the
+     * request's Host header: a client chooses it, and it came back verbatim in the answer.
+     */
+    private readonly publicUrl: string,
+  ) {}
 
   async createUser(request: OperationRequest<operations['createUser']>, reply: FastifyReply): Promise<ScimUser> {
     requireSuperAdmin(request);
@@ -65,7 +68,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
       throw badRequest(`schemas must include ${SCIM_USER_SCHEMA}`, [{ code: 'schemas', message: 'missing User schema' }], 'invalidValue');
     }
     const user = await this.users.create(userName, password);
-    const body = toScimUser(user, baseUrl(request));
+    const body = toScimUser(user, this.publicUrl);
     reply.code(201).type(SCIM_CONTENT_TYPE).header('location', body.meta.location);
     return body;
   }
@@ -77,7 +80,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     requireSuperAdmin(request);
     const { filter } = request.query;
     const { startIndex, count } = scimPage(request.query.startIndex, request.query.count);
-    const base = baseUrl(request);
+    const base = this.publicUrl;
     let total: number;
     let users: User[];
     if (filter !== undefined) {
@@ -102,7 +105,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     requireSuperAdmin(request);
     const user = await this.users.get(request.params.id);
     reply.type(SCIM_CONTENT_TYPE);
-    return toScimUser(user, baseUrl(request));
+    return toScimUser(user, this.publicUrl);
   }
 
   async deleteUser(request: OperationRequest<operations['deleteUser']>, reply: FastifyReply): Promise<undefined> {

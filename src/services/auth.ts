@@ -1,11 +1,13 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
-import { APP_MANAGE_SCOPE } from '../domain/scopes.js';
+import { APP_MANAGE_SCOPE, mayHoldScope, type AppManagePolicy } from '../domain/scopes.js';
 import type { Caller, User } from '../domain/types.js';
 import { tooManyRequests, unauthorized } from '../errors.js';
 import type { UserRepository } from '../repositories/users.js';
 import { CredentialCache } from './credential-cache.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { TokenService } from './tokens.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Splits an RFC 7617 Basic credential; undefined for anything malformed or with an empty part. */
 export function parseBasicAuthorization(header: string | undefined): { username: string; password: string } | undefined {
@@ -42,6 +44,8 @@ export class Authenticator {
     private readonly superAdmin: string,
     private readonly cache: CredentialCache = new CredentialCache(0),
     private readonly throttle?: LoginThrottle,
+    /** Re-applied to every Bearer token that needs apim:dcr:app_manage: a policy change takes effect at once. */
+    private readonly appManagePolicy: AppManagePolicy = { anyone: true },
   ) {}
 
   /** The token service verifies Bearer tokens; set after construction (they depend on each other). */
@@ -55,22 +59,23 @@ export class Authenticator {
 
   /**
    * The user whose password this is, or undefined; same cost whether the user exists or not.
-   * Throws 429 while the user name or the address is throttled for too many failures.
+   * Throws 429 when this user name from this address, or this address, has failed too often
+   * (src/services/login-throttle.ts), and waits first when the name is under attack from many
+   * addresses. A credential verified before passes at once, whatever the counts.
    */
   async verifyPassword(username: string, password: string, address = 'unknown'): Promise<User | undefined> {
-    const wait = this.throttle?.retryAfter(username, address) ?? 0;
-    if (wait > 0) throw tooManyRequests(wait);
-    // A guess is counted as a failure when its KDF starts (and the count undone if it was right),
-    // not after: counted after, a burst of concurrent guesses all passed the check above before
-    // the first failure was recorded, and every one of them was verified.
-    const guess = () => {
+    // A check is counted as a failure when it begins (and undone if it was right), not after:
+    // counted after, a burst of concurrent guesses all passed the throttle before the first
+    // failure was recorded, and every one of them was verified.
+    const guess = async () => {
       const attempt = this.throttle?.begin(username, address);
       if (attempt && attempt.retryAfter > 0) throw tooManyRequests(attempt.retryAfter);
+      if (attempt && attempt.delayMs > 0) await sleep(attempt.delayMs);
       return attempt;
     };
     const user = await this.users.findByUsername(username);
     if (!user) {
-      guess();
+      await guess();
       await this.hasher.burn(password);
       return undefined;
     }
@@ -78,21 +83,24 @@ export class Authenticator {
     // Only a check that runs the KDF is a guess: a remembered credential, or one joining an
     // identical check in flight, costs no hash and tries no new password.
     const ok = await this.cache.check(username, password, stored, async () => {
-      const attempt = guess();
+      const attempt = await guess();
       const right = await this.hasher.verify(password, stored);
       if (right) attempt?.succeeded();
       return right;
     });
-    if (!ok) return undefined;
-    this.throttle?.recordSuccess(username);
-    return user;
+    return ok ? user : undefined;
   }
 
   async authenticateBasic(header: string | undefined, address = 'unknown'): Promise<Caller> {
     const credentials = parseBasicAuthorization(header);
     if (!credentials) {
-      // A Basic header that does not parse is a failed login too (no user name to charge).
-      if (header && /^Basic\b/i.test(header)) this.throttle?.recordFailure(undefined, address);
+      // A Basic header that does not parse is a failed login too, counted against the address
+      // (it names no user), and refused like any other once the address is over its limit.
+      if (header && /^Basic\b/i.test(header) && this.throttle) {
+        const wait = this.throttle.addressRetryAfter(address);
+        if (wait > 0) throw tooManyRequests(wait);
+        this.throttle.recordAddressFailure(address);
+      }
       throw unauthorized();
     }
     const user = await this.verifyPassword(credentials.username, credentials.password, address);
@@ -109,6 +117,11 @@ export class Authenticator {
     if (!token || !this.tokens) throw unauthorized();
     const active = await this.tokens.resolveAccessToken(token);
     if (!active || !requiredScopes.every((scope) => active.scopes.includes(scope))) throw unauthorized();
-    return { userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(active.username) };
+    const caller = { userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(active.username) };
+    // A token carries the scope it was granted; the policy is checked again, so that a token issued
+    // before it changed (DCR_APP_TOKENS_MANAGE_APPS, DCR_APP_MANAGE_USERS) cannot outlast it.
+    const holder = { ...caller, application: active.grantType === 'client_credentials' };
+    if (requiredScopes.includes(APP_MANAGE_SCOPE) && !mayHoldScope(APP_MANAGE_SCOPE, holder, this.appManagePolicy)) throw unauthorized();
+    return caller;
   }
 }

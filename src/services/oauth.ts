@@ -165,7 +165,7 @@ export class OAuthService {
     // (one round trip fewer than a lookup first; same answers). RFC 6749 §4.4.3: no refresh token.
     const scopes = grantScopes(
       parseScopeParameter(form.scope),
-      { username: app.owner, isSuperAdmin: this.auth.isSuperAdmin(app.owner) },
+      { username: app.owner, isSuperAdmin: this.auth.isSuperAdmin(app.owner), application: true },
       this.appManagePolicy,
     );
     const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials' });

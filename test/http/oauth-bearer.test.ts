@@ -380,3 +380,46 @@ t.test('end-to-end: register over Basic, get a token with the app, register over
   t.equal((await register(app, bearer(next.access_token), { clientName: 'dave-third', owner: 'dave', grantType: 'password' })).statusCode, 200);
   t.equal((await register(app, bearer(token.access_token), { clientName: 'dave-fourth', owner: 'dave', grantType: 'password' })).statusCode, 200);
 });
+
+t.test("an application's own token and apim:dcr:app_manage (DCR_APP_TOKENS_MANAGE_APPS)", async (t) => {
+  const { app, db, secrets } = await buildTestApp(t);
+  await createUser(app, 'alice', ALICE_PW);
+  const aliceApp = await registerOk(app, basic('alice', ALICE_PW), { clientName: 'alice-own', owner: 'alice', grantType: ALL_GRANTS });
+  const adminApp = await registerOk(app, ADMIN_AUTH, { clientName: 'admin-tool', owner: ADMIN, grantType: ALL_GRANTS });
+  const ccToken = async (target: FastifyInstance) => {
+    const res = await formPost(target, '/oauth2/token', adminApp, { grant_type: 'client_credentials', scope: APP_MANAGE });
+    t.equal(res.statusCode, 200, res.body);
+    return res.json() as TokenBody;
+  };
+
+  t.test('default (WSO2): the app acts for its owner, the super admin, and gets other owners\' secrets', async (t) => {
+    const token = await ccToken(app);
+    t.equal(token.scope, APP_MANAGE);
+    const res = await register(app, bearer(token.access_token), { clientName: 'alice-own', owner: 'alice', grantType: ALL_GRANTS });
+    t.equal(res.statusCode, 200, 'the super admin may ask for any owner');
+    t.equal((res.json() as DcrResult).clientSecret, aliceApp.clientSecret, "alice's real secret: what WSO2 does too (README, Security model)");
+  });
+
+  t.test('DCR_APP_TOKENS_MANAGE_APPS=false: no application token carries or uses the scope', async (t) => {
+    const before = await ccToken(app);
+    // A second instance over the same database, configured to deny it.
+    const { buildApp } = await import('../../src/app.js');
+    const { createServices } = await import('../../src/runtime.js');
+    const { TEST_SERVICE_CONFIG, FAST_HASHER } = await import('../fixtures/app.js');
+    const strictServices = createServices(db, secrets, { ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, FAST_HASHER);
+    const strict = await buildApp(strictServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER, docs: false });
+    t.teardown(() => strict.close());
+
+    const denied = await ccToken(strict);
+    t.equal(denied.scope, 'default', 'the scope is not granted to the app');
+    const withDenied = await register(strict, bearer(denied.access_token), { clientName: 'x', owner: ADMIN, grantType: 'password' });
+    t.equal(withDenied.statusCode, 401);
+    const withOlder = await register(strict, bearer(before.access_token), { clientName: 'alice-own', owner: 'alice', grantType: ALL_GRANTS });
+    t.equal(withOlder.statusCode, 401, 'a token issued before the setting changed no longer acts either');
+    t.same(withOlder.json(), UNAUTHORIZED);
+    const userToken = await passwordToken(strict, adminApp, ADMIN, ADMIN_PASSWORD);
+    t.equal(userToken.scope, APP_MANAGE, "a user's token still gets it");
+    const withUser = await register(strict, bearer(userToken.access_token), { clientName: 'alice-own', owner: 'alice', grantType: ALL_GRANTS });
+    t.equal(withUser.statusCode, 200, 'and uses it');
+  });
+});

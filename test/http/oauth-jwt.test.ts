@@ -213,7 +213,7 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
   t.test('a key rotated by another instance verifies here at once', async (t) => {
     // A second instance over the same database (and secret key), as behind a load balancer.
     const otherServices = createServices(db, secrets, TEST_SERVICE_CONFIG, FAST_HASHER);
-    const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false });
+    const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });
     t.teardown(() => other.close());
     const before = await passwordToken(other, jwtApp);
     t.equal((await introspect(app, jwtApp, before.access_token)).active, true, 'tokens of one instance work on the other');

@@ -11,7 +11,7 @@ import { buildApp } from '../../src/app.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { Database } from '../../src/db/database.js';
 import { createServices, databaseReadiness } from '../../src/runtime.js';
-import { ADMIN, ADMIN_AUTH, FAST_HASHER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -85,7 +85,7 @@ t.test('readiness over an unreachable database, and before migrations ran: 503 w
   // The services run over a real database; only readiness looks at the unreachable one.
   const { db } = await testDatabase(t);
   const services = createServices(db, new SecretBox(Buffer.alloc(32, 7)), TEST_SERVICE_CONFIG, FAST_HASHER, databaseReadiness(unreachable, () => false));
-  const app = await buildApp(services, { bodyLimit: 65536, logger: false });
+  const app = await buildApp(services, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });
   t.teardown(() => app.close());
 
   const started = Date.now();
@@ -256,33 +256,31 @@ t.test('security headers on API answers, errors included, and a CSP on Swagger U
   t.notMatch(docs.body, /<script>(?!\s*<\/script>)/, 'no inline script the CSP would block');
 });
 
-t.test('/docs/json and /docs/yaml: the combined document, pointed at the server the caller reached', async (t) => {
-  const { app } = await buildTestApp(t);
-  const json = await app.inject({ method: 'GET', url: '/docs/json', headers: { host: 'dcr.example.org:8080' } });
+t.test('/docs/json and /docs/yaml: the combined document, pointed at the configured public URL, never at Host', async (t) => {
+  const { app } = await buildTestApp(t, { appOptions: { publicUrl: 'https://dcr.example.org:8443' } });
+  const json = await app.inject({ method: 'GET', url: '/docs/json', headers: { host: 'evil.example"><script>alert(1)</script>' } });
   t.equal(json.statusCode, 200);
   t.match(json.headers['content-type'], /^application\/json/);
+  t.notMatch(json.body, /evil\.example|<script>/, 'nothing of the Host header comes back');
   const doc = json.json() as {
     servers: { url: string }[];
     paths: Record<string, unknown>;
     components: { securitySchemes: { OAuth2Security?: { flows: { password: { tokenUrl: string } } } } };
   };
-  t.equal(doc.servers[0]!.url, 'http://dcr.example.org:8080', 'servers[0].url is http://<Host header>');
+  t.strictSame(doc.servers, [{ url: 'https://dcr.example.org:8443' }], 'servers is the public URL (DCR_PUBLIC_URL)');
   t.ok(doc.paths['/client-registration/v0.17/register'], 'the register path, under its mount prefix');
   t.ok(doc.paths['/oauth2/token'], 'the token endpoint');
   t.ok(doc.paths['/scim2/Users'] && doc.paths['/health/ready'] && doc.paths['/metrics'], 'the platform paths');
   const tokenUrl = doc.components.securitySchemes.OAuth2Security?.flows.password.tokenUrl;
-  t.equal(tokenUrl, 'http://dcr.example.org:8080/oauth2/token', 'the OAuth2 token URL follows the same host');
+  t.equal(tokenUrl, 'https://dcr.example.org:8443/oauth2/token', 'the OAuth2 token URL too');
 
-  const other = await app.inject({ method: 'GET', url: '/docs/json', headers: { host: 'localhost:9763' } });
-  t.equal((other.json() as { servers: { url: string }[] }).servers[0]!.url, 'http://localhost:9763', 'per request, not cached from the first');
-
-  const yaml = await app.inject({ method: 'GET', url: '/docs/yaml', headers: { host: 'dcr.example.org:8080' } });
+  const yaml = await app.inject({ method: 'GET', url: '/docs/yaml', headers: { host: 'other.example:1' } });
   t.equal(yaml.statusCode, 200);
   t.match(yaml.headers['content-type'], /yaml/);
   t.notMatch(yaml.body.trimStart(), /^\{/, 'YAML, not JSON');
   const parsed = parse(yaml.body) as { openapi: string; servers: { url: string }[]; paths: Record<string, unknown> };
   t.match(parsed.openapi, /^3\./);
-  t.equal(parsed.servers[0]!.url, 'http://dcr.example.org:8080');
+  t.equal(parsed.servers[0]!.url, 'https://dcr.example.org:8443');
   t.ok(parsed.paths['/client-registration/v0.17/register']);
   t.ok(parsed.paths['/oauth2/token']);
 });

@@ -6,7 +6,7 @@ import { METHODS } from 'node:http';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
-import { ADMIN, ADMIN_AUTH, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ERROR_URN = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -72,7 +72,7 @@ function assertScimUser(t: Test, body: ScimUser, expected: { id?: string; userNa
   t.match(body.meta.created, ISO_DATE);
   t.match(body.meta.lastModified, ISO_DATE);
   t.ok(body.meta.location.endsWith(`/scim2/Users/${body.id}`), `location ${body.meta.location}`);
-  t.match(body.meta.location, /^http:\/\/[^/]+\/scim2\/Users\//);
+  t.equal(body.meta.location, `${ISSUER}/scim2/Users/${body.id}`, 'built from the public URL');
 }
 
 // One app over one database for the file (CREATE DATABASE costs about a second); the tests use
@@ -621,4 +621,21 @@ t.test('health probes', async (t) => {
     t.equal(res.headers['cache-control'], 'no-store');
     t.strictSame(res.json(), { status: 'UP', checks: { database: 'UP', migrations: 'UP' } });
   });
+});
+
+t.test('meta.location and Location are built from the public URL, never from the Host header', async (t) => {
+  const { app } = await buildTestApp(t);
+  const evil = 'evil.example"><script>alert(1)</script>';
+  const res = await app.inject({
+    method: 'POST',
+    url: '/scim2/Users',
+    headers: { authorization: ADMIN_AUTH, 'content-type': 'application/scim+json', host: evil },
+    payload: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'hosted', password: 'hosted-Pa55' },
+  });
+  t.equal(res.statusCode, 201);
+  const body = res.json() as { id: string; meta: { location: string } };
+  t.equal(body.meta.location, `${ISSUER}/scim2/Users/${body.id}`);
+  t.equal(res.headers.location, body.meta.location);
+  const list = await app.inject({ method: 'GET', url: '/scim2/Users', headers: { authorization: ADMIN_AUTH, host: evil } });
+  t.notMatch(list.body, /evil\.example|<script>/, 'nothing of the Host header in a listing either');
 });

@@ -1,10 +1,13 @@
 /**
  * Authentication abuse:
- * - failed-login throttling (src/services/login-throttle.ts) with real thresholds: repeated wrong
- *   passwords for one user → 429 + Retry-After + the Error body; the real user gets in again after
- *   the window; failures from one address across many names → 429 for that address only; a burst
- *   of concurrent guesses cannot get more guesses verified than the limit; the password grant at
- *   /oauth2/token is throttled too (429, RFC 6749 body);
+ * - failed-login throttling (src/services/login-throttle.ts) with real thresholds: wrong passwords
+ *   for one user from one address → 429 + Retry-After + the Error body for that pair only, while
+ *   the real user gets in from anywhere else (the lockout scenario, replayed), the super admin
+ *   included, under a steady trickle or guesses spread over many addresses; failures from one
+ *   address across many names → 429 for that address, except for a user known there; malformed
+ *   Basic headers count too; a burst of concurrent guesses cannot get more guesses verified than
+ *   the limit; the password grant at /oauth2/token shares the pairs (429, RFC 6749 body); behind a
+ *   trusted proxy failures count per client, and a forged X-Forwarded-For gains nothing otherwise;
  * - timing: an unknown user and a wrong password cost the same (production scrypt cost), medians
  *   within 25 %;
  * - tokens of a deleted user, and revoked tokens, stop working at once.
@@ -18,7 +21,7 @@ import { buildApp } from '../../src/app.js';
 import { PasswordHasher } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime.js';
-import { ADMIN_AUTH, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN_AUTH, ADMIN_PASSWORD, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 
 const REGISTER = '/client-registration/v0.17/register';
@@ -64,41 +67,62 @@ function tokenRequest(app: FastifyInstance, client: { clientId: string; clientSe
 
 t.test('failed-login throttling with real thresholds', async (t) => {
   const { app } = await buildTestApp(t, { loginThrottle: THROTTLE });
-  await createUser(app, 'bob', 'bob-Secret-1');
-  await createUser(app, 'carol', 'carol-Secret-1');
-  await createUser(app, 'dave', 'dave-Secret-1');
-  await createUser(app, 'erin', 'erin-Secret-1');
+  for (const name of ['bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']) await createUser(app, name, `${name}-Secret-1`);
 
-  await t.test('wrong passwords for one user → 429, then the real user gets in after the window', async (t) => {
-    const address = '10.0.0.1';
+  await t.test('wrong passwords for one user from one address: that pair is refused, the real user elsewhere is not', async (t) => {
+    const attacker = '10.0.0.1';
     for (let i = 1; i <= THROTTLE.maxFailures; i++) {
-      const res = await register(app, basic('bob', `wrong-${i}`), 'bob_app', 'bob', address);
-      t.equal(res.statusCode, 401, `wrong password ${i}: 401`);
+      t.equal((await register(app, basic('bob', `wrong-${i}`), 'bob_app', 'bob', attacker)).statusCode, 401, `wrong password ${i}: 401`);
     }
     const started = Date.now();
-    assertThrottled(t, await register(app, basic('bob', 'wrong-6'), 'bob_app', 'bob', address), 'the next wrong password');
-    assertThrottled(t, await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', address), 'the right password during the window');
-    // From another address the user name is still throttled: the limit is on the name.
-    assertThrottled(t, await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', '10.0.0.2'), 'the right password from elsewhere');
-    // Other users are not affected.
-    t.equal((await register(app, basic('carol', 'carol-Secret-1'), 'carol_app', 'carol', address)).statusCode, 200, 'another user from the same address: 200');
-
+    assertThrottled(t, await register(app, basic('bob', 'wrong-6'), 'bob_app', 'bob', attacker), "the attacker's next guess");
+    assertThrottled(t, await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', attacker), 'even the right password, from that address');
+    // The lockout scenario: the user's correct password from every other address still works.
+    for (const elsewhere of ['10.0.0.2', '10.0.0.3', '192.168.7.7']) {
+      t.equal((await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', elsewhere)).statusCode, 200, `bob from ${elsewhere}: 200`);
+    }
+    t.equal((await register(app, basic('carol', 'carol-Secret-1'), 'carol_app', 'carol', attacker)).statusCode, 200, 'another user from the attacker address: 200');
     await sleep(THROTTLE.windowSeconds * 1000 + 200 - (Date.now() - started));
-    const back = await register(app, basic('bob', 'bob-Secret-1'), 'bob_app', 'bob', address);
-    t.equal(back.statusCode, 200, `after the window (${Date.now() - started} ms) the real user gets in: not locked for good`);
-    t.equal((await register(app, basic('bob', 'wrong-7'), 'bob_app', 'bob', address)).statusCode, 401, 'a success reset the count: the next wrong password is a 401 again');
+    t.equal((await register(app, basic('bob', 'wrong-7'), 'bob_app', 'bob', attacker)).statusCode, 401, 'after the window the pair is a 401 again: not locked for good');
   });
 
-  await t.test('failures from one address across many user names → 429 for that address', async (t) => {
+  await t.test('the super admin cannot be kept out: neither by a steady trickle nor by guesses from many addresses', async (t) => {
+    // Two wrong guesses a "minute" (here: per window), window after window, from one address.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2; i++) await register(app, basic('admin', `guess-${round}-${i}`), 'x', 'admin', '10.1.0.1');
+      t.equal((await register(app, ADMIN_AUTH, 'admin_app', 'admin', '10.1.0.2')).statusCode, 200, `round ${round + 1}: the admin gets in`);
+    }
+    // Many addresses, one or two guesses each: no address is over its limits, the name is over its own.
+    for (let i = 0; i < 3 * THROTTLE.maxFailures; i++) {
+      const res = await register(app, basic('admin', `spread-${i}`), 'x', 'admin', `10.2.${Math.floor(i / 2)}.1`);
+      t.equal(res.statusCode, 401, `spread guess ${i + 1}: 401, never 429 (the name is delayed, not refused)`);
+    }
+    t.equal((await register(app, ADMIN_AUTH, 'admin_app', 'admin', '10.1.9.9')).statusCode, 200, 'the admin from a new address: 200 (after a delay)');
+    t.equal((await register(app, ADMIN_AUTH, 'admin_app', 'admin', '10.1.0.2')).statusCode, 200, 'and from an address it logged in from: 200');
+  });
+
+  await t.test('password spraying from one address: 429 for that address, except for a user who logged in from it', async (t) => {
     const address = '10.0.1.1';
+    t.equal((await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', address)).statusCode, 200, 'dave logs in from the shared address first');
     for (let i = 0; i < THROTTLE.maxFailuresPerAddress; i++) {
       // At most maxFailures - 1 per name, so that only the address limit can trip.
       const res = await register(app, basic(`sprayed-${i % 7}-${Math.floor(i / 7)}`, 'Password1'), 'spray', 'admin', address);
       t.equal(res.statusCode, 401, `spray ${i + 1}: 401`);
     }
     assertThrottled(t, await register(app, basic('someone-new', 'Password1'), 'spray', 'admin', address), 'the next name from that address');
-    assertThrottled(t, await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', address), 'even the right password of a real user, from that address');
-    t.equal((await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', '10.0.1.2')).statusCode, 200, 'the same user from another address: 200');
+    assertThrottled(t, await register(app, basic('gina', 'gina-Secret-1'), 'gina_app', 'gina', address), 'a real user new to that address');
+    t.equal((await register(app, basic('dave', 'dave-Secret-1'), 'dave_app', 'dave', address)).statusCode, 200, 'dave, known there: 200');
+    t.equal((await register(app, basic('gina', 'gina-Secret-1'), 'gina_app', 'gina', '10.0.1.2')).statusCode, 200, 'gina from another address: 200');
+  });
+
+  await t.test('malformed Basic headers count against the address, and are refused like any failure', async (t) => {
+    const address = '10.0.4.1';
+    const garbage = ['Basic !!!', 'Basic ', 'Basic bm9jb2xvbg==', 'Basic OnBhc3N3b3Jk'];
+    for (let i = 0; i < THROTTLE.maxFailuresPerAddress; i++) {
+      t.equal((await register(app, garbage[i % garbage.length]!, 'x', 'admin', address)).statusCode, 401, `malformed ${i + 1}: 401`);
+    }
+    assertThrottled(t, await register(app, 'Basic !!!', 'x', 'admin', address), 'the next malformed header');
+    assertThrottled(t, await register(app, basic('hank', 'wrong'), 'x', 'hank', address), 'and a well-formed guess from that address');
   });
 
   await t.test('a burst of concurrent guesses gets no more verifications than the limit', async (t) => {
@@ -110,22 +134,19 @@ t.test('failed-login throttling with real thresholds', async (t) => {
     const verified = statuses.filter((status) => status === 401).length;
     t.ok(verified <= THROTTLE.maxFailures, `${verified} of 30 concurrent guesses were verified (401), the rest 429 (limit ${THROTTLE.maxFailures})`);
     t.same([...new Set(statuses)].sort(), [401, 429], 'only 401 and 429');
-    // Concurrent requests of the real user with a remembered credential are not held back.
     await sleep(THROTTLE.windowSeconds * 1000 + 200);
     t.equal((await register(app, basic('erin', 'erin-Secret-1'), 'erin_app', 'erin', address)).statusCode, 200, 'after the window: 200');
     const legit = await Promise.all(Array.from({ length: 20 }, () => register(app, basic('erin', 'erin-Secret-1'), 'erin_app', 'erin', address)));
     t.same([...new Set(legit.map((res) => res.statusCode))], [200], '20 concurrent requests of the real (remembered) user: all 200');
     // A real user's burst before the credential is remembered: one check in flight, shared.
-    await createUser(app, 'gina', 'gina-Secret-1');
     const cold = await Promise.all(Array.from({ length: 20 }, () => register(app, basic('gina', 'gina-Secret-1'), 'gina_app', 'gina', '10.0.2.2')));
-    t.same([...new Set(cold.map((res) => res.statusCode))], [200], '20 concurrent first requests of a real user: all 200 (not throttled)');
+    t.same([...new Set(cold.map((res) => res.statusCode))], [200], '20 concurrent requests of a real user: all 200 (not throttled)');
   });
 
-  await t.test('the password grant at /oauth2/token is throttled too (RFC 6749 body)', async (t) => {
+  await t.test('the password grant at /oauth2/token is throttled by the same pairs (RFC 6749 body)', async (t) => {
     const appRes = await register(app, ADMIN_AUTH, 'grant_app', 'admin', '10.0.3.9');
     t.equal(appRes.statusCode, 200);
     const client = appRes.json() as { clientId: string; clientSecret: string };
-    await createUser(app, 'frank', 'frank-Secret-1');
     const address = '10.0.3.1';
     for (let i = 1; i <= THROTTLE.maxFailures; i++) {
       const res = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: `nope-${i}` }, address);
@@ -133,19 +154,43 @@ t.test('failed-login throttling with real thresholds', async (t) => {
       t.equal((res.json() as { error: string }).error, 'invalid_grant');
     }
     const res = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: 'frank-Secret-1' }, address);
-    t.equal(res.statusCode, 429, 'then 429, even with the right password');
+    t.equal(res.statusCode, 429, 'then 429 from that address, even with the right password');
     t.ok(Number(res.headers['retry-after']) >= 1, `Retry-After ${res.headers['retry-after']}`);
     t.equal(res.headers['cache-control'], 'no-store');
     const body = res.json() as Record<string, unknown>;
     t.strictSame(Object.keys(body).sort(), ['error', 'error_description'], 'RFC 6749 §5.2 keys');
-    t.equal(typeof body.error, 'string');
     t.match(body.error_description, /Too many failed login attempts/);
-    // The Basic route shares the count: the user name is throttled there as well.
-    assertThrottled(t, await register(app, basic('frank', 'frank-Secret-1'), 'frank_app', 'frank', '10.0.3.2'), '/register for the same user');
-    await sleep(THROTTLE.windowSeconds * 1000 + 200);
-    const ok = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: 'frank-Secret-1' }, address);
-    t.equal(ok.statusCode, 200, 'after the window the token is issued');
+    const elsewhere = await tokenRequest(app, client, { grant_type: 'password', username: 'frank', password: 'frank-Secret-1' }, '10.0.3.2');
+    t.equal(elsewhere.statusCode, 200, 'the real user from another address gets a token');
+    assertThrottled(t, await register(app, basic('frank', 'another-guess'), 'frank_app', 'frank', address), '/register shares the pair: a guess there is 429 too');
+    const remembered = await register(app, basic('frank', 'frank-Secret-1'), 'frank_app', 'frank', address);
+    t.equal(remembered.statusCode, 200, 'while the credential verified from elsewhere passes, even from that address (no guess: no hash is run)');
   });
+});
+
+t.test('behind a proxy: with DCR_TRUST_PROXY failures count per client, without it X-Forwarded-For is ignored', async (t) => {
+  const proxy = '10.9.9.9';
+  const forwarded = (app: FastifyInstance, authorization: string, client: string) =>
+    app.inject({
+      method: 'POST',
+      url: REGISTER,
+      remoteAddress: proxy,
+      headers: { authorization, 'content-type': 'application/json', 'x-forwarded-for': client },
+      payload: { clientName: 'proxied_app', owner: 'admin', grantType: 'password' },
+    });
+  const behind = await buildTestApp(t, { loginThrottle: THROTTLE, appOptions: { trustProxy: [proxy] } });
+  for (let i = 0; i < THROTTLE.maxFailuresPerAddress; i++) {
+    await forwarded(behind.app, basic(`spray-${i}`, 'Password1'), '203.0.113.7');
+  }
+  assertThrottled(t, await forwarded(behind.app, basic('spray-x', 'Password1'), '203.0.113.7'), 'the spraying client is refused');
+  t.equal((await forwarded(behind.app, ADMIN_AUTH, '198.51.100.1')).statusCode, 200, 'another client behind the same proxy is not');
+
+  const direct = await buildTestApp(t, { loginThrottle: THROTTLE });
+  for (let i = 0; i < THROTTLE.maxFailuresPerAddress; i++) {
+    // A client that forges a new X-Forwarded-For each time gains nothing when no proxy is trusted.
+    await forwarded(direct.app, basic(`spray-${i}`, 'Password1'), `203.0.113.${i}`);
+  }
+  assertThrottled(t, await forwarded(direct.app, basic('spray-x', 'Password1'), '203.0.113.250'), 'forged X-Forwarded-For: still the peer address');
 });
 
 t.test('timing: an unknown user costs what a wrong password costs (production scrypt)', async (t) => {
@@ -154,7 +199,7 @@ t.test('timing: an unknown user costs what a wrong password costs (production sc
   const services = createServices(db, new SecretBox(randomBytes(32)), TEST_SERVICE_CONFIG, hasher);
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
   await services.keys.ensureKey();
-  const app = await buildApp(services, { bodyLimit: 65536, logger: false, docs: false });
+  const app = await buildApp(services, { bodyLimit: 65536, logger: false, docs: false, publicUrl: ISSUER });
   t.teardown(() => app.close());
   await services.users.create('timed-user', 'timed-Secret-1');
 

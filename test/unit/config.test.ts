@@ -231,3 +231,33 @@ t.test('other bounds name their variable', async (t) => {
   t.equal(loadConfig({ LOG_LEVEL: 'silent' }, CWD).logLevel, 'silent');
   t.equal(loadConfig({ DCR_ADMIN_USER: 'ops.admin@example.com' }, CWD).adminUser, 'ops.admin@example.com');
 });
+
+t.test('DCR_PUBLIC_URL: the base of written URLs, and the default issuer', async (t) => {
+  t.equal(loadConfig({}, CWD).publicUrl, 'http://127.0.0.1:9763');
+  t.equal(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }, CWD).publicUrl, 'http://localhost:8080', 'a wildcard bind address is not reachable');
+  const config = loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.org/' }, CWD);
+  t.equal(config.publicUrl, 'https://dcr.example.org', 'without its trailing slash');
+  t.equal(config.issuer, 'https://dcr.example.org', 'the issuer follows it');
+  t.equal(loadConfig({ DCR_PUBLIC_URL: 'https://a.example', DCR_ISSUER: 'https://b.example/x' }, CWD).issuer, 'https://b.example/x', 'DCR_ISSUER still overrides');
+  t.match(configErrorOf(() => loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.org/path' }, CWD)).message, /DCR_PUBLIC_URL/, 'no path');
+  t.match(configErrorOf(() => loadConfig({ DCR_PUBLIC_URL: 'dcr.example.org' }, CWD)).message, /DCR_PUBLIC_URL/, 'a scheme is required');
+});
+
+t.test('DCR_TRUST_PROXY: off by default, a checked list of proxies', async (t) => {
+  t.strictSame(loadConfig({}, CWD).trustProxy, []);
+  t.strictSame(loadConfig({ DCR_TRUST_PROXY: '10.0.0.1, 192.168.0.0/16,fd00::/8, loopback' }, CWD).trustProxy, [
+    '10.0.0.1',
+    '192.168.0.0/16',
+    'fd00::/8',
+    'loopback',
+  ]);
+  for (const bad of ['true', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/9', ',']) {
+    t.match(configErrorOf(() => loadConfig({ DCR_TRUST_PROXY: bad }, CWD)).message, /DCR_TRUST_PROXY/, `'${bad}' is refused`);
+  }
+});
+
+t.test('DCR_APP_TOKENS_MANAGE_APPS: WSO2 default on', async (t) => {
+  t.equal(loadConfig({}, CWD).appTokensManageApps, true);
+  t.equal(loadConfig({ DCR_APP_TOKENS_MANAGE_APPS: 'false' }, CWD).appTokensManageApps, false);
+  t.match(configErrorOf(() => loadConfig({ DCR_APP_TOKENS_MANAGE_APPS: 'maybe' }, CWD)).message, /DCR_APP_TOKENS_MANAGE_APPS/);
+});

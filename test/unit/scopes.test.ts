@@ -123,3 +123,21 @@ t.test('narrowScopes', async (t) => {
     if (result) t.not(result, original, `${label}: a copy, not the grant itself`);
   }
 });
+
+t.test('mayHoldScope: an application acting for its owner, per DCR_APP_TOKENS_MANAGE_APPS', async (t) => {
+  const admin = { username: 'admin', isSuperAdmin: true };
+  const rows: Array<[AppManagePolicy, boolean, boolean]> = [
+    // policy, application token?, may hold apim:dcr:app_manage
+    [ANYONE, false, true],
+    [ANYONE, true, true],
+    [{ anyone: true, applicationTokens: true }, true, true],
+    [{ anyone: true, applicationTokens: false }, true, false],
+    [{ anyone: true, applicationTokens: false }, false, true],
+    [{ ...ONLY_ALICE, applicationTokens: false }, true, false],
+    [{ ...ONLY_ALICE, applicationTokens: false }, false, true],
+  ];
+  for (const [policy, application, expected] of rows) {
+    t.equal(mayHoldScope('apim:dcr:app_manage', { ...admin, application }, policy), expected, JSON.stringify({ policy: { ...policy, users: undefined }, application }));
+  }
+  t.equal(mayHoldScope('openid', { ...admin, application: true }, { anyone: true, applicationTokens: false }), true, 'other scopes are not affected');
+});

@@ -1,7 +1,7 @@
 /**
  * The pieces of a secret-key rotation: DCR_SECRET_KEY_PREVIOUS, a SecretBox that opens what
  * previous keys sealed and re-reads its key files when it meets a key it does not hold, and the
- * key files `dcr secrets rotate-key` writes. Also LoginThrottle.begin (counted before the KDF).
+ * key files `dcr secrets rotate-key` writes.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -11,7 +11,6 @@ import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { loadOrCreateKeyFile, loadPreviousKeys, readKeyFilesSync, rotateKeyFile } from '../../src/crypto/key-file.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { LoginThrottle } from '../../src/services/login-throttle.js';
 
 t.test('DCR_SECRET_KEY_PREVIOUS', async (t) => {
   const a = randomBytes(32);
@@ -66,20 +65,4 @@ t.test('key files: rotate, previous, sync read', async (t) => {
   await fs.writeFile(`${keyFile}.previous`, 'garbage\n');
   await t.rejects(loadPreviousKeys(keyFile), /line 1 is not a 32-byte key/);
   t.equal(readKeyFilesSync(keyFile), undefined, 'a broken file: the box keeps what it has');
-});
-
-t.test('LoginThrottle.begin counts an attempt before it is verified', async (t) => {
-  let now = 1_000_000;
-  const throttle = new LoginThrottle({ windowMs: 2000, maxFailures: 3, maxFailuresPerAddress: 10 }, () => now);
-  const attempts = Array.from({ length: 5 }, () => throttle.begin('bob', 'a1'));
-  t.same(attempts.map((a) => a.retryAfter), [0, 0, 0, 2, 2], 'the 4th concurrent attempt is refused before any has failed');
-  attempts[0]!.succeeded();
-  t.equal(throttle.retryAfter('bob', 'a1'), 0, 'a success clears the user name');
-  t.equal(throttle.retryAfter('carol', 'a1'), 0);
-  for (let i = 0; i < 10; i++) throttle.begin(`u${i}`, 'a2');
-  t.ok(throttle.retryAfter('anyone', 'a2') > 0, 'the address limit counts begun attempts too');
-  now += 2001;
-  t.equal(throttle.retryAfter('anyone', 'a2'), 0, 'until the window moves on');
-  const off = new LoginThrottle({ windowMs: 2000, maxFailures: 0, maxFailuresPerAddress: 1 });
-  t.same([off.begin('x', 'y').retryAfter, off.begin('x', 'y').retryAfter], [0, 0], 'maxFailures 0: off');
 });
