@@ -95,8 +95,13 @@ export interface paths {
         put?: never;
         /**
          * Token introspection (RFC 7662)
-         * @description Any registered client may introspect (it acts as a resource server). Inactive, unknown,
-         *     expired or revoked tokens answer `{"active": false}`.
+         * @description Callers (RFC 7662 §4): a client authenticating as itself (`client_secret_basic` or
+         *     `client_secret_post`) sees its own tokens; any other client's token is answered as an
+         *     unknown one. The super admin by HTTP Basic (how API Manager's Key Manager connector
+         *     calls), and the users `DCR_APP_MANAGE_USERS` lists when it is a list, see every token.
+         *     Basic credentials are tried as a client's first, then as a user's; any other user is
+         *     401 `invalid_client`. Inactive, unknown, expired or revoked tokens, and tokens the caller
+         *     may not see, answer exactly `{"active": false}`.
          */
         post: operations["introspectToken"];
         delete?: never;

@@ -34,6 +34,16 @@ export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppMana
   return false;
 }
 
+/**
+ * Who may introspect every token, not only their own (RFC 7662 §4: the endpoint says nothing of a
+ * token to a caller that is not entitled to it). The super admin (how API Manager's Key Manager
+ * connector calls it), and the users DCR_APP_MANAGE_USERS lists when it is a list: with its
+ * default `*` anyone may manage their own apps, which is no reason to read everyone's tokens.
+ */
+export function mayIntrospectAll(user: { username: string; isSuperAdmin: boolean }, policy: AppManagePolicy): boolean {
+  return user.isSuperAdmin || (!policy.anyone && policy.users.has(user.username));
+}
+
 /** The scopes granted for a request: unknown or not-allowed ones are dropped, never an error. */
 export function grantScopes(requested: readonly string[], holder: ScopeHolder, policy: AppManagePolicy): string[] {
   const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, holder, policy)).sort();

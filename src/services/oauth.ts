@@ -1,7 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { grantScopes, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
+import { grantScopes, mayIntrospectAll, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
-import { oauth } from '../errors.js';
+import { OAuthError, oauth } from '../errors.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
 import { isUnknownApplication } from '../repositories/tokens.js';
 import type { Authenticator } from './auth.js';
@@ -197,9 +197,35 @@ export class OAuthService {
     throw oauth.invalidGrant('Invalid, expired, revoked or already used refresh token');
   }
 
+  /**
+   * Who is introspecting: a client authenticating as itself (client_secret_basic or _post), or a
+   * user by HTTP Basic (how API Manager's Key Manager connector calls: its admin user). Basic
+   * credentials are tried as a client first; only when no client has them are they a user's.
+   * Either failure is the same 401 invalid_client.
+   */
+  private async introspector(input: ClientCredentialsInput): Promise<{ client: Client } | { seesAll: true }> {
+    try {
+      return { client: await this.authenticateClient(input) };
+    } catch (err) {
+      const basic = input.authorization ? parseBasicAuthorization(input.authorization) : undefined;
+      if (!(err instanceof OAuthError) || err.error !== 'invalid_client' || !basic || input.clientSecret !== undefined) throw err;
+      const user = await this.auth.verifyPassword(basic.username, basic.password, input.address);
+      if (user && mayIntrospectAll({ username: user.username, isSuperAdmin: this.auth.isSuperAdmin(user.username) }, this.appManagePolicy)) {
+        return { seesAll: true };
+      }
+      throw oauth.invalidClient();
+    }
+  }
+
+  /**
+   * RFC 7662. A client sees only its own tokens active (§4: another client's token is answered
+   * exactly as an unknown one, `{"active":false}`); a user entitled to it (mayIntrospectAll) sees
+   * every token.
+   */
   async introspect(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<Introspection> {
-    await this.authenticateClient(input);
+    const caller = await this.introspector(input);
     if (!token) throw oauth.invalidRequest('token is required');
+    const visible = (clientId: string) => 'seesAll' in caller || caller.client.clientId === clientId;
     const asAccess = async (): Promise<Introspection | undefined> => {
       const active = await this.tokens.resolveAccessToken(token);
       return (
@@ -235,7 +261,8 @@ export class OAuthService {
       );
     };
     const [first, second] = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
-    return (await first()) ?? (await second()) ?? { active: false };
+    const found = (await first()) ?? (await second());
+    return found && visible(found.client_id!) ? found : { active: false };
   }
 
   async revoke(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<void> {

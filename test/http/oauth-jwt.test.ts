@@ -284,10 +284,17 @@ t.test('introspection, revocation, metadata', async (t) => {
             t.equal(body.iat, claims.iat, 'the same iat as the JWT');
           }
         }
-        // Any registered client may introspect (as a resource server).
-        const asRs = await introspect(app, resourceServer, token.access_token);
-        t.equal(asRs.active, true);
-        t.equal(asRs.client_id, client.clientId, 'client_id is the token’s client, not the caller');
+        // RFC 7662 §4: another client learns nothing of the token, exactly as of an unknown one...
+        t.same(await introspect(app, resourceServer, token.access_token), { active: false }, "another client: {active:false}");
+        // ...the super admin by Basic (how API Manager's Key Manager connector calls) sees it.
+        const asAdmin = await app.inject({
+          method: 'POST',
+          url: '/oauth2/introspect',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: ADMIN_AUTH },
+          payload: new URLSearchParams({ token: token.access_token }).toString(),
+        });
+        t.equal(asAdmin.json().active, true, 'the super admin: active');
+        t.equal(asAdmin.json().client_id, client.clientId, 'client_id is the token’s client, not the caller');
         // A wrong hint only reorders the lookups.
         t.equal((await introspect(app, client, token.access_token, { token_type_hint: 'refresh_token' })).token_type, 'Bearer');
       }
@@ -364,14 +371,22 @@ t.test('introspection, revocation, metadata', async (t) => {
         401,
         'invalid_client',
       );
-      // A user's Basic credentials are not a client's.
+      // A user's Basic credentials introspect only for a user entitled to see every token (the
+      // super admin, or a user DCR_APP_MANAGE_USERS lists): alice is neither.
       const asUser = await app.inject({
         method: 'POST',
         url: '/oauth2/introspect',
-        headers: { 'content-type': FORM, authorization: ADMIN_AUTH },
+        headers: { 'content-type': FORM, authorization: basic('alice', ALICE_PW) },
         payload: new URLSearchParams({ token: token.access_token }).toString(),
       });
       assertOAuthError(t, asUser, 401, 'invalid_client');
+      const wrongAdmin = await app.inject({
+        method: 'POST',
+        url: '/oauth2/introspect',
+        headers: { 'content-type': FORM, authorization: basic(ADMIN, 'wrong-password') },
+        payload: new URLSearchParams({ token: token.access_token }).toString(),
+      });
+      assertOAuthError(t, wrongAdmin, 401, 'invalid_client');
       // A Bearer token is not client authentication either.
       const asBearer = await app.inject({
         method: 'POST',
