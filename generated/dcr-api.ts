@@ -177,7 +177,9 @@ export interface components {
          *     key (`__proto__`, `constructor.prototype`) or does not match `DCR` (an unrecognized
          *     property, a value of the wrong type); or a registration rule was broken (the operation's
          *     description lists them: `owner` empty or not the caller, `clientName` invalid, `grantType`
-         *     empty or not allowed, NUL in `callbackUrl` or `tokenType`).
+         *     empty or not allowed, NUL in `callbackUrl` or `tokenType`); or the request carries more
+         *     than one `Authorization` header. The body is judged only once the caller is
+         *     authenticated: without valid credentials the answer is 401, whatever the body.
          */
         BadRequest: {
             headers: {

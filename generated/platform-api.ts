@@ -417,8 +417,9 @@ export interface components {
     };
     responses: {
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, `grant_type`
-         *     or a parameter its grant needs missing, or the client authenticated twice (HTTP Basic and
+         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         *     one `Authorization` header, `grant_type` or a parameter its grant needs missing, or the
+         *     client authenticated twice (HTTP Basic and
          *     `client_secret` in the body) or with a `client_id` that differs from the Authorization
          *     header's. `invalid_grant`: wrong user password; bad, used or expired refresh token.
          *     `unauthorized_client`: a grant the app did not register. `unsupported_grant_type`,
@@ -433,8 +434,9 @@ export interface components {
             };
         };
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, `token`
-         *     missing, or the client authenticated twice (HTTP Basic and `client_secret` in the body) or
+         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         *     one `Authorization` header, `token` missing, or the client authenticated twice (HTTP Basic
+         *     and `client_secret` in the body) or
          *     with a `client_id` that differs from the Authorization header's. An unknown
          *     `token_type_hint` is ignored (RFC 7009 §2.1).
          */
@@ -546,7 +548,8 @@ export interface components {
          * @description Bad Request. No body, a body that does not parse (`scimType` invalidSyntax), or one that
          *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
          *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
-         *     `userName` or `password` outside its length and character rules.
+         *     `userName` or `password` outside its length and character rules. Also more than one
+         *     `Authorization` header. The body is judged only once the caller is authenticated.
          */
         ScimCreateBadRequest: {
             headers: {
@@ -692,7 +695,7 @@ export interface operations {
             /**
              * @description Bad Request. `filter` is longer than 1024 characters or is not `userName eq "<name>"`
              *     (`scimType` invalidFilter); `startIndex` or `count` is not an integer, or `startIndex` is
-             *     above 2147483647 (`scimType` invalidValue).
+             *     above 2147483647 (`scimType` invalidValue); more than one `Authorization` header.
              */
             400: {
                 headers: {
@@ -768,6 +771,15 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimUser"];
                 };
             };
+            /** @description Bad Request. More than one `Authorization` header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
@@ -796,7 +808,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request. A body was sent that does not parse as its Content-Type says (`scimType` invalidSyntax). */
+            /**
+             * @description Bad Request. A body was sent that does not parse as its Content-Type says (`scimType`
+             *     invalidSyntax), or more than one `Authorization` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -194,11 +194,13 @@ async function mountSpec(
     // as a preHandler, which Fastify runs after parsing and validating the body, so an
     // unauthenticated request was told what was wrong with its body (a 400 naming an unknown
     // property, a 415, a 413) instead of 401. Moved to preParsing, it runs first; the body of an
-    // unauthenticated request is never parsed. (Every preHandler of these routes is glue's.)
+    // unauthenticated request is never parsed. (Every preHandler of these routes is glue's.) A
+    // request with several Authorization headers is refused first (authorizationHeaderCount).
     if (route.preHandler) {
       const authenticate = [route.preHandler].flat() as Array<(request: FastifyRequest, reply: FastifyReply) => Promise<void>>;
       route.preHandler = undefined;
       const beforeBody = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+        if (request.headers.authorization !== undefined && authorizationHeaderCount(request.raw) > 1) throw duplicateAuthorization();
         for (const check of authenticate) await check(request, reply);
         return payload;
       };
@@ -393,15 +395,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
     // After the security headers, so that the 503s of a drain carry them too. An unknown path is
     // answered here, before any body is read: its 404 does not become a 415, 413 or 400.
-    done(
-      closing
-        ? shuttingDown()
-        : request.is404
-          ? notFound(`No resource at ${request.url}`)
-          : request.headers.authorization !== undefined && authorizationHeaderCount(request.raw) > 1
-            ? duplicateAuthorization()
-            : undefined,
-    );
+    done(closing ? shuttingDown() : request.is404 ? notFound(`No resource at ${request.url}`) : undefined);
   });
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev', options.publicUrl);

@@ -295,7 +295,12 @@ t.test('the 400s name the causes a client meets (they were answered, but not doc
   for (const path of ['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke']) {
     t.match(described(platform, path, 'post'), /authenticated twice/, `${path}: a client that authenticates twice`);
   }
-  // An over-long id is a 404 (no user has it), not a 400 of a maxLength.
-  t.notOk(platform.paths['/scim2/Users/{id}']!.get!.responses['400'], 'getUser has no 400');
+  // An over-long id is a 404 (no user has it), not a 400 of a maxLength: getUser's one 400 is a
+  // request with two Authorization headers (test/http/auth-order.test.ts).
+  t.match(
+    (deref(platform, platform.paths['/scim2/Users/{id}']!.get!.responses['400']!) as { description: string }).description,
+    /^Bad Request\. More than one `Authorization` header\.$/,
+    "getUser's 400 is only the duplicate Authorization header",
+  );
   t.notOk(JSON.stringify(platform.paths['/scim2/Users/{id}']).includes('maxLength'), 'the id has no maxLength');
 });
