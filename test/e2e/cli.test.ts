@@ -144,6 +144,9 @@ t.test('the CLI over a data folder, before and while the server runs', async (t)
   t.equal(jwks.data?.keys.length, 2, 'the new key and the previous one');
   t.ok(jwks.data?.keys.some((key) => key.kid === kid), 'the new kid is published');
 
+  const listedJson = JSON.parse((await cli(['app', 'list', '--json'])).stdout) as Record<string, unknown>[];
+  t.equal(listedJson.length, 1);
+  t.notOk('clientSecret' in listedJson[0]!, 'no secret in app list --json');
   const removed = await cli(['user', 'remove', 'bob']);
   t.equal(removed.code, 0, detail(removed));
   const [afterRemove, appsAfter] = await Promise.all([cli(['user', 'list']), cli(['app', 'list', '--json'])]);
@@ -151,8 +154,7 @@ t.test('the CLI over a data folder, before and while the server runs', async (t)
   t.match(afterRemove.stdout, /^admin +[0-9a-f-]{36} +\S+ +super admin$/m);
   t.notMatch(afterRemove.stdout, /^bob /m, 'bob is gone');
   const appsJson = JSON.parse(appsAfter.stdout) as Record<string, unknown>[];
-  t.equal(appsJson.length, 1, 'the app outlives its owner, as in WSO2');
-  t.notOk('clientSecret' in appsJson[0]!, 'no secret in app list --json');
+  t.equal(appsJson.length, 0, "bob's app went with bob (unlike WSO2: a new bob would have inherited it)");
   t.equal((await createDcrClient({ baseUrl: server.baseUrl, authorization: basicAuth('bob', BOB_NEW_PASSWORD) }).POST('/register', { body })).response.status, 401, 'a removed user cannot authenticate');
 
   const everything = outputs.map((o) => o.stdout + o.stderr).join('\n');

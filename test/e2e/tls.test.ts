@@ -207,7 +207,7 @@ t.test(
 
     const docs = await httpsRequest(`https://localhost:${port}/docs/json`, ca);
     t.equal(docs.status, 200);
-    t.equal((JSON.parse(docs.body) as { servers: { url: string }[] }).servers[0]!.url, `https://localhost:${port}`, "the documentation's server is https too");
+    t.equal((JSON.parse(docs.body) as { servers: { url: string }[] }).servers[0]!.url, base, "the documentation's server is the public URL, https too");
 
     await stopGracefully(t, server);
   },
