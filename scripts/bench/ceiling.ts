@@ -23,7 +23,16 @@ if (!Number.isInteger(port) || port <= 0 || !dataDir) throw new Error('PORT and 
 const poolSize = Number(process.env.DCR_DB_POOL_SIZE ?? 10);
 
 const spec = loadSpec('wso2-dcr-api.yaml');
-const dcrSchema = (spec.components as { schemas: Record<string, unknown> }).schemas.DCR;
+const schemas = (spec.components as { schemas: Record<string, unknown> }).schemas;
+/** The DCR schema with its references to the document's components inlined (glue does the same for the server). */
+function inline(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(inline);
+  if (value === null || typeof value !== 'object') return value;
+  const ref = (value as { $ref?: string }).$ref;
+  if (typeof ref === 'string' && ref.startsWith('#/components/schemas/')) return inline(schemas[ref.slice('#/components/schemas/'.length)]);
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, inline(inner)]));
+}
+const dcrSchema = inline(schemas.DCR);
 
 const embedded = await startEmbeddedPostgres({ dataDir, log: (m) => process.stderr.write(`[ceiling] ${m}\n`) });
 const db = new Database({ connectionString: embedded.connectionString, poolSize, timeoutMs: 5_000 });
@@ -38,7 +47,7 @@ await pool.query("INSERT INTO users (id, username, password_hash) VALUES ($1, 'a
 
 const app = Fastify({
   logger: false,
-  ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: true, keywords: ['example'] } },
+  ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: true, keywords: ['example', 'x-read-as'] } },
 });
 
 interface Body {
