@@ -22,8 +22,10 @@ export interface paths {
         /**
          * Create a user (super admin only)
          * @description RFC 7644 §3.3. The password is stored as a slow salted hash and never returned.
-         *     `userName` is 3 to 64 characters without white space, `:` or NUL; it is unique regardless
-         *     of case. `password` is 5 to 1024 characters. `schemas` must include the core User schema.
+         *     `userName` follows WSO2's default user-store rule: 3 to 64 ASCII letters, digits, `.`, `_`,
+         *     `-` and `@` (for tenant users, `user@tenant.com`), so no white space and no look-alike
+         *     letters of other scripts; it is unique regardless of case. `password` is 5 to 1024
+         *     characters. `schemas` must include the core User schema.
          */
         post: operations["createUser"];
         delete?: never;
@@ -251,7 +253,12 @@ export interface components {
              *     ]
              */
             schemas: ("urn:ietf:params:scim:schemas:core:2.0:User" | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")[];
-            /** @example alice */
+            /**
+             * @description 3 to 64 ASCII letters, digits, `.`, `_`, `-` and `@`: no white space, and no letters of
+             *     other scripts that look like ASCII ones (`аdmin` with a Cyrillic `а`). Unique regardless
+             *     of case. Users created before this rule keep their names and log in with them.
+             * @example alice
+             */
             userName: string;
             /** @example alice-Secret-1 */
             password: string;
@@ -548,8 +555,9 @@ export interface components {
          * @description Bad Request. No body, a body that does not parse (`scimType` invalidSyntax), or one that
          *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
          *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
-         *     `userName` or `password` outside its length and character rules. Also more than one
-         *     `Authorization` header. The body is judged only once the caller is authenticated.
+         *     `userName` outside `^[a-zA-Z0-9._@-]{3,64}$` (white space, a letter of another script, `:`)
+         *     or a `password` outside its length. Also more than one `Authorization` header. The body
+         *     is judged only once the caller is authenticated.
          */
         ScimCreateBadRequest: {
             headers: {

@@ -2,11 +2,12 @@
  * /scim2/Users (RFC 7643/7644 subset, spec/platform-api.yaml) and the health probes, through
  * app.inject: exact status, headers and bodies as they leave the server.
  */
+import { randomUUID } from 'node:crypto';
 import { METHODS } from 'node:http';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
-import { ADMIN, ADMIN_AUTH, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ERROR_URN = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -157,6 +158,19 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     ['userName of 2 characters', { ...valid, userName: 'ab' }, 'invalidValue'],
     ['empty userName', { ...valid, userName: '' }, 'invalidValue'],
     ['userName of 65 characters', { ...valid, userName: 'a'.repeat(65) }, 'invalidValue'],
+    // Names that look like another one: a letter of another script, white space at an end,
+    // invisible or compatibility characters (WSO2's default user-store rule is ASCII only).
+    ['userName with a Cyrillic а (аdmin)', { ...valid, userName: '\u0430dmin' }, 'invalidValue'],
+    ['userName with a Greek ο (bοb)', { ...valid, userName: 'b\u03bfb' }, 'invalidValue'],
+    ['userName with a leading space', { ...valid, userName: ' alice2' }, 'invalidValue'],
+    ['userName with a trailing space', { ...valid, userName: 'alice2 ' }, 'invalidValue'],
+    ['userName with a trailing newline', { ...valid, userName: 'alice2\n' }, 'invalidValue'],
+    ['userName with a no-break space', { ...valid, userName: 'alice\u00a02' }, 'invalidValue'],
+    ['userName with a zero-width space', { ...valid, userName: 'ali\u200bce' }, 'invalidValue'],
+    ['userName in fullwidth letters', { ...valid, userName: '\uff41\uff4c\uff49' }, 'invalidValue'],
+    ['userName with an accent', { ...valid, userName: 'jos\u00e9' }, 'invalidValue'],
+    ['userName with a combining accent', { ...valid, userName: 'jose\u0301' }, 'invalidValue'],
+    ['userName with a slash', { ...valid, userName: 'a/b/c' }, 'invalidValue'],
     ['userName an object', { ...valid, userName: { value: 'x' } }, 'invalidValue'],
     // Read as typed: no SCIM client needs WSO2's leniency (it created a user named "false").
     ['userName false', { ...valid, userName: false }, 'invalidValue'],
@@ -181,6 +195,12 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     });
   }
 
+  t.test('the detail names the rule', async (t) => {
+    const res = await app.inject(createRequest({ ...valid, userName: '\u0430dmin' }));
+    assertScimError(t, res, 400, 'invalidValue');
+    t.equal(res.json().detail, "'userName' must match pattern \"^[a-zA-Z0-9._@-]{3,64}$\"");
+  });
+
   t.test('boundaries are accepted: 3-character userName, 5-character password, 64-character userName', async (t) => {
     for (const [userName, password] of [
       ['abc', 'abcde'],
@@ -190,8 +210,13 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
       t.equal(res.statusCode, 201, res.body);
     }
   });
-  t.test('only the two valid creates wrote rows', async (t) => {
-    t.equal(await countUsers(db), before + 2);
+  t.test('every character the rule allows: a tenant user name', async (t) => {
+    const res = await app.inject(createRequest({ schemas: [USER_URN], userName: 'Pub.lisher_1-x@tenant.example.com', password: 'tenant-Secret-1' }));
+    t.equal(res.statusCode, 201, res.body);
+    t.equal(res.json().userName, 'Pub.lisher_1-x@tenant.example.com');
+  });
+  t.test('only the three valid creates wrote rows', async (t) => {
+    t.equal(await countUsers(db), before + 3);
   });
 });
 
@@ -568,6 +593,24 @@ t.test('a created user registers an application for itself over Basic', async (t
     });
     t.equal(wrong.statusCode, 401, wrong.body);
   });
+});
+
+t.test('a user stored before the name rule keeps logging in; only new names are checked', async (t) => {
+  // As an older version stored it: white space and a Cyrillic letter, which no longer pass.
+  const legacy = 'l\u0435gacy user';
+  await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [
+    randomUUID(),
+    legacy,
+    await FAST_HASHER.hash('legacy-Secret-1'),
+  ]);
+  const res = await app.inject({
+    method: 'POST',
+    url: REGISTER,
+    headers: { authorization: basic(legacy, 'legacy-Secret-1') },
+    payload: { clientName: 'legacy_app', owner: legacy, grantType: 'client_credentials' },
+  });
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().appOwner, legacy);
 });
 
 t.test('415 for a body that is not JSON, in the SCIM error shape', async (t) => {
