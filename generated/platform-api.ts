@@ -561,6 +561,7 @@ export interface components {
          */
         ScimCreateBadRequest: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -570,6 +571,7 @@ export interface components {
         /** @description Unauthorized. No or wrong credentials. */
         ScimUnauthorized: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
@@ -580,6 +582,7 @@ export interface components {
         /** @description Forbidden. Only the super admin manages users, and it cannot be deleted. */
         ScimForbidden: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -589,6 +592,7 @@ export interface components {
         /** @description No user with that id. */
         ScimNotFound: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -598,6 +602,7 @@ export interface components {
         /** @description Conflict. The userName is taken (`scimType` uniqueness). */
         ScimConflict: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -607,6 +612,7 @@ export interface components {
         /** @description Method Not Allowed. A method this path does not declare (OPTIONS too); `Allow` lists the path's methods. */
         ScimMethodNotAllowed: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 Allow?: string;
                 [name: string]: unknown;
             };
@@ -617,6 +623,7 @@ export interface components {
         /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT). */
         ScimPayloadTooLarge: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -626,6 +633,7 @@ export interface components {
         /** @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`. */
         ScimUnsupportedMediaType: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -635,6 +643,7 @@ export interface components {
         /** @description Too Many Requests. Too many failed Basic logins for this user name or from this address; `Retry-After` says when to try again. */
         ScimTooManyRequests: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -645,6 +654,7 @@ export interface components {
         /** @description Internal Server Error. Details are logged by the server, never sent. */
         ScimInternalServerError: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -654,6 +664,7 @@ export interface components {
         /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
         ScimServiceUnavailable: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -664,7 +675,13 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description Always `no-store` on SCIM answers, errors included: they carry user data (names, ids, who
+         *     exists), which no shared or browser cache should keep.
+         */
+        ScimNoStore: "no-store";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -694,6 +711,7 @@ export interface operations {
             /** @description The matching users. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -707,6 +725,7 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -738,6 +757,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     /** @description The new user's URL. */
                     Location?: string;
                     [name: string]: unknown;
@@ -773,6 +793,7 @@ export interface operations {
             /** @description The user. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -782,6 +803,7 @@ export interface operations {
             /** @description Bad Request. More than one `Authorization` header. */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -812,6 +834,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -822,6 +845,7 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -836,6 +860,7 @@ export interface operations {
             /** @description Unsupported Media Type. A body was sent in a media type this server does not read. */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {

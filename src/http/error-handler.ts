@@ -177,6 +177,16 @@ function render(error: ApiError, format: ErrorFormat | undefined): { type: strin
 }
 
 /**
+ * Headers every error in a format carries. RFC 6749 §5.1: error responses of the token endpoint
+ * are not cached either. SCIM answers carry user data (which names exist), errors included.
+ */
+export const FORMAT_HEADERS: Readonly<Record<ErrorFormat, Readonly<Record<string, string>>>> = {
+  wso2: {},
+  scim: { 'cache-control': 'no-store' },
+  oauth: { 'cache-control': 'no-store', pragma: 'no-cache' },
+};
+
+/**
  * The answer when building the real one failed: a 500 per format, computed once at start-up from
  * constants, so that sending it involves nothing that can throw.
  */
@@ -228,7 +238,6 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   }
   reply.code(answer.status);
   for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value);
-  // RFC 6749 §5.1: error responses of the token endpoint are not cached either.
-  if (format === 'oauth') reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  for (const [name, value] of Object.entries(FORMAT_HEADERS[format])) reply.header(name, value);
   return reply.type(answer.type).send(answer.body);
 }

@@ -52,6 +52,7 @@ async function countUsers(db: Database): Promise<number> {
 function assertScimError(t: Test, res: LightMyRequestResponse, status: number, scimType?: string): void {
   t.equal(res.statusCode, status, res.body);
   t.equal(res.headers['content-type'], SCIM_TYPE);
+  t.equal(res.headers['cache-control'], 'no-store', 'SCIM errors are not cached');
   const body = res.json() as Record<string, unknown>;
   t.strictSame(Object.keys(body).sort(), scimType ? ['detail', 'schemas', 'scimType', 'status'] : ['detail', 'schemas', 'status']);
   t.strictSame(body.schemas, [ERROR_URN]);
@@ -593,6 +594,30 @@ t.test('a created user registers an application for itself over Basic', async (t
     });
     t.equal(wrong.statusCode, 401, wrong.body);
   });
+});
+
+t.test('every SCIM answer, success or error, carries Cache-Control: no-store (it is user data)', async (t) => {
+  const created = await app.inject(createRequest({ schemas: [USER_URN], userName: 'cached-not', password: 'cached-Secret-1' }));
+  const id = (created.json() as ScimUser).id;
+  const admin = { authorization: ADMIN_AUTH };
+  const answers: [string, LightMyRequestResponse, number][] = [
+    ['201 create', created, 201],
+    ['200 list', await app.inject({ method: 'GET', url: '/scim2/Users', headers: admin }), 200],
+    ['200 filter', await app.inject({ method: 'GET', url: `/scim2/Users?filter=${encodeURIComponent('userName eq "cached-not"')}`, headers: admin }), 200],
+    ['200 get', await app.inject({ method: 'GET', url: `/scim2/Users/${id}`, headers: admin }), 200],
+    ['204 delete', await app.inject({ method: 'DELETE', url: `/scim2/Users/${id}`, headers: admin }), 204],
+    ['400', await app.inject(createRequest({ schemas: [USER_URN], userName: 'x', password: 'cached-Secret-1' })), 400],
+    ['401', await app.inject({ method: 'GET', url: '/scim2/Users' }), 401],
+    ['404 user', await app.inject({ method: 'GET', url: `/scim2/Users/${id}`, headers: admin }), 404],
+    ['404 path', await app.inject({ method: 'GET', url: '/scim2/Groups', headers: admin }), 404],
+    ['405', await app.inject({ method: 'PUT', url: '/scim2/Users', headers: admin }), 405],
+    ['409', await app.inject(createRequest({ schemas: [USER_URN], userName: ADMIN, password: 'cached-Secret-1' })), 409],
+    ['415', await app.inject(createRequest('userName=x', { contentType: 'text/plain' })), 415],
+  ];
+  for (const [label, res, status] of answers) {
+    t.equal(res.statusCode, status, `${label}: ${res.body}`);
+    t.equal(res.headers['cache-control'], 'no-store', `${label}: no-store`);
+  }
 });
 
 t.test('a user stored before the name rule keeps logging in; only new names are checked', async (t) => {
