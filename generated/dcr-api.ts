@@ -181,7 +181,8 @@ export interface components {
     responses: {
         /**
          * @description Bad Request. The body is missing, is not JSON, is not received in full, holds a forbidden
-         *     key (`__proto__`, `constructor.prototype`) or does not match `DCR` (an unrecognized
+         *     key (`__proto__`, or `constructor` holding `prototype`, anywhere in the body: its own
+         *     description says so) or does not match `DCR` (an unrecognized
          *     property, a value of the wrong type); or a registration rule was broken (the operation's
          *     description lists them: `owner` empty or not the caller, `clientName` invalid or with white
          *     space at an end, `grantType` empty or not allowed, a `callbackUrl` with a `javascript:`,
@@ -268,9 +269,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/json`, or its Content-Type does not parse. */
+        /**
+         * @description Unsupported Media Type. The body is not `application/json` (or has no Content-Type), its
+         *     Content-Type does not parse, names a charset other than UTF-8, or the body has a
+         *     Content-Encoding other than `identity` (gzip, br, ...; then `Accept-Encoding: identity`
+         *     says what is taken, RFC 9110 §15.5.16). Refused before the body is read.
+         */
         UnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
                 [name: string]: unknown;
             };
             content: {

@@ -484,9 +484,16 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/x-www-form-urlencoded`. `error` is `invalid_request`. */
+        /**
+         * @description Unsupported Media Type. The body is not `application/x-www-form-urlencoded` (or has no
+         *     Content-Type; the description names form encoding), names a charset other than UTF-8, or
+         *     has a Content-Encoding other than `identity` (then `Accept-Encoding: identity`, RFC 9110
+         *     §15.5.16). `error` is `invalid_request`.
+         */
         OAuthUnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -552,7 +559,8 @@ export interface components {
             };
         };
         /**
-         * @description Bad Request. No body, a body that does not parse (`scimType` invalidSyntax), or one that
+         * @description Bad Request. No body, a body that does not parse or holds a forbidden key (`__proto__`, or
+         *     `constructor` holding `prototype`; `scimType` invalidSyntax), or one that
          *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
          *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
          *     `userName` outside `^[a-zA-Z0-9._@-]{3,64}$` (white space, a letter of another script, `:`)
@@ -630,9 +638,15 @@ export interface components {
                 "application/scim+json": components["schemas"]["ScimError"];
             };
         };
-        /** @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`. */
+        /**
+         * @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`
+         *     (or has no Content-Type), names a charset other than UTF-8, or has a Content-Encoding other
+         *     than `identity` (then `Accept-Encoding: identity`, RFC 9110 §15.5.16).
+         */
         ScimUnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
                 "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
@@ -840,8 +854,9 @@ export interface operations {
                 content?: never;
             };
             /**
-             * @description Bad Request. A body was sent that does not parse as its Content-Type says (`scimType`
-             *     invalidSyntax), or more than one `Authorization` header.
+             * @description Bad Request. A body was sent that does not parse as its Content-Type says, or holds a
+             *     forbidden key (`__proto__`, `constructor.prototype`) (`scimType` invalidSyntax); or more
+             *     than one `Authorization` header.
              */
             400: {
                 headers: {
@@ -857,9 +872,15 @@ export interface operations {
             404: components["responses"]["ScimNotFound"];
             405: components["responses"]["ScimMethodNotAllowed"];
             413: components["responses"]["ScimPayloadTooLarge"];
-            /** @description Unsupported Media Type. A body was sent in a media type this server does not read. */
+            /**
+             * @description Unsupported Media Type. A body was sent in a media type this server does not read, in a
+             *     charset other than UTF-8, or with a Content-Encoding other than `identity` (then
+             *     `Accept-Encoding: identity`).
+             */
             415: {
                 headers: {
+                    /** @description `identity`, when the cause was the body's Content-Encoding. */
+                    "Accept-Encoding"?: string;
                     "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };

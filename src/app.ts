@@ -18,6 +18,7 @@ import { coerceBooleanFields, readAsProperties, type PropertySchema } from './do
 import { missingBody } from './domain/registration-rules.js';
 import { duplicateAuthorization, methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
+import { refuseUnreadableBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
 import { clientErrorHandler } from './http/client-errors.js';
@@ -206,6 +207,11 @@ async function mountSpec(
       };
       route.preParsing = [beforeBody, ...[route.preParsing ?? []].flat()] as typeof route.preParsing;
     }
+    // A body in another charset or under a content coding: 415 before it is read, but after the
+    // caller is known (the hook above), like every other judgement of the body (body-reading.ts).
+    if ([route.method].flat().some((method) => method !== 'GET' && method !== 'HEAD')) {
+      route.preParsing = [...[route.preParsing ?? []].flat(), refuseUnreadableBody] as typeof route.preParsing;
+    }
     if (route.schema?.body) {
       const booleans = readLeniently(route);
       const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
@@ -356,6 +362,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.decorateRequest('caller', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key.
+  const json = tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
   // Graceful shutdown (server.ts calls app.close()). From its start, every answer closes its
@@ -407,7 +416,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   await app.register(async (scope) => {
     scope.setValidatorCompiler(platformValidatorCompiler());
     // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
-    scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
+    scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, json);
     await scope.register(formbody);
     // /metrics answers text/plain, and glue warns when no parser exists for a media type the
     // document names. Reading text/plain bodies is harmless here: the media-type guard in

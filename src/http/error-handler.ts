@@ -9,6 +9,7 @@ import {
   serviceUnavailable,
   ShuttingDown,
   unauthorized,
+  unsupportedMediaType,
   type ErrorDetail,
 } from '../errors.js';
 
@@ -51,11 +52,22 @@ export function validationDetails(errors: readonly AjvError[], context: string):
   });
 }
 
+/** What `classify` may know of the request an error belongs to. */
+export type ErrorContext = Pick<FastifyRequest, 'url' | 'routeOptions'>;
+
+/** The media types the request's operation reads its body as (none for an operation without a body). */
+function bodyMediaTypes(request: ErrorContext | undefined): string[] {
+  const body = request?.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
+  return request ? Object.keys(body?.content ?? {}) : ['application/json'];
+}
+
 /** Fastify's own 4xx errors (body parsing and limits), by their stable error codes. */
-function fromFastifyError(error: FastifyError): ApiError | undefined {
+function fromFastifyError(error: FastifyError, request: ErrorContext | undefined): ApiError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'Unsupported Media Type', 'The request body must be application/json');
+      // No parser for the body's media type, or no Content-Type on a body: name what the
+      // operation reads (a form on the OAuth2 endpoints), not JSON for all.
+      return unsupportedMediaType(bodyMediaTypes(request));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'Payload Too Large', 'The request body exceeds the size limit of this server');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -80,14 +92,11 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
   if (error.code === 'ECONNRESET' && error.statusCode === 400) {
     return badRequest('The request body was not received in full: the client closed the connection');
   }
-  // JSON syntax errors and secure-json-parse's prototype-poisoning refusals arrive as a
-  // SyntaxError that Fastify marked 400.
+  // A parser's own SyntaxError, marked 400 by Fastify. Fastify's JSON parser reports its
+  // refusals as FST_ERR_CTP_INVALID_JSON_BODY instead, and a refused key is told apart before
+  // it gets here (src/http/body-reading.ts).
   if (error instanceof SyntaxError && error.statusCode === 400) {
-    return badRequest(
-      'The request body is not valid JSON, or holds a forbidden key (__proto__, constructor.prototype)',
-      [],
-      'invalidSyntax',
-    );
+    return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
   }
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 && error.code?.startsWith('FST_')) {
     return new ApiError(error.statusCode, 'Bad Request', 'The request could not be read');
@@ -95,15 +104,18 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
   return undefined;
 }
 
-/** Turns anything thrown while serving a request into the ApiError to answer with. */
-export function classify(error: unknown): ApiError {
+/**
+ * Turns anything thrown while serving a request into the ApiError to answer with. `request`
+ * lets Fastify's errors name what the operation accepts.
+ */
+export function classify(error: unknown, request?: ErrorContext): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DatabaseUnavailable) return serviceUnavailable();
   const fastifyError = error as FastifyError & { errors?: unknown[] };
   // fastify-openapi-glue wraps the security handlers' failures into one SecurityError (401).
   // An outage inside a handler must stay a 503, and a bug a 500, not turn into a 401.
   if (fastifyError?.name === 'Unauthorized' && Array.isArray(fastifyError.errors)) {
-    const causes = fastifyError.errors.map(classify);
+    const causes = fastifyError.errors.map((cause) => classify(cause, request));
     return (
       causes.find((cause) => cause.statusCode >= 500) ?? causes.find((cause) => cause.statusCode === 429) ?? unauthorized()
     );
@@ -113,7 +125,7 @@ export function classify(error: unknown): ApiError {
     const description = details.map((detail) => detail.message).join('; ');
     return badRequest(description, details, 'invalidValue');
   }
-  return fromFastifyError(fastifyError) ?? internalError();
+  return fromFastifyError(fastifyError, request) ?? internalError();
 }
 
 function scimBody(error: ApiError) {
@@ -230,7 +242,7 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   const format = errorFormatOf(request);
   let answer: { status: number; headers: Readonly<Record<string, string | string[]>>; type: string; body: string };
   try {
-    const apiError = classify(error);
+    const apiError = classify(error, request);
     logRejection(request, apiError, error);
     answer = { status: apiError.statusCode, headers: apiError.headers, ...render(apiError, format) };
   } catch {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { METHODS } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
@@ -643,7 +644,49 @@ t.test('415 for a body that is not JSON, in the SCIM error shape', async (t) => 
   for (const contentType of ['text/plain', 'application/x-www-form-urlencoded']) {
     const res = await app.inject(createRequest('userName=x&password=y', { contentType }));
     assertScimError(t, res, 415);
+    t.equal(res.json().detail, 'The request body must be application/scim+json or application/json');
   }
+  // No Content-Type, or one no parser reads: the same, naming what the operation reads.
+  const untyped = await app.inject({ method: 'POST', url: '/scim2/Users', headers: { authorization: ADMIN_AUTH }, payload: 'userName=x' });
+  assertScimError(t, untyped, 415);
+  t.equal(untyped.json().detail, 'The request body must be application/scim+json or application/json');
+  const xml = await app.inject(createRequest('<User/>', { contentType: 'application/xml' }));
+  t.equal(xml.json().detail, 'The request body must be application/scim+json or application/json');
+  // DELETE takes no body: one no parser reads is refused without naming a type it would take.
+  const id = await createUser(app, 'deleted-with-xml', 'xml-Secret-1');
+  const deleteXml = await app.inject({ method: 'DELETE', url: `/scim2/Users/${id}`, headers: { authorization: ADMIN_AUTH, 'content-type': 'application/xml' }, payload: '<x/>' });
+  assertScimError(t, deleteXml, 415);
+  t.equal(deleteXml.json().detail, 'This operation takes no request body, and the one sent is of a media type this server does not read');
+  // Another charset or a content coding (RFC 9110 §15.5.16).
+  const body = JSON.stringify({ schemas: [USER_URN], userName: 'utf16-user', password: 'utf16-Secret-1' });
+  const utf16 = await app.inject({ ...createRequest('', { contentType: 'application/scim+json; charset=utf-16' }), payload: Buffer.from(body, 'utf16le') });
+  assertScimError(t, utf16, 415);
+  t.equal(utf16.json().detail, 'The request body must be UTF-8 (charset=utf-8, or no charset), not charset=utf-16');
+  const gzip = await app.inject({
+    ...createRequest(''),
+    headers: { authorization: ADMIN_AUTH, 'content-type': 'application/scim+json', 'content-encoding': 'gzip' },
+    payload: gzipSync(body),
+  });
+  assertScimError(t, gzip, 415);
+  t.equal(gzip.headers['accept-encoding'], 'identity');
+  t.equal(await countUsers(db), before + 1, 'only the user made to be deleted');
+});
+
+t.test('a forbidden key in valid JSON is named as such, not as invalid JSON', async (t) => {
+  const before = await countUsers(db);
+  const detail = 'The request body holds a key this server refuses: __proto__, or constructor holding prototype (prototype pollution)';
+  for (const raw of [
+    `{"schemas":["${USER_URN}"],"userName":"proto-user","password":"proto-Secret-1","__proto__":{"x":1}}`,
+    `{"schemas":["${USER_URN}"],"userName":"proto-user","password":"proto-Secret-1","name":{"constructor":{"prototype":{"x":1}}}}`,
+  ]) {
+    for (const contentType of ['application/scim+json', 'application/json']) {
+      const res = await app.inject(createRequest(raw, { contentType }));
+      assertScimError(t, res, 400, 'invalidSyntax');
+      t.equal(res.json().detail, detail);
+    }
+  }
+  const broken = await app.inject(createRequest('{"__proto__":', {}));
+  t.equal(broken.json().detail, 'The request body is not valid JSON', 'broken JSON is still called that');
   t.equal(await countUsers(db), before);
 });
 
