@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailable } from '../db/errors.js';
 import {
@@ -83,6 +84,11 @@ function fromFastifyError(error: FastifyError, request: ErrorContext | undefined
       // A path segment longer than the router reads (src/app.ts sets that above what Node's
       // header limit lets through): no resource has such a name.
       return notFound('No resource at this path');
+    case 'FST_STATIC_FORBIDDEN_PATH':
+      // @fastify/static (Swagger UI's assets under /docs/static) refuses a path with `.`, `..`
+      // or empty segments with its own 403. Paths are matched as sent everywhere else (the
+      // router does not resolve dot segments either): such a path names no resource, 404.
+      return notFound(`No resource at ${request?.url ?? 'this path'}`);
     default:
       break;
   }
@@ -98,8 +104,10 @@ function fromFastifyError(error: FastifyError, request: ErrorContext | undefined
   if (error instanceof SyntaxError && error.statusCode === 400) {
     return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
   }
+  // Another 4xx of Fastify or one of its plugins: its status, with that status's own name (it
+  // was "Bad Request" whatever the status).
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 && error.code?.startsWith('FST_')) {
-    return new ApiError(error.statusCode, 'Bad Request', 'The request could not be read');
+    return new ApiError(error.statusCode, STATUS_CODES[error.statusCode] ?? 'Client Error', 'The request could not be read');
   }
   return undefined;
 }

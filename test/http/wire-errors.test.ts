@@ -8,6 +8,7 @@
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { clientErrorAnswer } from '../../src/http/client-errors.js';
+import { classify } from '../../src/http/error-handler.js';
 import { ADMIN_AUTH, buildTestApp } from '../fixtures/app.js';
 
 interface Answer {
@@ -85,6 +86,21 @@ t.test('on the wire', async (t) => {
     });
   });
 
+  t.test('a docs asset path with dot or empty segments: 404 like any path naming nothing, not 403 "Bad Request"', async (t) => {
+    // @fastify/static refused them with its own 403, which the error handler called "Bad Request".
+    for (const path of ['/docs/static/../../x', '/docs/static/%2e%2e/%2e%2e/x', '/docs/static/./index.html', '/docs/static//index.html']) {
+      const res = await get(path);
+      t.equal(res.status, 404, `${path}: ${res.body}`);
+      t.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+      t.strictSame(JSON.parse(res.body), errorBody(404, 'Not Found', `No resource at ${path}`));
+      // Under /docs: the document security headers (helmet's set, Swagger UI's CSP).
+      t.equal(res.headers['x-content-type-options'], 'nosniff', `${path}: security headers`);
+      t.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+      t.match(res.headers['content-security-policy'], /default-src 'self'/);
+    }
+    t.equal((await get('/docs/static/swagger-ui.css')).status, 200, 'a canonical asset path is served');
+  });
+
   t.test('an id longer than the router’s old limit: 404, not a 414 with Fastify’s body', async (t) => {
     const res = await get(`/scim2/Users/${'a'.repeat(200)}`);
     t.equal(res.status, 404, res.body);
@@ -136,6 +152,15 @@ t.test('on the wire', async (t) => {
     assertError(t, authority, 400, 'Bad Request', 'The request target is not a valid URL path');
     assertError(t, await exchange(`CONNECT /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`), 404, 'Not Found', 'No resource at /nope');
   });
+});
+
+t.test('other 4xx errors of Fastify and its plugins keep their status and its name', async (t) => {
+  // Every such error was called "Bad Request", whatever its status.
+  for (const [status, title] of [[400, 'Bad Request'], [403, 'Forbidden'], [414, 'URI Too Long'], [429, 'Too Many Requests']] as const) {
+    const error = classify(Object.assign(new Error('from a plugin'), { code: 'FST_SOMETHING_ELSE', statusCode: status }));
+    t.equal(error.statusCode, status);
+    t.equal(error.title, title);
+  }
 });
 
 t.test('clientErrorAnswer: Node error codes to answers', async (t) => {
