@@ -180,7 +180,8 @@ export interface components {
     };
     responses: {
         /**
-         * @description Bad Request. The body is missing, is not JSON, is not received in full, holds a forbidden
+         * @description Bad Request. The body is missing, is not JSON, is not received in full or its chunked
+         *     transfer coding is malformed (or its Transfer-Encoding is not chunked), holds a forbidden
          *     key (`__proto__`, or `constructor` holding `prototype`, anywhere in the body: its own
          *     description says so) or does not match `DCR` (an unrecognized
          *     property, a value of the wrong type); or a registration rule was broken (the operation's
@@ -254,6 +255,18 @@ export interface components {
         MethodNotAllowed: {
             headers: {
                 Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description Request Timeout. The request, its body included, was not received in time; the connection
+         *     is closed.
+         */
+        RequestTimeout: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -362,6 +375,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];

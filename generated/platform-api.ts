@@ -424,7 +424,8 @@ export interface components {
     };
     responses: {
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         * @description `invalid_request`: no body, a body that does not parse or whose chunked transfer coding is
+         *     malformed (or whose Transfer-Encoding is not chunked), a parameter sent twice, more than
          *     one `Authorization` header, `grant_type` or a parameter its grant needs missing, or the
          *     client authenticated twice (HTTP Basic and
          *     `client_secret` in the body) or with a `client_id` that differs from the Authorization
@@ -441,7 +442,8 @@ export interface components {
             };
         };
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         * @description `invalid_request`: no body, a body that does not parse or whose chunked transfer coding is
+         *     malformed (or whose Transfer-Encoding is not chunked), a parameter sent twice, more than
          *     one `Authorization` header, `token` missing, or the client authenticated twice (HTTP Basic
          *     and `client_secret` in the body) or
          *     with a `client_id` that differs from the Authorization header's. An unknown
@@ -469,6 +471,15 @@ export interface components {
         OAuthMethodNotAllowed: {
             headers: {
                 Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
+        /** @description Request Timeout. The request, its body included, was not received in time; the connection is closed. `error` is `invalid_request`. */
+        OAuthRequestTimeout: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -539,6 +550,18 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Request Timeout. The request, its body included, was not received in time; the connection
+         *     is closed.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Internal Server Error. Details are logged by the server, never sent. */
         InternalServerError: {
             headers: {
@@ -559,8 +582,9 @@ export interface components {
             };
         };
         /**
-         * @description Bad Request. No body, a body that does not parse or holds a forbidden key (`__proto__`, or
-         *     `constructor` holding `prototype`; `scimType` invalidSyntax), or one that
+         * @description Bad Request. No body, a body that does not parse, whose chunked transfer coding is
+         *     malformed, or that holds a forbidden key (`__proto__`, or `constructor` holding `prototype`;
+         *     `scimType` invalidSyntax), or one that
          *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
          *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
          *     `userName` outside `^[a-zA-Z0-9._@-]{3,64}$` (white space, a letter of another script, `:`)
@@ -622,6 +646,16 @@ export interface components {
             headers: {
                 "Cache-Control": components["headers"]["ScimNoStore"];
                 Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Request Timeout. The request, its body included, was not received in time; the connection is closed. */
+        ScimRequestTimeout: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -749,6 +783,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             429: components["responses"]["ScimTooManyRequests"];
             500: components["responses"]["ScimInternalServerError"];
             503: components["responses"]["ScimServiceUnavailable"];
@@ -784,6 +819,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             409: components["responses"]["ScimConflict"];
             413: components["responses"]["ScimPayloadTooLarge"];
             415: components["responses"]["ScimUnsupportedMediaType"];
@@ -828,6 +864,7 @@ export interface operations {
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             429: components["responses"]["ScimTooManyRequests"];
             500: components["responses"]["ScimInternalServerError"];
             503: components["responses"]["ScimServiceUnavailable"];
@@ -854,9 +891,10 @@ export interface operations {
                 content?: never;
             };
             /**
-             * @description Bad Request. A body was sent that does not parse as its Content-Type says, or holds a
-             *     forbidden key (`__proto__`, `constructor.prototype`) (`scimType` invalidSyntax); or more
-             *     than one `Authorization` header.
+             * @description Bad Request. A body was sent that does not parse as its Content-Type says, whose chunked
+             *     transfer coding is malformed, or that holds a forbidden key (`__proto__`,
+             *     `constructor.prototype`) (`scimType` invalidSyntax); or more than one `Authorization`
+             *     header.
              */
             400: {
                 headers: {
@@ -871,6 +909,7 @@ export interface operations {
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             413: components["responses"]["ScimPayloadTooLarge"];
             /**
              * @description Unsupported Media Type. A body was sent in a media type this server does not read, in a
@@ -918,6 +957,7 @@ export interface operations {
             400: components["responses"]["OAuthTokenBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             429: components["responses"]["OAuthTooManyRequests"];
@@ -950,6 +990,7 @@ export interface operations {
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             500: components["responses"]["OAuthInternalServerError"];
@@ -979,6 +1020,7 @@ export interface operations {
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             500: components["responses"]["OAuthInternalServerError"];
@@ -1004,6 +1046,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1027,6 +1070,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1059,6 +1103,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1082,6 +1127,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1105,6 +1151,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             /** @description Not ready (`error` names the failing checks), or shutting down; `Retry-After` says when to ask again. */
             503: {

@@ -23,7 +23,7 @@ import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
-import { errorHandler, type ErrorFormat } from './http/error-handler.js';
+import { errorHandler, RouteErrorFormats, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
 import helmet from 'helmet';
 import type { Metrics } from './metrics.js';
@@ -185,12 +185,14 @@ async function mountSpec(
   specification: OpenApiDocument,
   serviceHandlers: object,
   securityHandlers: SecurityHandlers,
+  routeFormats: RouteErrorFormats,
 ): Promise<void> {
   const methodsByUrl = new Map<string, { methods: Set<string>; errorFormat: ErrorFormat }>();
   app.addHook('onRoute', (route) => {
     // The 405 routes below state their path's format; they have no response schema to read it from.
     const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
+    routeFormats.add(route.url, errorFormat);
     // The caller is known before anything of the body is read: glue installs the spec's security
     // as a preHandler, which Fastify runs after parsing and validating the body, so an
     // unauthenticated request was told what was wrong with its body (a 400 naming an unknown
@@ -325,6 +327,8 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   // Swagger UI's own CSP then applies to its page and assets).
   const documentHeaders = documentSecurityHeaders();
   const apiHeaders = apiSecurityHeaders(documentHeaders);
+  // Each route's error shape, for the parser refusals answered outside Fastify (client-errors.ts).
+  const routeFormats = new RouteErrorFormats();
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
@@ -352,7 +356,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       errorHandler(error, request, reply);
     },
     // Requests Node's parser refuses (malformed, too large a header block, unknown method, timeout).
-    clientErrorHandler: clientErrorHandler(apiHeaders),
+    clientErrorHandler: clientErrorHandler(apiHeaders, routeFormats),
     ajv: { customOptions: AJV_OPTIONS },
   });
   for (const method of ROUTED_METHODS) {
@@ -411,7 +415,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
 
   const security = new SecurityHandlers(services.auth);
   await app.register(async (scope) => {
-    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security);
+    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security, routeFormats);
   });
   await app.register(async (scope) => {
     scope.setValidatorCompiler(platformValidatorCompiler());
@@ -427,7 +431,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new OAuthHandlers(services.oauth, services.keys, services.issuer, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
-    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security);
+    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security, routeFormats);
   });
   return app;
 }

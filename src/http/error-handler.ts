@@ -189,8 +189,35 @@ export function errorFormatOf(request: FastifyRequest): ErrorFormat {
   return request.routeOptions.config?.errorFormat ?? errorFormatForPath(request.url);
 }
 
+/**
+ * The error format of each route, by its path, for answers made outside Fastify's request cycle
+ * (src/http/client-errors.ts: a request Node's parser gave up on after its head was routed).
+ * Filled as routes are added; a path with parameters falls back to errorFormatForPath, which
+ * gives its format for every such route here (`/scim2/Users/:id`).
+ */
+export class RouteErrorFormats {
+  private readonly byPath = new Map<string, ErrorFormat>();
+
+  add(url: string, format: ErrorFormat): void {
+    if (!url.includes(':') && !url.includes('*')) this.byPath.set(url, format);
+  }
+
+  of(url: string): ErrorFormat {
+    const path = url.split('?')[0]!;
+    return this.byPath.get(path) ?? this.byPath.get(safeDecode(path)) ?? errorFormatForPath(url);
+  }
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /** The body and media type of `error` in one route format, serialised here (see errorHandler). */
-function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
+export function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
   if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
   if (format === 'oauth') return { type: 'application/json; charset=utf-8', body: JSON.stringify(oauthBody(error)) };
   return { type: 'application/json; charset=utf-8', body: JSON.stringify(wso2Body(error)) };
