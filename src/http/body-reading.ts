@@ -4,6 +4,9 @@ import { ApiError, forbiddenJsonKey, unsupportedCharset, unsupportedContentEncod
 /** `charset` parameters of a Content-Type (RFC 9110 §8.3.1), token or quoted-string. */
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)/gi;
 
+/** The parameters clients send with a body, `; charset=utf-8` in any case, as one test. */
+const ONLY_UTF8 = /^;\s*charset\s*=\s*(?:utf-8|"utf-8")\s*$/i;
+
 /**
  * Why a request body cannot be read as its headers describe it, or undefined when it can.
  * Every body is read as UTF-8 bytes, as sent: JSON must be UTF-8 (RFC 8259 §8.1), and SCIM and
@@ -19,10 +22,11 @@ export function unreadableBody(contentType: string | undefined, contentEncoding:
       if (name !== '' && name !== 'identity') return unsupportedContentEncoding(name);
     }
   }
-  // Most clients send no parameter at all: one indexOf, and no regular expression, for them.
-  if (contentType !== undefined && contentType.includes(';')) {
-    for (const [, value] of contentType.matchAll(CHARSET_PARAMETER)) {
-      const charset = value!.startsWith('"') ? value!.slice(1, -1).replace(/\\(.)/g, '$1') : value!;
+  // Most clients send no parameter (one indexOf), or only charset=utf-8 (one test).
+  const parameters = contentType?.indexOf(';') ?? -1;
+  if (contentType !== undefined && parameters !== -1 && !ONLY_UTF8.test(contentType.slice(parameters))) {
+    for (const [, value = ''] of contentType.matchAll(CHARSET_PARAMETER)) {
+      const charset = value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
       if (charset.toLowerCase() !== 'utf-8') return unsupportedCharset(charset);
     }
   }
