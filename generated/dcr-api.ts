@@ -21,8 +21,11 @@ export interface paths {
          *     1. `owner` missing or blank: 400 "Application owner cannot be empty".
          *     2. The caller is the super admin and `owner` names no existing user: 403.
          *     3. The caller is not the super admin and `owner` is not the caller (case-sensitive): 400.
-         *     4. `clientName` missing, empty, longer than 2000 characters or not matching
-         *        `^[\sa-zA-Z0-9._-]+$`: 400. A `callbackUrl` or `tokenType` holding NUL (U+0000): 400.
+         *     4. `clientName` missing, empty, longer than 2000 characters, not matching
+         *        `^[\sa-zA-Z0-9._-]+$`, or beginning or ending with white space: 400. A `callbackUrl`
+         *        with a `javascript:`, `data:` or `vbscript:` scheme (in any letter case, also after
+         *        leading white space or control characters, or as an alternative of a `regexp=`
+         *        callback): 400. A `callbackUrl` or `tokenType` holding NUL (U+0000): 400.
          *     5. `grantType` missing, empty or naming a grant this server does not allow: 400.
          *     6. Without `callbackUrl`, `authorization_code` and `implicit` are dropped from the grants.
          *     7. A `clientName` that already exists answers 200 with the stored application (same
@@ -49,9 +52,13 @@ export interface components {
          *     fields take `"true"`/`"false"` in any letter case, `1`/`0`, `""` and `null`
          *     (`LenientBoolean`); `x-read-as` names the type the server reads the value as.
          *
-         *     - `callbackUrl`: stored verbatim, not URL-validated; may be a WSO2 regexp such as
-         *       `regexp=(https://a/cb|https://b/cb)`. Empty or null means no callback.
-         *     - `clientName`: the application's name, unique across the deployment, `^[\sa-zA-Z0-9._-]+$`.
+         *     - `callbackUrl`: stored verbatim and not required to be a URL (`www.google.lk` is taken, as
+         *       WSO2 takes it); may be a WSO2 regexp such as `regexp=(https://a/cb|https://b/cb)`. Empty
+         *       or null means no callback. The `javascript:`, `data:` and `vbscript:` schemes are refused,
+         *       read as a browser reads them (any letter case, leading white space and control characters
+         *       dropped, tabs and newlines ignored), also as an alternative of a `regexp=` callback.
+         *     - `clientName`: the application's name, unique across the deployment, `^[\sa-zA-Z0-9._-]+$`,
+         *       not beginning or ending with white space (spaces inside are kept).
          *     - `owner`: the user who owns the application.
          *     - `grantType`: space-separated grant types.
          *     - `tokenType`: absent, empty or null means `DEFAULT` (opaque tokens); `JWT` means JWT access tokens.
@@ -173,12 +180,15 @@ export interface components {
     };
     responses: {
         /**
-         * @description Bad Request. The body is missing, is not JSON, is not received in full, holds a forbidden
-         *     key (`__proto__`, `constructor.prototype`) or does not match `DCR` (an unrecognized
+         * @description Bad Request. The body is missing, is not JSON, is not received in full or its chunked
+         *     transfer coding is malformed (or its Transfer-Encoding is not chunked), holds a forbidden
+         *     key (`__proto__`, or `constructor` holding `prototype`, anywhere in the body: its own
+         *     description says so) or does not match `DCR` (an unrecognized
          *     property, a value of the wrong type); or a registration rule was broken (the operation's
-         *     description lists them: `owner` empty or not the caller, `clientName` invalid, `grantType`
-         *     empty or not allowed, NUL in `callbackUrl` or `tokenType`); or the request carries more
-         *     than one `Authorization` header. The body is judged only once the caller is
+         *     description lists them: `owner` empty or not the caller, `clientName` invalid or with white
+         *     space at an end, `grantType` empty or not allowed, a `callbackUrl` with a `javascript:`,
+         *     `data:` or `vbscript:` scheme, NUL in `callbackUrl` or `tokenType`); or the request carries
+         *     more than one `Authorization` header. The body is judged only once the caller is
          *     authenticated: without valid credentials the answer is 401, whatever the body.
          */
         BadRequest: {
@@ -251,6 +261,18 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Request Timeout. The request, its body included, was not received in time; the connection
+         *     is closed.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT, 65536 bytes by default). */
         PayloadTooLarge: {
             headers: {
@@ -260,9 +282,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/json`, or its Content-Type does not parse. */
+        /**
+         * @description Unsupported Media Type. The body is not `application/json` (or has no Content-Type), its
+         *     Content-Type does not parse, names a charset other than UTF-8, or the body has a
+         *     Content-Encoding other than `identity` (gzip, br, ...; then `Accept-Encoding: identity`
+         *     says what is taken, RFC 9110 §15.5.16). Refused before the body is read.
+         */
         UnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -346,6 +375,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];

@@ -22,8 +22,10 @@ export interface paths {
         /**
          * Create a user (super admin only)
          * @description RFC 7644 §3.3. The password is stored as a slow salted hash and never returned.
-         *     `userName` is 3 to 64 characters without white space, `:` or NUL; it is unique regardless
-         *     of case. `password` is 5 to 1024 characters. `schemas` must include the core User schema.
+         *     `userName` follows WSO2's default user-store rule: 3 to 64 ASCII letters, digits, `.`, `_`,
+         *     `-` and `@` (for tenant users, `user@tenant.com`), so no white space and no look-alike
+         *     letters of other scripts; it is unique regardless of case. `password` is 5 to 1024
+         *     characters. `schemas` must include the core User schema.
          */
         post: operations["createUser"];
         delete?: never;
@@ -251,7 +253,12 @@ export interface components {
              *     ]
              */
             schemas: ("urn:ietf:params:scim:schemas:core:2.0:User" | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")[];
-            /** @example alice */
+            /**
+             * @description 3 to 64 ASCII letters, digits, `.`, `_`, `-` and `@`: no white space, and no letters of
+             *     other scripts that look like ASCII ones (`аdmin` with a Cyrillic `а`). Unique regardless
+             *     of case. Users created before this rule keep their names and log in with them.
+             * @example alice
+             */
             userName: string;
             /** @example alice-Secret-1 */
             password: string;
@@ -417,7 +424,8 @@ export interface components {
     };
     responses: {
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         * @description `invalid_request`: no body, a body that does not parse or whose chunked transfer coding is
+         *     malformed (or whose Transfer-Encoding is not chunked), a parameter sent twice, more than
          *     one `Authorization` header, `grant_type` or a parameter its grant needs missing, or the
          *     client authenticated twice (HTTP Basic and
          *     `client_secret` in the body) or with a `client_id` that differs from the Authorization
@@ -434,7 +442,8 @@ export interface components {
             };
         };
         /**
-         * @description `invalid_request`: no body, a body that does not parse, a parameter sent twice, more than
+         * @description `invalid_request`: no body, a body that does not parse or whose chunked transfer coding is
+         *     malformed (or whose Transfer-Encoding is not chunked), a parameter sent twice, more than
          *     one `Authorization` header, `token` missing, or the client authenticated twice (HTTP Basic
          *     and `client_secret` in the body) or
          *     with a `client_id` that differs from the Authorization header's. An unknown
@@ -468,6 +477,15 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
+        /** @description Request Timeout. The request, its body included, was not received in time; the connection is closed. `error` is `invalid_request`. */
+        OAuthRequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
         /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT). `error` is `invalid_request`. */
         OAuthPayloadTooLarge: {
             headers: {
@@ -477,9 +495,16 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
-        /** @description Unsupported Media Type. The body is not `application/x-www-form-urlencoded`. `error` is `invalid_request`. */
+        /**
+         * @description Unsupported Media Type. The body is not `application/x-www-form-urlencoded` (or has no
+         *     Content-Type; the description names form encoding), names a charset other than UTF-8, or
+         *     has a Content-Encoding other than `identity` (then `Accept-Encoding: identity`, RFC 9110
+         *     §15.5.16). `error` is `invalid_request`.
+         */
         OAuthUnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -525,6 +550,18 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Request Timeout. The request, its body included, was not received in time; the connection
+         *     is closed.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Internal Server Error. Details are logged by the server, never sent. */
         InternalServerError: {
             headers: {
@@ -545,14 +582,18 @@ export interface components {
             };
         };
         /**
-         * @description Bad Request. No body, a body that does not parse (`scimType` invalidSyntax), or one that
+         * @description Bad Request. No body, a body that does not parse, whose chunked transfer coding is
+         *     malformed, or that holds a forbidden key (`__proto__`, or `constructor` holding `prototype`;
+         *     `scimType` invalidSyntax), or one that
          *     does not match `ScimUserCreate` or its rules (`scimType` invalidValue): a missing or
          *     mistyped attribute, `schemas` without the core User schema or naming an unknown one, a
-         *     `userName` or `password` outside its length and character rules. Also more than one
-         *     `Authorization` header. The body is judged only once the caller is authenticated.
+         *     `userName` outside `^[a-zA-Z0-9._@-]{3,64}$` (white space, a letter of another script, `:`)
+         *     or a `password` outside its length. Also more than one `Authorization` header. The body
+         *     is judged only once the caller is authenticated.
          */
         ScimCreateBadRequest: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -562,6 +603,7 @@ export interface components {
         /** @description Unauthorized. No or wrong credentials. */
         ScimUnauthorized: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
@@ -572,6 +614,7 @@ export interface components {
         /** @description Forbidden. Only the super admin manages users, and it cannot be deleted. */
         ScimForbidden: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -581,6 +624,7 @@ export interface components {
         /** @description No user with that id. */
         ScimNotFound: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -590,6 +634,7 @@ export interface components {
         /** @description Conflict. The userName is taken (`scimType` uniqueness). */
         ScimConflict: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -599,7 +644,18 @@ export interface components {
         /** @description Method Not Allowed. A method this path does not declare (OPTIONS too); `Allow` lists the path's methods. */
         ScimMethodNotAllowed: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Request Timeout. The request, its body included, was not received in time; the connection is closed. */
+        ScimRequestTimeout: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -609,15 +665,23 @@ export interface components {
         /** @description Payload Too Large. The body exceeds the server's body limit (DCR_BODY_LIMIT). */
         ScimPayloadTooLarge: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
                 "application/scim+json": components["schemas"]["ScimError"];
             };
         };
-        /** @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`. */
+        /**
+         * @description Unsupported Media Type. The body is neither `application/scim+json` nor `application/json`
+         *     (or has no Content-Type), names a charset other than UTF-8, or has a Content-Encoding other
+         *     than `identity` (then `Accept-Encoding: identity`, RFC 9110 §15.5.16).
+         */
         ScimUnsupportedMediaType: {
             headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -627,6 +691,7 @@ export interface components {
         /** @description Too Many Requests. Too many failed Basic logins for this user name or from this address; `Retry-After` says when to try again. */
         ScimTooManyRequests: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -637,6 +702,7 @@ export interface components {
         /** @description Internal Server Error. Details are logged by the server, never sent. */
         ScimInternalServerError: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -646,6 +712,7 @@ export interface components {
         /** @description Service Unavailable. The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
         ScimServiceUnavailable: {
             headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -656,7 +723,13 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description Always `no-store` on SCIM answers, errors included: they carry user data (names, ids, who
+         *     exists), which no shared or browser cache should keep.
+         */
+        ScimNoStore: "no-store";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -686,6 +759,7 @@ export interface operations {
             /** @description The matching users. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -699,6 +773,7 @@ export interface operations {
              */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -708,6 +783,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             429: components["responses"]["ScimTooManyRequests"];
             500: components["responses"]["ScimInternalServerError"];
             503: components["responses"]["ScimServiceUnavailable"];
@@ -730,6 +806,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     /** @description The new user's URL. */
                     Location?: string;
                     [name: string]: unknown;
@@ -742,6 +819,7 @@ export interface operations {
             401: components["responses"]["ScimUnauthorized"];
             403: components["responses"]["ScimForbidden"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             409: components["responses"]["ScimConflict"];
             413: components["responses"]["ScimPayloadTooLarge"];
             415: components["responses"]["ScimUnsupportedMediaType"];
@@ -765,6 +843,7 @@ export interface operations {
             /** @description The user. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -774,6 +853,7 @@ export interface operations {
             /** @description Bad Request. More than one `Authorization` header. */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -784,6 +864,7 @@ export interface operations {
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             429: components["responses"]["ScimTooManyRequests"];
             500: components["responses"]["ScimInternalServerError"];
             503: components["responses"]["ScimServiceUnavailable"];
@@ -804,16 +885,20 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             /**
-             * @description Bad Request. A body was sent that does not parse as its Content-Type says (`scimType`
-             *     invalidSyntax), or more than one `Authorization` header.
+             * @description Bad Request. A body was sent that does not parse as its Content-Type says, whose chunked
+             *     transfer coding is malformed, or that holds a forbidden key (`__proto__`,
+             *     `constructor.prototype`) (`scimType` invalidSyntax); or more than one `Authorization`
+             *     header.
              */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -824,10 +909,18 @@ export interface operations {
             403: components["responses"]["ScimForbidden"];
             404: components["responses"]["ScimNotFound"];
             405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             413: components["responses"]["ScimPayloadTooLarge"];
-            /** @description Unsupported Media Type. A body was sent in a media type this server does not read. */
+            /**
+             * @description Unsupported Media Type. A body was sent in a media type this server does not read, in a
+             *     charset other than UTF-8, or with a Content-Encoding other than `identity` (then
+             *     `Accept-Encoding: identity`).
+             */
             415: {
                 headers: {
+                    /** @description `identity`, when the cause was the body's Content-Encoding. */
+                    "Accept-Encoding"?: string;
+                    "Cache-Control": components["headers"]["ScimNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -864,6 +957,7 @@ export interface operations {
             400: components["responses"]["OAuthTokenBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             429: components["responses"]["OAuthTooManyRequests"];
@@ -896,6 +990,7 @@ export interface operations {
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             500: components["responses"]["OAuthInternalServerError"];
@@ -925,6 +1020,7 @@ export interface operations {
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthUnauthorized"];
             405: components["responses"]["OAuthMethodNotAllowed"];
+            408: components["responses"]["OAuthRequestTimeout"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             415: components["responses"]["OAuthUnsupportedMediaType"];
             500: components["responses"]["OAuthInternalServerError"];
@@ -950,6 +1046,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -973,6 +1070,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1005,6 +1103,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1028,6 +1127,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1051,6 +1151,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             /** @description Not ready (`error` names the failing checks), or shutting down; `Retry-After` says when to ask again. */
             503: {

@@ -18,11 +18,12 @@ import { coerceBooleanFields, readAsProperties, type PropertySchema } from './do
 import { missingBody } from './domain/registration-rules.js';
 import { duplicateAuthorization, methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './errors.js';
 import './http/caller.js';
+import { refuseUnreadableBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { DcrService } from './http/dcr-service.js';
 import { registerDocs } from './http/docs.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
-import { errorHandler, type ErrorFormat } from './http/error-handler.js';
+import { errorHandler, RouteErrorFormats, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
 import helmet from 'helmet';
 import type { Metrics } from './metrics.js';
@@ -184,12 +185,14 @@ async function mountSpec(
   specification: OpenApiDocument,
   serviceHandlers: object,
   securityHandlers: SecurityHandlers,
+  routeFormats: RouteErrorFormats,
 ): Promise<void> {
   const methodsByUrl = new Map<string, { methods: Set<string>; errorFormat: ErrorFormat }>();
   app.addHook('onRoute', (route) => {
     // The 405 routes below state their path's format; they have no response schema to read it from.
     const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
     route.config = { ...route.config, errorFormat };
+    routeFormats.add(route.url, errorFormat);
     // The caller is known before anything of the body is read: glue installs the spec's security
     // as a preHandler, which Fastify runs after parsing and validating the body, so an
     // unauthenticated request was told what was wrong with its body (a 400 naming an unknown
@@ -205,6 +208,11 @@ async function mountSpec(
         return payload;
       };
       route.preParsing = [beforeBody, ...[route.preParsing ?? []].flat()] as typeof route.preParsing;
+    }
+    // A body in another charset or under a content coding: 415 before it is read, but after the
+    // caller is known (the hook above), like every other judgement of the body (body-reading.ts).
+    if ([route.method].flat().some((method) => method !== 'GET' && method !== 'HEAD')) {
+      route.preParsing = [...[route.preParsing ?? []].flat(), refuseUnreadableBody] as typeof route.preParsing;
     }
     if (route.schema?.body) {
       const booleans = readLeniently(route);
@@ -319,6 +327,8 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   // Swagger UI's own CSP then applies to its page and assets).
   const documentHeaders = documentSecurityHeaders();
   const apiHeaders = apiSecurityHeaders(documentHeaders);
+  // Each route's error shape, for the parser refusals answered outside Fastify (client-errors.ts).
+  const routeFormats = new RouteErrorFormats();
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
@@ -346,7 +356,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       errorHandler(error, request, reply);
     },
     // Requests Node's parser refuses (malformed, too large a header block, unknown method, timeout).
-    clientErrorHandler: clientErrorHandler(apiHeaders),
+    clientErrorHandler: clientErrorHandler(apiHeaders, routeFormats),
     ajv: { customOptions: AJV_OPTIONS },
   });
   for (const method of ROUTED_METHODS) {
@@ -356,6 +366,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.decorateRequest('caller', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key.
+  const json = tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
   // Graceful shutdown (server.ts calls app.close()). From its start, every answer closes its
@@ -402,12 +415,12 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
 
   const security = new SecurityHandlers(services.auth);
   await app.register(async (scope) => {
-    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security);
+    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security, routeFormats);
   });
   await app.register(async (scope) => {
     scope.setValidatorCompiler(platformValidatorCompiler());
     // RFC 7644 §3.1: SCIM clients send application/scim+json; OAuth2 endpoints take forms.
-    scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
+    scope.addContentTypeParser('application/scim+json', { parseAs: 'string' }, json);
     await scope.register(formbody);
     // /metrics answers text/plain, and glue warns when no parser exists for a media type the
     // document names. Reading text/plain bodies is harmless here: the media-type guard in
@@ -418,7 +431,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new OAuthHandlers(services.oauth, services.keys, services.issuer, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
-    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security);
+    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security, routeFormats);
   });
   return app;
 }

@@ -94,7 +94,7 @@ export function buildProgram(): Command {
   user
     .command('add')
     .description('create a user; the password comes from stdin or a no-echo prompt')
-    .argument('<name>', 'user name (3 to 64 characters, no white space or colon)')
+    .argument('<name>', 'user name (3 to 64 ASCII letters, digits, ".", "_", "-" and "@")')
     .option('--password-stdin', 'read the password from standard input (the default when stdin is not a terminal)')
     .action(async (name: string, options: { passwordStdin?: boolean }) => (await commands()).userAdd(name, options));
   user

@@ -77,7 +77,43 @@ export function methodNotAllowed(method: string, allow: readonly string[]): ApiE
 }
 
 export function unsupportedMediaType(accepted: readonly string[]): ApiError {
+  if (accepted.length === 0) {
+    return new ApiError(
+      415,
+      'Unsupported Media Type',
+      'This operation takes no request body, and the one sent is of a media type this server does not read',
+    );
+  }
   return new ApiError(415, 'Unsupported Media Type', `The request body must be ${accepted.join(' or ')}`);
+}
+
+/** A body in a charset other than UTF-8 (src/http/body-reading.ts). */
+export function unsupportedCharset(charset: string): ApiError {
+  return new ApiError(
+    415,
+    'Unsupported Media Type',
+    `The request body must be UTF-8 (charset=utf-8, or no charset), not charset=${charset}`,
+  );
+}
+
+/** RFC 9110 §15.5.16: a content coding this server does not decode; Accept-Encoding says what it takes. */
+export function unsupportedContentEncoding(coding: string): ApiError {
+  return new ApiError(
+    415,
+    'Unsupported Media Type',
+    `Content-Encoding ${coding} is not supported: send the request body uncompressed`,
+    [],
+    { 'accept-encoding': 'identity' },
+  );
+}
+
+/** Valid JSON holding a key that could alter every object's prototype (secure-json-parse refuses it). */
+export function forbiddenJsonKey(): ApiError {
+  return badRequest(
+    'The request body holds a key this server refuses: __proto__, or constructor holding prototype (prototype pollution)',
+    [],
+    'invalidSyntax',
+  );
 }
 
 /** Too many failed logins for a user name or from an address: retry after the window moves on. */

@@ -78,6 +78,9 @@ export function rejectNul(field: string, value: string | null): void {
   }
 }
 
+/** White space (Java's ASCII `\s`, as in CLIENT_NAME_PATTERN) at either end. */
+const SURROUNDING_SPACE = /^[ \t\n\x0B\f\r]|[ \t\n\x0B\f\r]$/;
+
 /** Rule 4 (our choice: 400 where WSO2 answers 500). */
 export function requireClientName(clientName: string | undefined): string {
   if (clientName === undefined || clientName === '') {
@@ -91,6 +94,11 @@ export function requireClientName(clientName: string | undefined): string {
       'clientName',
       `Application name '${clientName}' is invalid: it may contain only letters, digits, white space, '.', '_' and '-'`,
     );
+  }
+  // Our rule on top of WSO2's pattern: 'app' and 'app ' would be two applications that look the
+  // same in every listing, and the lookup by name (rule 7) is exact. Inner spaces stay allowed.
+  if (SURROUNDING_SPACE.test(clientName)) {
+    throw fieldError('clientName', `Application name '${clientName}' is invalid: it must not begin or end with white space`);
   }
   return clientName;
 }
@@ -121,10 +129,60 @@ export function resolveGrantTypes(
   return [...new Set(kept)];
 }
 
-/** An empty or null callback means none; anything else is stored verbatim (not URL-validated). */
+/**
+ * Schemes whose URL runs script or carries a whole document instead of naming a place to go back
+ * to. A callback is shown as a link (developer portals, this server's clients) and followed by
+ * redirects; one of these would run in the origin of whatever page shows or follows it.
+ */
+export const FORBIDDEN_CALLBACK_SCHEMES: ReadonlySet<string> = new Set(['javascript', 'data', 'vbscript']);
+
+/**
+ * The scheme a browser reads in `url`, lower case, or undefined when it has none (`www.google.lk`,
+ * a relative path). As the WHATWG URL parser does: leading C0 controls and spaces are dropped, and
+ * tabs and newlines anywhere are removed, so `\u0001 java\tscript:` is `javascript`.
+ */
+export function schemeOf(url: string): string | undefined {
+  const read = url.replace(/^[\u0000-\u0020]+/, '').replace(/[\t\n\r]/g, '');
+  return /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(read)?.[1]?.toLowerCase();
+}
+
+/** WSO2's prefix for a callback that is a Java regular expression the redirect URI must match. */
+const REGEXP_PREFIX = 'regexp=';
+
+/**
+ * The texts a callback can send a client to: the callback itself, or, for WSO2's
+ * `regexp=(https://a/cb|https://b/cb)`, the text at every place an alternative can begin (the
+ * pattern's start, after each `(` and `|`; nested groups only add candidates), with group syntax
+ * (`?:`, `?i)`), a `^` anchor and backslash escapes (`\:`) removed, so that what is left is what
+ * the alternative matches literally. A pattern that merely could match a forbidden scheme (`.*`)
+ * is not caught: which redirect URIs it admits is for the authorization server to decide.
+ */
+export function callbackAlternatives(callbackUrl: string): string[] {
+  if (!callbackUrl.startsWith(REGEXP_PREFIX)) return [callbackUrl];
+  return callbackUrl
+    .slice(REGEXP_PREFIX.length)
+    .split(/[(|]/)
+    .map((piece) => piece.replace(/^\?(?:[a-zA-Z-]*[:)]|<[^>]*>|[=!])/, '').replace(/^\^/, '').replace(/\\(.)/g, '$1'));
+}
+
+/** Our rule (WSO2 stores any text): 400 naming callbackUrl when it uses a forbidden scheme. */
+export function checkCallbackScheme(callbackUrl: string): void {
+  for (const alternative of callbackAlternatives(callbackUrl)) {
+    const scheme = schemeOf(alternative);
+    if (scheme !== undefined && FORBIDDEN_CALLBACK_SCHEMES.has(scheme)) {
+      throw fieldError('callbackUrl', `Callback URL (callbackUrl) must not use the '${scheme}:' scheme`);
+    }
+  }
+}
+
+/**
+ * An empty or null callback means none. Anything else is stored verbatim and not required to be
+ * a URL (WSO2 takes `www.google.lk`), unless it holds NUL or uses a forbidden scheme.
+ */
 export function normaliseCallbackUrl(callbackUrl: string | null | undefined): string | null {
   const normalised = callbackUrl === undefined || callbackUrl === null || callbackUrl === '' ? null : callbackUrl;
   rejectNul('callbackUrl', normalised);
+  if (normalised !== null) checkCallbackScheme(normalised);
   return normalised;
 }
 

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailable } from '../db/errors.js';
 import {
@@ -9,6 +10,7 @@ import {
   serviceUnavailable,
   ShuttingDown,
   unauthorized,
+  unsupportedMediaType,
   type ErrorDetail,
 } from '../errors.js';
 
@@ -51,11 +53,22 @@ export function validationDetails(errors: readonly AjvError[], context: string):
   });
 }
 
+/** What `classify` may know of the request an error belongs to. */
+export type ErrorContext = Pick<FastifyRequest, 'url' | 'routeOptions'>;
+
+/** The media types the request's operation reads its body as (none for an operation without a body). */
+function bodyMediaTypes(request: ErrorContext | undefined): string[] {
+  const body = request?.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
+  return request ? Object.keys(body?.content ?? {}) : ['application/json'];
+}
+
 /** Fastify's own 4xx errors (body parsing and limits), by their stable error codes. */
-function fromFastifyError(error: FastifyError): ApiError | undefined {
+function fromFastifyError(error: FastifyError, request: ErrorContext | undefined): ApiError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'Unsupported Media Type', 'The request body must be application/json');
+      // No parser for the body's media type, or no Content-Type on a body: name what the
+      // operation reads (a form on the OAuth2 endpoints), not JSON for all.
+      return unsupportedMediaType(bodyMediaTypes(request));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'Payload Too Large', 'The request body exceeds the size limit of this server');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -71,6 +84,11 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
       // A path segment longer than the router reads (src/app.ts sets that above what Node's
       // header limit lets through): no resource has such a name.
       return notFound('No resource at this path');
+    case 'FST_STATIC_FORBIDDEN_PATH':
+      // @fastify/static (Swagger UI's assets under /docs/static) refuses a path with `.`, `..`
+      // or empty segments with its own 403. Paths are matched as sent everywhere else (the
+      // router does not resolve dot segments either): such a path names no resource, 404.
+      return notFound(`No resource at ${request?.url ?? 'this path'}`);
     default:
       break;
   }
@@ -80,30 +98,32 @@ function fromFastifyError(error: FastifyError): ApiError | undefined {
   if (error.code === 'ECONNRESET' && error.statusCode === 400) {
     return badRequest('The request body was not received in full: the client closed the connection');
   }
-  // JSON syntax errors and secure-json-parse's prototype-poisoning refusals arrive as a
-  // SyntaxError that Fastify marked 400.
+  // A parser's own SyntaxError, marked 400 by Fastify. Fastify's JSON parser reports its
+  // refusals as FST_ERR_CTP_INVALID_JSON_BODY instead, and a refused key is told apart before
+  // it gets here (src/http/body-reading.ts).
   if (error instanceof SyntaxError && error.statusCode === 400) {
-    return badRequest(
-      'The request body is not valid JSON, or holds a forbidden key (__proto__, constructor.prototype)',
-      [],
-      'invalidSyntax',
-    );
+    return badRequest('The request body is not valid JSON', [], 'invalidSyntax');
   }
+  // Another 4xx of Fastify or one of its plugins: its status, with that status's own name (it
+  // was "Bad Request" whatever the status).
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 && error.code?.startsWith('FST_')) {
-    return new ApiError(error.statusCode, 'Bad Request', 'The request could not be read');
+    return new ApiError(error.statusCode, STATUS_CODES[error.statusCode] ?? 'Client Error', 'The request could not be read');
   }
   return undefined;
 }
 
-/** Turns anything thrown while serving a request into the ApiError to answer with. */
-export function classify(error: unknown): ApiError {
+/**
+ * Turns anything thrown while serving a request into the ApiError to answer with. `request`
+ * lets Fastify's errors name what the operation accepts.
+ */
+export function classify(error: unknown, request?: ErrorContext): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DatabaseUnavailable) return serviceUnavailable();
   const fastifyError = error as FastifyError & { errors?: unknown[] };
   // fastify-openapi-glue wraps the security handlers' failures into one SecurityError (401).
   // An outage inside a handler must stay a 503, and a bug a 500, not turn into a 401.
   if (fastifyError?.name === 'Unauthorized' && Array.isArray(fastifyError.errors)) {
-    const causes = fastifyError.errors.map(classify);
+    const causes = fastifyError.errors.map((cause) => classify(cause, request));
     return (
       causes.find((cause) => cause.statusCode >= 500) ?? causes.find((cause) => cause.statusCode === 429) ?? unauthorized()
     );
@@ -113,7 +133,7 @@ export function classify(error: unknown): ApiError {
     const description = details.map((detail) => detail.message).join('; ');
     return badRequest(description, details, 'invalidValue');
   }
-  return fromFastifyError(fastifyError) ?? internalError();
+  return fromFastifyError(fastifyError, request) ?? internalError();
 }
 
 function scimBody(error: ApiError) {
@@ -169,12 +189,49 @@ export function errorFormatOf(request: FastifyRequest): ErrorFormat {
   return request.routeOptions.config?.errorFormat ?? errorFormatForPath(request.url);
 }
 
+/**
+ * The error format of each route, by its path, for answers made outside Fastify's request cycle
+ * (src/http/client-errors.ts: a request Node's parser gave up on after its head was routed).
+ * Filled as routes are added; a path with parameters falls back to errorFormatForPath, which
+ * gives its format for every such route here (`/scim2/Users/:id`).
+ */
+export class RouteErrorFormats {
+  private readonly byPath = new Map<string, ErrorFormat>();
+
+  add(url: string, format: ErrorFormat): void {
+    if (!url.includes(':') && !url.includes('*')) this.byPath.set(url, format);
+  }
+
+  of(url: string): ErrorFormat {
+    const path = url.split('?')[0]!;
+    return this.byPath.get(path) ?? this.byPath.get(safeDecode(path)) ?? errorFormatForPath(url);
+  }
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /** The body and media type of `error` in one route format, serialised here (see errorHandler). */
-function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
+export function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
   if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
   if (format === 'oauth') return { type: 'application/json; charset=utf-8', body: JSON.stringify(oauthBody(error)) };
   return { type: 'application/json; charset=utf-8', body: JSON.stringify(wso2Body(error)) };
 }
+
+/**
+ * Headers every error in a format carries. RFC 6749 §5.1: error responses of the token endpoint
+ * are not cached either. SCIM answers carry user data (which names exist), errors included.
+ */
+export const FORMAT_HEADERS: Readonly<Record<ErrorFormat, Readonly<Record<string, string>>>> = {
+  wso2: {},
+  scim: { 'cache-control': 'no-store' },
+  oauth: { 'cache-control': 'no-store', pragma: 'no-cache' },
+};
 
 /**
  * The answer when building the real one failed: a 500 per format, computed once at start-up from
@@ -220,7 +277,7 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   const format = errorFormatOf(request);
   let answer: { status: number; headers: Readonly<Record<string, string | string[]>>; type: string; body: string };
   try {
-    const apiError = classify(error);
+    const apiError = classify(error, request);
     logRejection(request, apiError, error);
     answer = { status: apiError.statusCode, headers: apiError.headers, ...render(apiError, format) };
   } catch {
@@ -228,7 +285,6 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   }
   reply.code(answer.status);
   for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value);
-  // RFC 6749 §5.1: error responses of the token endpoint are not cached either.
-  if (format === 'oauth') reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  for (const [name, value] of Object.entries(FORMAT_HEADERS[format])) reply.header(name, value);
   return reply.type(answer.type).send(answer.body);
 }

@@ -43,6 +43,14 @@ export function toScimUser(user: User, base: string): ScimUser {
   };
 }
 
+/**
+ * A SCIM answer: its media type, and never cached (the error handler does the same for SCIM
+ * errors). Every answer here carries user data: names, ids, or whether a user exists.
+ */
+function scimAnswer(reply: FastifyReply): FastifyReply {
+  return reply.type(SCIM_CONTENT_TYPE).header('cache-control', 'no-store');
+}
+
 /** Only the super admin manages users (WSO2's default: admin-only SCIM). */
 function requireSuperAdmin(request: FastifyRequest): void {
   if (!callerOf(request).isSuperAdmin) throw forbidden('Only the super admin can manage users');
@@ -69,7 +77,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     }
     const user = await this.users.create(userName, password);
     const body = toScimUser(user, this.publicUrl);
-    reply.code(201).type(SCIM_CONTENT_TYPE).header('location', body.meta.location);
+    scimAnswer(reply.code(201)).header('location', body.meta.location);
     return body;
   }
 
@@ -91,7 +99,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     } else {
       ({ total, users } = await this.users.list(startIndex - 1, count));
     }
-    reply.type(SCIM_CONTENT_TYPE);
+    scimAnswer(reply);
     return {
       schemas: [SCIM_LIST_SCHEMA],
       totalResults: total,
@@ -104,14 +112,15 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
   async getUser(request: OperationRequest<operations['getUser']>, reply: FastifyReply): Promise<ScimUser> {
     requireSuperAdmin(request);
     const user = await this.users.get(request.params.id);
-    reply.type(SCIM_CONTENT_TYPE);
+    scimAnswer(reply);
     return toScimUser(user, this.publicUrl);
   }
 
   async deleteUser(request: OperationRequest<operations['deleteUser']>, reply: FastifyReply): Promise<undefined> {
     requireSuperAdmin(request);
     await this.users.delete(request.params.id);
-    reply.code(204);
+    // No body, so no media type; not cached all the same.
+    reply.code(204).header('cache-control', 'no-store');
     return undefined;
   }
 }

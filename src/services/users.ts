@@ -5,20 +5,30 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
 /**
- * 3 to 64 characters, no white space, no ':' (it would split a Basic credential), no NUL
- * (PostgreSQL text cannot hold it: the insert failed with a 500).
+ * WSO2's default user-store rule, ASCII only: letters, digits, '.', '_' and '-', plus '@' for
+ * tenant users (`user@tenant.com`); 3 to 64 characters. Names that only look alike cannot both
+ * exist: no other script (`аdmin` with a Cyrillic а beside `admin`; uniqueness ignores case, so
+ * `Admin` is taken too) and no white space (`admin ` beside `admin`). ':' (it would split a Basic
+ * credential) and NUL (PostgreSQL text cannot hold it) are outside it as well. Only names being
+ * created are checked: a stored name from before the rule keeps logging in.
  */
-export const USERNAME_PATTERN = /^[^\s:\u0000]{3,64}$/u;
+export const USERNAME_PATTERN = /^[a-zA-Z0-9._@-]{3,64}$/;
 export const PASSWORD_MIN = 5;
 export const PASSWORD_MAX = 1024;
 
-export function checkNewUser(userName: string, password: string): void {
+/** The userName rule a new user breaks, as the sentence to answer with; undefined when it breaks none. */
+export function userNameProblem(userName: string): string | undefined {
+  if (/^\s|\s$/u.test(userName)) return 'userName must not begin or end with white space';
   if (!USERNAME_PATTERN.test(userName)) {
-    throw badRequest(
-      "userName must be 3 to 64 characters without white space or ':'",
-      [{ code: 'userName', message: 'invalid userName' }],
-      'invalidValue',
-    );
+    return "userName must be 3 to 64 characters of ASCII letters, digits, '.', '_', '-' and '@'";
+  }
+  return undefined;
+}
+
+export function checkNewUser(userName: string, password: string): void {
+  const problem = userNameProblem(userName);
+  if (problem !== undefined) {
+    throw badRequest(problem, [{ code: 'userName', message: 'invalid userName' }], 'invalidValue');
   }
   checkPassword(password);
 }

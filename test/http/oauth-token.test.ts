@@ -4,6 +4,7 @@
  * refresh-token rotation and replay detection, expiry, and tokens stored only as hashes.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, basic, buildTestApp, createUser } from '../fixtures/app.js';
@@ -348,6 +349,34 @@ t.test('token endpoint', async (t) => {
       t.same(Object.keys(body).sort(), ['error', 'error_description']);
       t.same({ error: body.error }, { error: 'invalid_request' });
       t.match(body.error_description, /application\/x-www-form-urlencoded/);
+    });
+
+    t.test('a body without Content-Type → 415 naming form encoding, not JSON', async (t) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: TOKEN,
+        headers: { authorization: basic(jwtApp.clientId, jwtApp.clientSecret) },
+        payload: 'grant_type=client_credentials',
+      });
+      assertOAuthError(t, res, 415, 'invalid_request', /^The request body must be application\/x-www-form-urlencoded$/);
+      for (const url of [INTROSPECT, '/oauth2/revoke']) {
+        const other = await app.inject({ method: 'POST', url, headers: { authorization: basic(jwtApp.clientId, jwtApp.clientSecret) }, payload: 'token=x' });
+        assertOAuthError(t, other, 415, 'invalid_request', /^The request body must be application\/x-www-form-urlencoded$/);
+      }
+    });
+
+    t.test('a form in another charset or under a content coding → 415 invalid_request', async (t) => {
+      const headers = { authorization: basic(jwtApp.clientId, jwtApp.clientSecret), 'content-type': `${FORM}; charset=ISO-8859-1` };
+      const latin1 = await app.inject({ method: 'POST', url: TOKEN, headers, payload: 'grant_type=client_credentials' });
+      assertOAuthError(t, latin1, 415, 'invalid_request', /^The request body must be UTF-8 \(charset=utf-8, or no charset\), not charset=ISO-8859-1$/);
+      const gzip = await app.inject({
+        method: 'POST',
+        url: TOKEN,
+        headers: { ...headers, 'content-type': FORM, 'content-encoding': 'gzip' },
+        payload: gzipSync('grant_type=client_credentials'),
+      });
+      assertOAuthError(t, gzip, 415, 'invalid_request', /^Content-Encoding gzip is not supported/);
+      t.equal(gzip.headers['accept-encoding'], 'identity');
     });
 
     t.test('no body at all → 400 invalid_request', async (t) => {

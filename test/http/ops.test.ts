@@ -207,6 +207,12 @@ t.test('security headers on API answers, errors included, and a CSP on Swagger U
     'a 404': await app.inject({ method: 'GET', url: '/nowhere' }),
     'the token endpoint': await app.inject({ method: 'POST', url: '/oauth2/token', headers: { 'content-type': FORM }, payload: 'grant_type=password' }),
     'the health probe': await app.inject({ method: 'GET', url: '/health/live' }),
+    // Answers Fastify makes before any operation runs: body refusals of its parsers and ours.
+    'a 415 for a charset': await app.inject({ method: 'POST', url: REGISTER, headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json; charset=utf-16' }, payload: '{}' }),
+    'a 415 for a content coding': await app.inject({ method: 'POST', url: '/oauth2/token', headers: { 'content-type': FORM, 'content-encoding': 'gzip' }, payload: 'x' }),
+    'a 415 without Content-Type': await app.inject({ method: 'POST', url: '/oauth2/token', payload: 'grant_type=password' }),
+    'a 400 for a forbidden key': await app.inject({ method: 'POST', url: REGISTER, headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json' }, payload: '{"__proto__":{}}' }),
+    'a 400 for a path that does not decode': await app.inject({ method: 'GET', url: '/health/%zz' }),
   };
   // The OWASP REST Security Cheat Sheet's set, exactly: an API answer is never a page, so the
   // document-only headers of helmet's defaults are not sent.
@@ -227,6 +233,8 @@ t.test('security headers on API answers, errors included, and a CSP on Swagger U
     'x-xss-protection',
   ];
   for (const [name, res] of Object.entries(answers)) {
+    const status = /^an? (\d{3})\b/.exec(name)?.[1];
+    if (status) t.equal(res.statusCode, Number(status), `${name}: ${res.body}`);
     for (const [header, value] of Object.entries(API_HEADERS)) t.equal(res.headers[header], value, `${name}: ${header}`);
     for (const header of DOCUMENT_ONLY) t.notOk(res.headers[header], `${name}: no ${header}`);
     t.notOk(res.headers['x-powered-by'], `${name}: no x-powered-by`);

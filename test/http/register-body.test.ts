@@ -325,11 +325,13 @@ t.test('request body', async (t) => {
       ['constructor.prototype', `{"constructor":{"prototype":{"polluted":true}},${valid}}`],
       ['nested __proto__', `{${valid},"tokenScope":{"__proto__":{"polluted":true}}}`],
       ['nested constructor.prototype', `{${valid},"audience":{"constructor":{"prototype":{"polluted":true}}}}`],
+      ['an escaped __proto__', `{${valid},"\\u005f_proto__":{"polluted":true}}`],
     ];
     for (const [name, raw] of cases) {
       t.test(name, async (t) => {
         const res = await postRaw(app, raw);
-        assertError(t, res, 400, badRequest('The request body is not valid JSON'));
+        // Valid JSON: the key is the reason, and the answer says so (it was "not valid JSON").
+        assertError(t, res, 400, badRequest('The request body holds a key this server refuses: __proto__, or constructor holding prototype (prototype pollution)'));
         t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
       });
     }

@@ -177,8 +177,17 @@ t.test('rules, in order', async (t) => {
     }
   });
 
+  t.test('4. clientName beginning or ending with white space: 400, nothing stored', async (t) => {
+    // 'app' and 'app ' were two applications that look the same in every listing.
+    assertOk(t, await post(app, ALICE_AUTH, { clientName: 'padded_app', owner: 'alice', grantType: 'password' }));
+    for (const name of ['padded_app ', ' padded_app', '\tpadded_app', 'padded_app\n', '   ']) {
+      const description = `Application name '${name}' is invalid: it must not begin or end with white space`;
+      await rejected(t, ALICE_AUTH, { clientName: name, owner: 'alice', grantType: 'password' }, 400, fieldError('clientName', description));
+    }
+  });
+
   t.test('4. names with spaces, dots, underscores and hyphens are accepted', async (t) => {
-    for (const name of ['my app', 'my.app', 'my_app', 'my-app', 'My App.v1_2-final', '007', 'trailing space ']) {
+    for (const name of ['my app', 'my.app', 'my_app', 'my-app', 'My App.v1_2-final', '007', 'inner  spaces kept']) {
       const res = assertOk(t, await post(app, ALICE_AUTH, { clientName: name, owner: 'alice', grantType: 'password' }));
       t.equal(res.clientName, name, 'the name verbatim');
     }
@@ -249,12 +258,28 @@ t.test('rules, in order', async (t) => {
     t.equal(res.callBackURL, 'https://example.com/cb');
   });
 
+  t.test('a callback with a javascript:, data: or vbscript: scheme: 400 naming callbackUrl, nothing stored', async (t) => {
+    for (const [callback, scheme] of [
+      ['javascript:alert(document.domain)', 'javascript'],
+      [' JavaScript:alert(1)', 'javascript'],
+      ['java\tscript:alert(1)', 'javascript'],
+      ['data:text/html,<script>alert(1)</script>', 'data'],
+      ['VBScript:msgbox(1)', 'vbscript'],
+      ['regexp=(https://a/cb|javascript:alert(1))', 'javascript'],
+    ] as const) {
+      const description = `Callback URL (callbackUrl) must not use the '${scheme}:' scheme`;
+      const payload = { clientName: 'script_callback', owner: 'alice', grantType: 'authorization_code', callbackUrl: callback };
+      await rejected(t, ALICE_AUTH, payload, 400, fieldError('callbackUrl', description));
+    }
+  });
+
   t.test('the callback is stored verbatim, not URL-validated', async (t) => {
     for (const [i, callback] of [
       'regexp=(https://a/cb|https://b/cb)',
       'www.example.com',
       'http://localhost:8080/cb?x=1&y=%20#frag',
       'not a url at all',
+      'com.example.app:/oauth2redirect',
     ].entries()) {
       const res = assertOk(t, await post(app, ALICE_AUTH, {
         clientName: `callback_${i}`,

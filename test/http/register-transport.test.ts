@@ -4,6 +4,7 @@
  * register-body.
  */
 import { METHODS } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { ADMIN_AUTH, ADMIN_PASSWORD, basic, buildTestApp, createUser } from '../fixtures/app.js';
@@ -57,6 +58,30 @@ t.test('route and transport', async (t) => {
     });
     t.equal(res.statusCode, 200, res.body);
     t.equal(res.json().clientName, 'charset_app');
+  });
+
+  t.test('415 for a body in another charset or under a content coding, before it is read, nothing stored', async (t) => {
+    const before = await countApps(db);
+    const body = JSON.stringify({ ...VALID, clientName: 'charset_utf16_app' });
+    // The very bytes a client in UTF-16 sends: they were read as UTF-8, and answered as the rules saw them.
+    const utf16 = await post(app, Buffer.from(`\ufeff${body}`, 'utf16le'), { authorization: ADMIN_AUTH, 'content-type': 'application/json; charset=utf-16' });
+    assertError(t, utf16, 415, errorBody(415, 'Unsupported Media Type', 'The request body must be UTF-8 (charset=utf-8, or no charset), not charset=utf-16'));
+    const latin1 = await post(app, body, { authorization: ADMIN_AUTH, 'content-type': 'application/json; charset=ISO-8859-1' });
+    assertError(t, latin1, 415, errorBody(415, 'Unsupported Media Type', 'The request body must be UTF-8 (charset=utf-8, or no charset), not charset=ISO-8859-1'));
+    for (const coding of ['gzip', 'br', 'deflate']) {
+      const res = await post(app, gzipSync(body), { authorization: ADMIN_AUTH, 'content-type': 'application/json', 'content-encoding': coding });
+      assertError(t, res, 415, errorBody(415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported: send the request body uncompressed`));
+      t.equal(res.headers['accept-encoding'], 'identity', 'Accept-Encoding says what is taken (RFC 9110 §15.5.16)');
+    }
+    // Refused before the body is read, whatever its size; but, like every judgement of the body,
+    // only once the caller is known (test/http/auth-order.test.ts): without credentials, 401.
+    const big = await post(app, JSON.stringify({ pad: 'x'.repeat(70_000) }), { authorization: ADMIN_AUTH, 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    t.equal(big.statusCode, 415, big.body);
+    const anonymous = await post(app, gzipSync(body), { 'content-type': 'application/json; charset=utf-16', 'content-encoding': 'gzip' });
+    t.equal(anonymous.statusCode, 401, anonymous.body);
+    const identity = await post(app, JSON.stringify({ ...VALID, clientName: 'identity_app' }), { authorization: ADMIN_AUTH, 'content-type': 'application/json; charset="UTF-8"', 'content-encoding': 'identity' });
+    t.equal(identity.statusCode, 200, `identity and a quoted UTF-8 are read: ${identity.body}`);
+    t.equal(await countApps(db), before + 1, 'only the identity one stored');
   });
 
   t.test('415 for bodies that are not JSON, nothing stored', async (t) => {

@@ -2,11 +2,13 @@
  * /scim2/Users (RFC 7643/7644 subset, spec/platform-api.yaml) and the health probes, through
  * app.inject: exact status, headers and bodies as they leave the server.
  */
+import { randomUUID } from 'node:crypto';
 import { METHODS } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
-import { ADMIN, ADMIN_AUTH, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ERROR_URN = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -51,6 +53,7 @@ async function countUsers(db: Database): Promise<number> {
 function assertScimError(t: Test, res: LightMyRequestResponse, status: number, scimType?: string): void {
   t.equal(res.statusCode, status, res.body);
   t.equal(res.headers['content-type'], SCIM_TYPE);
+  t.equal(res.headers['cache-control'], 'no-store', 'SCIM errors are not cached');
   const body = res.json() as Record<string, unknown>;
   t.strictSame(Object.keys(body).sort(), scimType ? ['detail', 'schemas', 'scimType', 'status'] : ['detail', 'schemas', 'status']);
   t.strictSame(body.schemas, [ERROR_URN]);
@@ -157,6 +160,19 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     ['userName of 2 characters', { ...valid, userName: 'ab' }, 'invalidValue'],
     ['empty userName', { ...valid, userName: '' }, 'invalidValue'],
     ['userName of 65 characters', { ...valid, userName: 'a'.repeat(65) }, 'invalidValue'],
+    // Names that look like another one: a letter of another script, white space at an end,
+    // invisible or compatibility characters (WSO2's default user-store rule is ASCII only).
+    ['userName with a Cyrillic а (аdmin)', { ...valid, userName: '\u0430dmin' }, 'invalidValue'],
+    ['userName with a Greek ο (bοb)', { ...valid, userName: 'b\u03bfb' }, 'invalidValue'],
+    ['userName with a leading space', { ...valid, userName: ' alice2' }, 'invalidValue'],
+    ['userName with a trailing space', { ...valid, userName: 'alice2 ' }, 'invalidValue'],
+    ['userName with a trailing newline', { ...valid, userName: 'alice2\n' }, 'invalidValue'],
+    ['userName with a no-break space', { ...valid, userName: 'alice\u00a02' }, 'invalidValue'],
+    ['userName with a zero-width space', { ...valid, userName: 'ali\u200bce' }, 'invalidValue'],
+    ['userName in fullwidth letters', { ...valid, userName: '\uff41\uff4c\uff49' }, 'invalidValue'],
+    ['userName with an accent', { ...valid, userName: 'jos\u00e9' }, 'invalidValue'],
+    ['userName with a combining accent', { ...valid, userName: 'jose\u0301' }, 'invalidValue'],
+    ['userName with a slash', { ...valid, userName: 'a/b/c' }, 'invalidValue'],
     ['userName an object', { ...valid, userName: { value: 'x' } }, 'invalidValue'],
     // Read as typed: no SCIM client needs WSO2's leniency (it created a user named "false").
     ['userName false', { ...valid, userName: false }, 'invalidValue'],
@@ -181,6 +197,12 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
     });
   }
 
+  t.test('the detail names the rule', async (t) => {
+    const res = await app.inject(createRequest({ ...valid, userName: '\u0430dmin' }));
+    assertScimError(t, res, 400, 'invalidValue');
+    t.equal(res.json().detail, "'userName' must match pattern \"^[a-zA-Z0-9._@-]{3,64}$\"");
+  });
+
   t.test('boundaries are accepted: 3-character userName, 5-character password, 64-character userName', async (t) => {
     for (const [userName, password] of [
       ['abc', 'abcde'],
@@ -190,8 +212,13 @@ t.test('POST /scim2/Users 400 on an invalid body, writing nothing', async (t) =>
       t.equal(res.statusCode, 201, res.body);
     }
   });
-  t.test('only the two valid creates wrote rows', async (t) => {
-    t.equal(await countUsers(db), before + 2);
+  t.test('every character the rule allows: a tenant user name', async (t) => {
+    const res = await app.inject(createRequest({ schemas: [USER_URN], userName: 'Pub.lisher_1-x@tenant.example.com', password: 'tenant-Secret-1' }));
+    t.equal(res.statusCode, 201, res.body);
+    t.equal(res.json().userName, 'Pub.lisher_1-x@tenant.example.com');
+  });
+  t.test('only the three valid creates wrote rows', async (t) => {
+    t.equal(await countUsers(db), before + 3);
   });
 });
 
@@ -570,12 +597,96 @@ t.test('a created user registers an application for itself over Basic', async (t
   });
 });
 
+t.test('every SCIM answer, success or error, carries Cache-Control: no-store (it is user data)', async (t) => {
+  const created = await app.inject(createRequest({ schemas: [USER_URN], userName: 'cached-not', password: 'cached-Secret-1' }));
+  const id = (created.json() as ScimUser).id;
+  const admin = { authorization: ADMIN_AUTH };
+  const answers: [string, LightMyRequestResponse, number][] = [
+    ['201 create', created, 201],
+    ['200 list', await app.inject({ method: 'GET', url: '/scim2/Users', headers: admin }), 200],
+    ['200 filter', await app.inject({ method: 'GET', url: `/scim2/Users?filter=${encodeURIComponent('userName eq "cached-not"')}`, headers: admin }), 200],
+    ['200 get', await app.inject({ method: 'GET', url: `/scim2/Users/${id}`, headers: admin }), 200],
+    ['204 delete', await app.inject({ method: 'DELETE', url: `/scim2/Users/${id}`, headers: admin }), 204],
+    ['400', await app.inject(createRequest({ schemas: [USER_URN], userName: 'x', password: 'cached-Secret-1' })), 400],
+    ['401', await app.inject({ method: 'GET', url: '/scim2/Users' }), 401],
+    ['404 user', await app.inject({ method: 'GET', url: `/scim2/Users/${id}`, headers: admin }), 404],
+    ['404 path', await app.inject({ method: 'GET', url: '/scim2/Groups', headers: admin }), 404],
+    ['405', await app.inject({ method: 'PUT', url: '/scim2/Users', headers: admin }), 405],
+    ['409', await app.inject(createRequest({ schemas: [USER_URN], userName: ADMIN, password: 'cached-Secret-1' })), 409],
+    ['415', await app.inject(createRequest('userName=x', { contentType: 'text/plain' })), 415],
+  ];
+  for (const [label, res, status] of answers) {
+    t.equal(res.statusCode, status, `${label}: ${res.body}`);
+    t.equal(res.headers['cache-control'], 'no-store', `${label}: no-store`);
+  }
+});
+
+t.test('a user stored before the name rule keeps logging in; only new names are checked', async (t) => {
+  // As an older version stored it: white space and a Cyrillic letter, which no longer pass.
+  const legacy = 'l\u0435gacy user';
+  await db.query('INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)', [
+    randomUUID(),
+    legacy,
+    await FAST_HASHER.hash('legacy-Secret-1'),
+  ]);
+  const res = await app.inject({
+    method: 'POST',
+    url: REGISTER,
+    headers: { authorization: basic(legacy, 'legacy-Secret-1') },
+    payload: { clientName: 'legacy_app', owner: legacy, grantType: 'client_credentials' },
+  });
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().appOwner, legacy);
+});
+
 t.test('415 for a body that is not JSON, in the SCIM error shape', async (t) => {
   const before = await countUsers(db);
   for (const contentType of ['text/plain', 'application/x-www-form-urlencoded']) {
     const res = await app.inject(createRequest('userName=x&password=y', { contentType }));
     assertScimError(t, res, 415);
+    t.equal(res.json().detail, 'The request body must be application/scim+json or application/json');
   }
+  // No Content-Type, or one no parser reads: the same, naming what the operation reads.
+  const untyped = await app.inject({ method: 'POST', url: '/scim2/Users', headers: { authorization: ADMIN_AUTH }, payload: 'userName=x' });
+  assertScimError(t, untyped, 415);
+  t.equal(untyped.json().detail, 'The request body must be application/scim+json or application/json');
+  const xml = await app.inject(createRequest('<User/>', { contentType: 'application/xml' }));
+  t.equal(xml.json().detail, 'The request body must be application/scim+json or application/json');
+  // DELETE takes no body: one no parser reads is refused without naming a type it would take.
+  const id = await createUser(app, 'deleted-with-xml', 'xml-Secret-1');
+  const deleteXml = await app.inject({ method: 'DELETE', url: `/scim2/Users/${id}`, headers: { authorization: ADMIN_AUTH, 'content-type': 'application/xml' }, payload: '<x/>' });
+  assertScimError(t, deleteXml, 415);
+  t.equal(deleteXml.json().detail, 'This operation takes no request body, and the one sent is of a media type this server does not read');
+  // Another charset or a content coding (RFC 9110 §15.5.16).
+  const body = JSON.stringify({ schemas: [USER_URN], userName: 'utf16-user', password: 'utf16-Secret-1' });
+  const utf16 = await app.inject({ ...createRequest('', { contentType: 'application/scim+json; charset=utf-16' }), payload: Buffer.from(body, 'utf16le') });
+  assertScimError(t, utf16, 415);
+  t.equal(utf16.json().detail, 'The request body must be UTF-8 (charset=utf-8, or no charset), not charset=utf-16');
+  const gzip = await app.inject({
+    ...createRequest(''),
+    headers: { authorization: ADMIN_AUTH, 'content-type': 'application/scim+json', 'content-encoding': 'gzip' },
+    payload: gzipSync(body),
+  });
+  assertScimError(t, gzip, 415);
+  t.equal(gzip.headers['accept-encoding'], 'identity');
+  t.equal(await countUsers(db), before + 1, 'only the user made to be deleted');
+});
+
+t.test('a forbidden key in valid JSON is named as such, not as invalid JSON', async (t) => {
+  const before = await countUsers(db);
+  const detail = 'The request body holds a key this server refuses: __proto__, or constructor holding prototype (prototype pollution)';
+  for (const raw of [
+    `{"schemas":["${USER_URN}"],"userName":"proto-user","password":"proto-Secret-1","__proto__":{"x":1}}`,
+    `{"schemas":["${USER_URN}"],"userName":"proto-user","password":"proto-Secret-1","name":{"constructor":{"prototype":{"x":1}}}}`,
+  ]) {
+    for (const contentType of ['application/scim+json', 'application/json']) {
+      const res = await app.inject(createRequest(raw, { contentType }));
+      assertScimError(t, res, 400, 'invalidSyntax');
+      t.equal(res.json().detail, detail);
+    }
+  }
+  const broken = await app.inject(createRequest('{"__proto__":', {}));
+  t.equal(broken.json().detail, 'The request body is not valid JSON', 'broken JSON is still called that');
   t.equal(await countUsers(db), before);
 });
 

@@ -6,6 +6,7 @@ import t from 'tap';
 import {
   CLIENT_NAME_PATTERN,
   DEFAULT_ALLOWED_GRANT_TYPES,
+  callbackAlternatives,
   DEFAULT_TOKEN_TYPE,
   checkOwnerAllowed,
   forbiddenExisting,
@@ -16,6 +17,7 @@ import {
   requireClientName,
   requireOwner,
   resolveGrantTypes,
+  schemeOf,
 } from '../../src/domain/registration-rules.js';
 import type { Caller } from '../../src/domain/types.js';
 import {
@@ -129,8 +131,7 @@ t.test('requireClientName (rule 4)', async (t) => {
     'A',
     '0',
     'tab\tseparated',
-    // The pattern allows white space anywhere, so a blank name passes it (as in WSO2's regex).
-    '   ',
+    'inner  spaces are kept',
   ];
   for (const name of accepted) {
     t.equal(requireClientName(name), name, `accepts ${JSON.stringify(name)}`);
@@ -156,6 +157,18 @@ t.test('requireClientName (rule 4)', async (t) => {
       t.equal(err.statusCode, 400);
       t.equal(err.details[0]?.code, 'clientName');
       t.ok(err.description.includes(`'${name}'`), 'the description quotes the name');
+    });
+  }
+
+  // Our rule on top of WSO2's pattern: 'app' and 'app ' would look like one application.
+  const surrounded = [' app', 'app ', '\tapp', 'app\n', ' app ', '   ', '\u000bapp', 'app\f', '\rapp'];
+  for (const name of surrounded) {
+    t.test(`rejects ${JSON.stringify(name)}: white space at an end`, async (t) => {
+      const err = apiErrorOf(() => requireClientName(name));
+      t.equal(err.statusCode, 400);
+      const description = `Application name '${name}' is invalid: it must not begin or end with white space`;
+      t.equal(err.description, description);
+      t.same(err.details, [{ code: 'clientName', message: description }]);
     });
   }
 });
@@ -231,13 +244,85 @@ t.test('normaliseCallbackUrl', async (t) => {
     ['https://example.com/cb', 'https://example.com/cb'],
     ['www.example.com', 'www.example.com'],
     ['regexp=(https://a/cb|https://b/cb)', 'regexp=(https://a/cb|https://b/cb)'],
-    // Verbatim: not trimmed, not validated.
+    // Verbatim: not trimmed, and not required to be a URL (WSO2's own example is www.google.lk).
     [' ', ' '],
     ['not a url', 'not a url'],
+    ['http://localhost:8080/cb', 'http://localhost:8080/cb'],
+    ['com.example.app:/oauth2redirect', 'com.example.app:/oauth2redirect'],
+    ['/relative/cb', '/relative/cb'],
+    ['javascript', 'javascript'],
+    ['https://example.com/?next=javascript:alert(1)', 'https://example.com/?next=javascript:alert(1)'],
+    ['regexp=(https://a/cb|https://b/cb)', 'regexp=(https://a/cb|https://b/cb)'],
+    ['regexp=https://a/(x|y)/cb', 'regexp=https://a/(x|y)/cb'],
+    ['regexp=(?i)https://a/cb', 'regexp=(?i)https://a/cb'],
+    ['regexp=https://a/.*', 'regexp=https://a/.*'],
   ];
   for (const [input, expected] of cases) {
     t.equal(normaliseCallbackUrl(input as string | null | undefined), expected, JSON.stringify(input) ?? 'undefined');
   }
+
+  // Schemes that run script or carry a document, however a browser would still read them.
+  const forbidden: [string, string][] = [
+    ['javascript:alert(1)', 'javascript'],
+    ['JavaScript:alert(1)', 'javascript'],
+    ['JAVASCRIPT:alert(1)', 'javascript'],
+    ['  javascript:alert(1)', 'javascript'],
+    ['\u0001\u001f javascript:alert(1)', 'javascript'],
+    ['\tjavascript:alert(1)', 'javascript'],
+    ['java\tscript:alert(1)', 'javascript'],
+    ['java\nscr\ript:alert(1)', 'javascript'],
+    ['data:text/html,<script>alert(1)</script>', 'data'],
+    ['DATA:text/html;base64,PHNjcmlwdD4=', 'data'],
+    ['vbscript:msgbox(1)', 'vbscript'],
+    ['VBScript:msgbox(1)', 'vbscript'],
+    ['regexp=(https://a/cb|javascript:alert(1))', 'javascript'],
+    ['regexp=(javascript:alert(1)|https://a/cb)', 'javascript'],
+    ['regexp=javascript:.*', 'javascript'],
+    ['regexp=(https://a/cb|data:text/html,x)', 'data'],
+    ['regexp=(https://a/cb| JavaScript:x)', 'javascript'],
+    ['regexp=(https://a/(x|y)|vbscript:x)', 'vbscript'],
+    ['regexp=(?:javascript:x)', 'javascript'],
+    ['regexp=(?i)javascript:x', 'javascript'],
+    ['regexp=^javascript:x', 'javascript'],
+    ['regexp=(^javascript\\:x)', 'javascript'],
+  ];
+  for (const [input, scheme] of forbidden) {
+    t.test(`${JSON.stringify(input)} → 400 naming callbackUrl`, async (t) => {
+      const err = apiErrorOf(() => normaliseCallbackUrl(input));
+      t.equal(err.statusCode, 400);
+      const description = `Callback URL (callbackUrl) must not use the '${scheme}:' scheme`;
+      t.equal(err.description, description);
+      t.same(err.details, [{ code: 'callbackUrl', message: description }]);
+    });
+  }
+});
+
+t.test('schemeOf: the scheme a browser reads', async (t) => {
+  const cases: [string, string | undefined][] = [
+    ['https://a/cb', 'https'],
+    ['HTTP://a', 'http'],
+    ['com.example.app:/cb', 'com.example.app'],
+    ['urn:ietf:wg:oauth:2.0:oob', 'urn'],
+    [' \u0000javascript:x', 'javascript'],
+    ['ja\nva\tscript:x', 'javascript'],
+    ['www.google.lk', undefined],
+    ['/path:with:colons', undefined],
+    ['1http://a', undefined],
+    ['java script:x', undefined],
+    // DEL is no C0 control: a browser does not drop it, so this has no scheme.
+    ['\u007fjavascript:x', undefined],
+    ['', undefined],
+  ];
+  for (const [url, scheme] of cases) t.equal(schemeOf(url), scheme, JSON.stringify(url));
+});
+
+t.test('callbackAlternatives: where a WSO2 regexp callback can send a client', async (t) => {
+  t.strictSame(callbackAlternatives('https://a/cb'), ['https://a/cb']);
+  t.strictSame(callbackAlternatives('www.google.lk'), ['www.google.lk']);
+  t.strictSame(callbackAlternatives('regexp=(https://a/cb|https://b/cb)'), ['', 'https://a/cb', 'https://b/cb)']);
+  t.strictSame(callbackAlternatives('regexp=(?i)^https://a\\.b/cb'), ['', 'https://a.b/cb']);
+  // The prefix is WSO2's, case-sensitive: anything else is one literal callback.
+  t.strictSame(callbackAlternatives('REGEXP=(a|b)'), ['REGEXP=(a|b)']);
 });
 
 t.test('normaliseTokenType', async (t) => {

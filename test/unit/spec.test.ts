@@ -169,7 +169,7 @@ t.test('the corrections the server relies on', async (t) => {
 
 t.test('every declared status of /register; errors use the Error schema', async (t) => {
   const register = spec.paths['/register']!.post!;
-  const expected = ['200', '400', '401', '403', '405', '413', '415', '429', '500', '503'];
+  const expected = ['200', '400', '401', '403', '405', '408', '413', '415', '429', '500', '503'];
   t.same(Object.keys(register.responses).sort(), expected);
   for (const status of expected.filter((s) => s !== '200')) {
     const response = deref(spec, register.responses[status]!);
@@ -258,10 +258,10 @@ t.test('every operation has a tag the document declares, so Swagger UI groups it
   }
 });
 
-t.test('every operation documents 405 (any other method on its path), 500 and 503 (a drain)', async (t) => {
+t.test('every operation documents 405 (any other method on its path), 408 (too slow), 500 and 503 (a drain)', async (t) => {
   for (const [label, doc] of [['dcr', spec], ['platform', platform]] as const) {
     for (const [path, method, operation] of operationsOf(doc)) {
-      for (const status of ['405', '500', '503']) {
+      for (const status of ['405', '408', '500', '503']) {
         t.ok(operation.responses[status], `${label}: ${method.toUpperCase()} ${path} documents ${status}`);
       }
       const allow = deref(doc, operation.responses['405']!) as Response & { headers?: Record<string, unknown> };
@@ -277,6 +277,10 @@ t.test('both documents, and the served one, say what any request can be answered
   t.ok(sections[0], 'the DCR document has the section');
   t.equal(sections[1], sections[0], 'the platform document has the same one');
   for (const status of ['400', '404', '405', '408', '431', '501', '503']) t.match(sections[0], `**${status}**`, `it names ${status}`);
+  // Which shape a parser refusal takes: the Error before the head is read, the route's after.
+  t.match(sections[0], /chunked body/, 'it names the malformed chunked body');
+  t.match(sections[0], /Content-Length with Transfer-Encoding/, 'and the ambiguous length');
+  t.match(sections[0], /RFC 6749's `\{"error","error_description"\}` on the token/, 'and the OAuth2 shape once the route is known');
   const served = combinedDocument('test');
   t.match(String((served.info as { description: string }).description), sections[0]!, 'the served document carries it');
   t.same(
