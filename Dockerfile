@@ -1,5 +1,10 @@
 # Multi-stage: dependencies are installed without dev tools; the image runs as a non-root user.
-FROM node:20-bookworm-slim AS deps
+#
+# Node 24, the LTS line since October 2025 (supported until April 2028): every installed package's
+# `engines` admits it, as package.json's `engines` does (test/unit/deploy-files.test.ts checks both).
+# Not 26: it became LTS only in October 2026, and nothing here has been run on it yet; the suite
+# runs on Node 20 (CI) and was run on 24.
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
@@ -10,7 +15,7 @@ COPY scripts ./scripts
 COPY src ./src
 RUN node --import tsx scripts/build.ts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     DCR_DATA_DIR=/app/data

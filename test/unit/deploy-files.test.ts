@@ -2,11 +2,13 @@
  * The deployment files, linted without Docker: docker-compose.yml (PostgreSQL with a healthcheck,
  * the service built from here, started once PostgreSQL is healthy, wired by DATABASE_URL, its
  * secrets required from the environment, a readiness healthcheck), the Dockerfile (multi-stage,
- * production dependencies only, non-root, WSO2's port, `npm start`'s command) and .env.example
- * (exactly the settings of src/config.ts, each with its comment).
+ * production dependencies only, non-root, WSO2's port, `npm start`'s command, a Node that `engines`
+ * allows), package.json's `engines` (which no installed package's own `engines` contradicts) and
+ * .env.example (exactly the settings of src/config.ts, each with its comment).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import semver from 'semver';
 import t from 'tap';
 import { parse } from 'yaml';
 import { SETTINGS } from '../../src/config.js';
@@ -80,25 +82,43 @@ t.test('docker-compose.yml: postgres and dcr, wired and health-checked', async (
   t.notMatch(check, /\b(curl|wget)\b/, 'with node itself: the slim image has no curl or wget');
 });
 
-t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, npm start', async (t) => {
-  const lines = read('Dockerfile')
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** The Dockerfile's instructions (continuations joined, comments dropped), and those of its final stage. */
+function dockerfile(): { all: Instruction[]; final: Instruction[] } {
+  const all = read('Dockerfile')
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  const instructions = lines.map((line) => {
-    const [keyword, ...rest] = line.split(/\s+/);
-    return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
-  });
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [keyword, ...rest] = line.split(/\s+/);
+      return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
+    });
+  const lastFrom = all.map((i) => i.keyword).lastIndexOf('FROM');
+  return { all, final: all.slice(lastFrom) };
+}
+
+t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, npm start', async (t) => {
+  const instructions = dockerfile().all;
   const of = (keyword: string) => instructions.filter((i) => i.keyword === keyword);
 
   const froms = of('FROM');
   t.ok(froms.length >= 2, `at least two FROM stages (${froms.length})`);
   const stages: string[] = [];
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
   for (const from of froms) {
     const [image, , name] = from.args.split(/\s+/);
-    // A stage starts from a Node 20 image or from an earlier stage (itself one).
-    if (!stages.includes(image!)) t.match(image, /^node:20[\w.-]*/, `a Node 20 base image: ${from.args}`);
+    // A stage starts from an official Node image or from an earlier stage (itself one). The tag
+    // names a major line only, so whichever of its releases the tag brings must satisfy engines.
+    if (!stages.includes(image!)) {
+      const major = /^node:(\d+)(?:-[\w.-]+)?$/.exec(image!)?.[1];
+      t.ok(major, `an official Node image, tagged by its major version: ${from.args}`);
+      if (major) t.ok(semver.subset(`${major}.x`, engines), `every Node ${major} satisfies engines (${engines}): ${from.args}`);
+    }
     if (name) stages.push(name);
   }
   t.ok(of('COPY').some((copy) => /--from=/.test(copy.args)), 'the final stage copies from an earlier one');
@@ -135,6 +155,46 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
   }
   t.ok(pkg.dependencies.tsx, 'tsx is a production dependency (the dcr CLI and the build need it after --omit=dev)');
   t.ok(pkg.dependencies.esbuild, 'esbuild is a production dependency (npm start builds dist/ first)');
+});
+
+/** Every package.json under node_modules, nested node_modules included. */
+function installedPackages(dir = path.join(PROJECT_ROOT, 'node_modules')): { name: string; version: string; engines?: { node?: string } }[] {
+  const found: { name: string; version: string; engines?: { node?: string } }[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const folder = path.join(dir, entry.name);
+    if (entry.name.startsWith('@')) {
+      found.push(...installedPackages(folder));
+      continue;
+    }
+    const manifest = path.join(folder, 'package.json');
+    if (existsSync(manifest)) found.push(JSON.parse(readFileSync(manifest, 'utf8')) as (typeof found)[number]);
+    if (existsSync(path.join(folder, 'node_modules'))) found.push(...installedPackages(path.join(folder, 'node_modules')));
+  }
+  return found;
+}
+
+t.test("engines: no installed package's own engines excludes a Node version package.json allows", async (t) => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  t.ok(semver.validRange(engines), `engines.node is a valid range: ${engines}`);
+  const packages = installedPackages();
+  t.ok(packages.length > 100, `the installed tree is read (${packages.length} packages)`);
+  // npm ci warns (EBADENGINE) for each of these on a Node that engines allows: either engines is
+  // too wide, or the package needs an override (package.json "overrides").
+  const excluding = packages
+    .filter((p) => p.engines?.node && semver.validRange(p.engines.node) && !semver.subset(engines, p.engines.node))
+    .map((p) => `${p.name}@${p.version} (${p.engines!.node})`);
+  t.strictSame(excluding, [], `every installed package allows all of ${engines}`);
+});
+
+t.test('the README states the engines of package.json and the Node of the Dockerfile', async (t) => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  const readme = read('README.md');
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Register an application'));
+  t.ok(quickStart.includes(`\`${engines}\``), `the quick start gives engines as package.json has it (${engines})`);
+  const major = /^FROM node:(\d+)/m.exec(read('Dockerfile'))?.[1];
+  t.match(quickStart, new RegExp(`the Docker\\s+image runs Node ${major}\\b`), `and the Docker image's Node (${major})`);
+  t.notMatch(readme, /Node(\.js)? 20\.11\b/, 'no word of Node 20.11 any more, which engines no longer allows');
 });
 
 t.test('.env.example documents exactly the settings of src/config.ts, each with a comment', async (t) => {
