@@ -2,11 +2,14 @@
  * The deployment files, linted without Docker: docker-compose.yml (PostgreSQL with a healthcheck,
  * the service built from here, started once PostgreSQL is healthy, wired by DATABASE_URL, its
  * secrets required from the environment, a readiness healthcheck), the Dockerfile (multi-stage,
- * production dependencies only, non-root, WSO2's port, `npm start`'s command) and .env.example
- * (exactly the settings of src/config.ts, each with its comment).
+ * production dependencies only, non-root, WSO2's port, `npm start`'s command, compose's healthcheck,
+ * the files of every npm script the README has image users run, a Node that `engines` allows),
+ * package.json's `engines` (which no installed package's own `engines` contradicts) and
+ * .env.example (exactly the settings of src/config.ts, each with its comment).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import semver from 'semver';
 import t from 'tap';
 import { parse } from 'yaml';
 import { SETTINGS } from '../../src/config.js';
@@ -80,25 +83,57 @@ t.test('docker-compose.yml: postgres and dcr, wired and health-checked', async (
   t.notMatch(check, /\b(curl|wget)\b/, 'with node itself: the slim image has no curl or wget');
 });
 
-t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, npm start', async (t) => {
-  const lines = read('Dockerfile')
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** The Dockerfile's instructions (continuations joined, comments dropped), and those of its final stage. */
+function dockerfile(): { all: Instruction[]; final: Instruction[] } {
+  const all = read('Dockerfile')
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  const instructions = lines.map((line) => {
-    const [keyword, ...rest] = line.split(/\s+/);
-    return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
-  });
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [keyword, ...rest] = line.split(/\s+/);
+      return { keyword: keyword!.toUpperCase(), args: rest.join(' ') };
+    });
+  const lastFrom = all.map((i) => i.keyword).lastIndexOf('FROM');
+  return { all, final: all.slice(lastFrom) };
+}
+
+/** HEALTHCHECK [--option=value …] CMD …: the options and the command's argv (exec form). */
+function healthcheckOf(instructions: Instruction[]): { options: Record<string, string>; argv: string[] } | undefined {
+  const check = instructions.filter((i) => i.keyword === 'HEALTHCHECK').at(-1);
+  if (!check) return undefined;
+  const options: Record<string, string> = {};
+  let rest = check.args;
+  for (let match = /^--([\w-]+)=(\S+)\s+/.exec(rest); match; match = /^--([\w-]+)=(\S+)\s+/.exec(rest)) {
+    options[match[1]!] = match[2]!;
+    rest = rest.slice(match[0].length);
+  }
+  const cmd = /^CMD\s+(.*)$/.exec(rest)?.[1] ?? '';
+  return { options, argv: cmd.startsWith('[') ? (JSON.parse(cmd) as string[]) : ['/bin/sh', '-c', cmd] };
+}
+
+t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, npm start', async (t) => {
+  const instructions = dockerfile().all;
   const of = (keyword: string) => instructions.filter((i) => i.keyword === keyword);
 
   const froms = of('FROM');
   t.ok(froms.length >= 2, `at least two FROM stages (${froms.length})`);
   const stages: string[] = [];
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
   for (const from of froms) {
     const [image, , name] = from.args.split(/\s+/);
-    // A stage starts from a Node 20 image or from an earlier stage (itself one).
-    if (!stages.includes(image!)) t.match(image, /^node:20[\w.-]*/, `a Node 20 base image: ${from.args}`);
+    // A stage starts from an official Node image or from an earlier stage (itself one). The tag
+    // names a major line only, so whichever of its releases the tag brings must satisfy engines.
+    if (!stages.includes(image!)) {
+      const major = /^node:(\d+)(?:-[\w.-]+)?$/.exec(image!)?.[1];
+      t.ok(major, `an official Node image, tagged by its major version: ${from.args}`);
+      if (major) t.ok(semver.subset(`${major}.x`, engines), `every Node ${major} satisfies engines (${engines}): ${from.args}`);
+    }
     if (name) stages.push(name);
   }
   t.ok(of('COPY').some((copy) => /--from=/.test(copy.args)), 'the final stage copies from an earlier one');
@@ -122,11 +157,16 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
   // the same node command as PID 1, in exec form, so that SIGTERM reaches node itself.
   t.strictSame(['exec', ...argv], pkg.scripts.start!.split(/\s+/), "npm start's command, in exec form (signals reach node)");
   t.equal(of('STOPSIGNAL').at(-1)?.args ?? 'SIGTERM', 'SIGTERM', 'docker stop sends SIGTERM, which starts the graceful shutdown');
-  t.ok(
-    of('RUN').some((run) => run.args.includes('scripts/build.ts')),
-    "the image builds dist/ as npm start's prestart does (scripts/build.ts)",
-  );
-  t.ok(of('COPY').some((copy) => /--from=\S+\s+\S*dist\s/.test(copy.args)), 'the final stage takes dist/ from the build stage');
+  // dist/ is built in the final stage, after its sources are copied there: its build stamp then
+  // names the files and times the image ships, and `npm start`'s prestart finds it up to date
+  // instead of rewriting it as the runtime user, who cannot.
+  const final = dockerfile().final;
+  const build = final.findIndex((i) => i.keyword === 'RUN' && i.args.includes('scripts/build.ts'));
+  t.ok(build >= 0, "the final stage builds dist/ as npm start's prestart does (scripts/build.ts)");
+  for (const sources of ['src', 'scripts']) {
+    const copy = final.findIndex((i) => i.keyword === 'COPY' && new RegExp(`(^|\\s)${sources}(\\s|$)`).test(i.args));
+    t.ok(copy >= 0 && copy < build, `${sources}/ is copied before the build`);
+  }
 
   // What the command (and the dcr CLI, through tsx) needs at run time is in the image.
   const copied = of('COPY').map((copy) => copy.args).join('\n');
@@ -135,6 +175,97 @@ t.test('Dockerfile: multi-stage, production dependencies, non-root, port 9763, n
   }
   t.ok(pkg.dependencies.tsx, 'tsx is a production dependency (the dcr CLI and the build need it after --omit=dev)');
   t.ok(pkg.dependencies.esbuild, 'esbuild is a production dependency (npm start builds dist/ first)');
+});
+
+t.test("Dockerfile: the npm scripts the README has image users run find their files in the image", async (t) => {
+  const { final } = dockerfile();
+  // What the final stage holds: the destinations of its COPYs (relative to WORKDIR /app), and
+  // dist/, which it builds.
+  const inImage = final
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => i.args.split(/\s+/).at(-1)!.replace(/^\.\//, '').replace(/^\/app\//, '').replace(/\/$/, ''));
+  if (final.some((i) => i.keyword === 'RUN' && i.args.includes('scripts/build.ts'))) inImage.push('dist');
+  const has = (file: string) => inImage.some((dest) => dest === file || file.startsWith(`${dest}/`) || (dest === '' && file === 'package.json'));
+
+  // `npm start` (the CMD's command), and every `npm run X` / `npm start` the README shows after a
+  // `docker … exec` or `docker … run`.
+  const readme = read('README.md');
+  const told = new Set(['start']);
+  for (const match of readme.matchAll(/docker(?: compose)? (?:exec|run)\b[^`\n]*?\bnpm (?:run(?: -s)? ([\w:-]+)|(start))/g)) {
+    told.add(match[1] ?? match[2]!);
+  }
+  t.ok(told.has('migrate'), `the README tells image users to run npm run migrate (${[...told].join(', ')})`);
+
+  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  for (const script of told) {
+    const commands = [pkg.scripts[`pre${script}`], pkg.scripts[script]].filter((c): c is string => c !== undefined);
+    t.ok(pkg.scripts[script], `npm run ${script} exists`);
+    const files = commands.flatMap((command) => command.split(/\s+/).filter((word) => /^[\w./-]+\.(?:ts|js|mjs)$/.test(word)));
+    t.ok(files.length > 0, `npm run ${script} runs files of this project (${files.join(', ')})`);
+    for (const file of files) {
+      t.ok(has(file), `npm run ${script}: ${file} is in the image`);
+      if (!file.startsWith('dist/')) t.ok(existsSync(path.join(PROJECT_ROOT, file)), `${file} exists`);
+    }
+  }
+});
+
+t.test("Dockerfile: a HEALTHCHECK on /health/ready, the same as docker-compose.yml's", async (t) => {
+  const check = healthcheckOf(dockerfile().final);
+  t.ok(check, 'the final stage has a HEALTHCHECK');
+  if (!check) return;
+  const text = check.argv.join(' ');
+  t.match(text, /http:\/\/127\.0\.0\.1:9763\/health\/ready/, 'it asks /health/ready on the port the image exposes');
+  t.equal(check.argv[0], 'node', 'with node itself: the slim image has no curl or wget');
+
+  const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
+  const composeCheck = compose.services.dcr!.healthcheck!;
+  t.strictSame(['CMD', ...check.argv], composeCheck.test, "the same command as docker-compose.yml's healthcheck");
+  const composeOptions = composeCheck as { interval?: string; timeout?: string; retries?: number };
+  t.strictSame(
+    { interval: check.options.interval, timeout: check.options.timeout, retries: Number(check.options.retries) },
+    { interval: composeOptions.interval, timeout: composeOptions.timeout, retries: composeOptions.retries },
+    "and the same interval, timeout and retries",
+  );
+});
+
+/** Every package.json under node_modules, nested node_modules included. */
+function installedPackages(dir = path.join(PROJECT_ROOT, 'node_modules')): { name: string; version: string; engines?: { node?: string } }[] {
+  const found: { name: string; version: string; engines?: { node?: string } }[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const folder = path.join(dir, entry.name);
+    if (entry.name.startsWith('@')) {
+      found.push(...installedPackages(folder));
+      continue;
+    }
+    const manifest = path.join(folder, 'package.json');
+    if (existsSync(manifest)) found.push(JSON.parse(readFileSync(manifest, 'utf8')) as (typeof found)[number]);
+    if (existsSync(path.join(folder, 'node_modules'))) found.push(...installedPackages(path.join(folder, 'node_modules')));
+  }
+  return found;
+}
+
+t.test("engines: no installed package's own engines excludes a Node version package.json allows", async (t) => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  t.ok(semver.validRange(engines), `engines.node is a valid range: ${engines}`);
+  const packages = installedPackages();
+  t.ok(packages.length > 100, `the installed tree is read (${packages.length} packages)`);
+  // npm ci warns (EBADENGINE) for each of these on a Node that engines allows: either engines is
+  // too wide, or the package needs an override (package.json "overrides").
+  const excluding = packages
+    .filter((p) => p.engines?.node && semver.validRange(p.engines.node) && !semver.subset(engines, p.engines.node))
+    .map((p) => `${p.name}@${p.version} (${p.engines!.node})`);
+  t.strictSame(excluding, [], `every installed package allows all of ${engines}`);
+});
+
+t.test('the README states the engines of package.json and the Node of the Dockerfile', async (t) => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  const readme = read('README.md');
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Register an application'));
+  t.ok(quickStart.includes(`\`${engines}\``), `the quick start gives engines as package.json has it (${engines})`);
+  const major = /^FROM node:(\d+)/m.exec(read('Dockerfile'))?.[1];
+  t.match(quickStart, new RegExp(`the Docker\\s+image runs Node ${major}\\b`), `and the Docker image's Node (${major})`);
+  t.notMatch(readme, /Node(\.js)? 20\.11\b/, 'no word of Node 20.11 any more, which engines no longer allows');
 });
 
 t.test('.env.example documents exactly the settings of src/config.ts, each with a comment', async (t) => {
