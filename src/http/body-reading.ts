@@ -5,15 +5,15 @@ import { ApiError, forbiddenJsonKey, unsupportedCharset, unsupportedContentEncod
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)/gi;
 
 /** The parameters clients send with a body, `; charset=utf-8` in any case, as one test. */
-const ONLY_UTF8 = /^;\s*charset\s*=\s*(?:utf-8|"utf-8")\s*$/i;
+const ONLY_UTF8 = /^;\s*charset\s*=\s*(?:utf-?8|"utf-?8")\s*$/i;
 
 /**
  * Why a request body cannot be read as its headers describe it, or undefined when it can.
  * Every body is read as UTF-8 bytes, as sent: JSON must be UTF-8 (RFC 8259 §8.1), and SCIM and
  * forms are read the same way. A body in another charset (`charset=utf-16`) or under a content
  * coding (gzip, br, ...) was read as plain UTF-8 anyway, and answered as malformed (400) or, worse,
- * as the text it happened to decode to. Both are 415 (RFC 9110 §15.5.16). No charset, and
- * `identity`, are fine.
+ * as the text it happened to decode to. Both are 415 (RFC 9110 §15.5.16). No charset, `utf-8`
+ * (or its common alias `utf8`), and `identity`, are fine.
  */
 export function unreadableBody(contentType: string | undefined, contentEncoding: string | undefined): ApiError | undefined {
   if (contentEncoding !== undefined) {
@@ -27,7 +27,9 @@ export function unreadableBody(contentType: string | undefined, contentEncoding:
   if (contentType !== undefined && parameters !== -1 && !ONLY_UTF8.test(contentType.slice(parameters))) {
     for (const [, value = ''] of contentType.matchAll(CHARSET_PARAMETER)) {
       const charset = value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
-      if (charset.toLowerCase() !== 'utf-8') return unsupportedCharset(charset);
+      // `utf8` is no registered name, but Node, Java and Python read it as UTF-8, and lax clients send it.
+      const name = charset.toLowerCase();
+      if (name !== 'utf-8' && name !== 'utf8') return unsupportedCharset(charset);
     }
   }
   return undefined;
