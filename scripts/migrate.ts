@@ -4,9 +4,9 @@
  * Uses DATABASE_URL, or the embedded cluster in DCR_DATA_DIR when it is unset (the running
  * server's, if one runs there). `dcr migrate` is the same command.
  */
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/config.js';
 import { migrate } from '../src/db/migrate.js';
-import { openToolDatabase } from '../src/db/open.js';
+import { openToolDatabase } from '../src/runtime/tool-database.js';
 
 const config = loadConfig(process.env);
 const log = (message: string) => process.stderr.write(`[migrate] ${message}\n`);

@@ -20,11 +20,11 @@
  * later; a crash mid-seed loses at most the last batches, never corrupts). Progress on stderr.
  * The last stdout line with --json: {"count","seconds","rowsPerSecond","databaseBytes","applicationsBytes"}.
  */
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/config.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { randomWso2Token } from '../src/crypto/random.js';
 import { migrate } from '../src/db/migrate.js';
-import { openToolDatabase } from '../src/db/open.js';
+import { openToolDatabase } from '../src/runtime/tool-database.js';
 
 interface SeedArgs {
   count: number;

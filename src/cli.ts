@@ -1,7 +1,7 @@
 /**
  * `dcr`: the operator's command line (bin/dcr.js, or `npm run dcr -- <args>`).
  *
- * Commands that touch the database reach it as the server would (src/db/open.ts): DATABASE_URL,
+ * Commands that touch the database reach it as the server would (src/runtime/tool-database.ts): DATABASE_URL,
  * else the embedded cluster in DCR_DATA_DIR, attached to when a server runs there, started for
  * the command's duration otherwise. Passwords are read from standard input or a no-echo prompt,
  * never from the command line; secrets are printed only on request (`--show-secret`).
@@ -10,10 +10,10 @@
  * The database commands are in src/cli/commands.ts.
  */
 import { Command, Option, type Help } from 'commander';
-import { settingsMarkdown, settingsText, SETTINGS } from './config.js';
+import { settingsMarkdown, settingsText, SETTINGS } from './config/config.js';
 import { DatabaseUnavailable } from './db/errors.js';
-import { isEntryPoint } from './entry-point.js';
-import { ApiError } from './errors.js';
+import { isEntryPoint } from './runtime/entry-point.js';
+import { ApiError } from './domain/errors.js';
 import { CliError, EXIT } from './cli/errors.js';
 import { DEFAULT_GRANT_TYPES, DEFAULT_URL, type RegisterOptions, type TokenOptions } from './cli/remote.js';
 

@@ -17,7 +17,7 @@ import type { paths as PlatformPaths } from '../generated/platform-api.js';
 
 /**
  * Where the DCR document's paths are mounted: the path of servers[0].url in
- * spec/wso2-dcr-api.yaml (the server mounts it with mountPrefix() from src/spec.ts). Hardcoded so
+ * spec/wso2-dcr-api.yaml (the server mounts it with mountPrefix() from src/http/spec.ts). Hardcoded so
  * that the client does not read the spec files at run time; test/e2e/client.test.ts checks that the
  * two agree.
  */

@@ -1,9 +1,9 @@
 import closeWithGrace from 'close-with-grace';
-import { isEntryPoint } from './entry-point.js';
+import { isEntryPoint } from './runtime/entry-point.js';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createTokenPurger, loadTls, loggerOptions, startRuntime, StartupError } from './runtime.js';
-import { VERSION } from './version.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createTokenPurger, loadTls, loggerOptions, startRuntime, StartupError } from './runtime/runtime.js';
+import { VERSION } from './config/version.js';
 
 /** How long in-flight requests get to finish after SIGINT/SIGTERM before their connections are cut. */
 const DRAIN_MS = 10_000;

@@ -3,7 +3,7 @@
  * machine. A bare Fastify app in one node process (the server's process model) that validates the
  * request body against the same DCR schema (read from spec/wso2-dcr-api.yaml, same AJV options as
  * src/app.ts) and does one INSERT into the server's `applications` table (its migrations), through
- * a pg pool of the server's default size (10), on the same embedded PostgreSQL binary (src/db/embedded.ts).
+ * a pg pool of the server's default size (10), on the same embedded PostgreSQL binary (src/embedded/cluster.ts).
  * No authentication, no encryption, no logging, no metrics: what is left is parsing, validation,
  * one durable write and the reply.
  *
@@ -13,9 +13,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { Database } from '../../src/db/database.js';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres } from '../../src/embedded/cluster.js';
 import { migrate } from '../../src/db/migrate.js';
-import { loadSpec } from '../../src/spec.js';
+import { loadSpec } from '../../src/http/spec.js';
 
 const port = Number(process.env.PORT);
 const dataDir = process.env.CEILING_DATA_DIR;

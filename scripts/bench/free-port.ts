@@ -3,11 +3,11 @@
  * test/fixtures, which both pick a port here and pass it to a process that listens a moment later.
  */
 import { readFileSync } from 'node:fs';
-import { canListen } from '../../src/db/ports.js';
+import { canListen } from '../../src/embedded/ports.js';
 
 /**
  * The kernel's ephemeral range: where it picks a port for `listen(0)` and for every outgoing
- * connection. Each embedded Postgres in the suite takes its port from there (src/db/embedded.ts).
+ * connection. Each embedded Postgres in the suite takes its port from there (src/embedded/cluster.ts).
  */
 function ephemeralLow(): number {
   try {

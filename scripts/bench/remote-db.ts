@@ -1,6 +1,6 @@
 /**
  * `--db-latency MS` of scripts/bench.ts: a PostgreSQL "across a network". The embedded cluster
- * (src/db/embedded.ts) in CEILING_DATA_DIR, behind a TCP proxy on 127.0.0.1:PORT that holds every
+ * (src/embedded/cluster.ts) in CEILING_DATA_DIR, behind a TCP proxy on 127.0.0.1:PORT that holds every
  * chunk for DB_LATENCY_MS / 2 in each direction, so that each round trip to the database costs
  * DB_LATENCY_MS more, as with a database on another host. The server under test reaches it
  * through DATABASE_URL.
@@ -8,7 +8,7 @@
  * Prints `ready <port> <connection string through the proxy>` on stdout once listening.
  */
 import net from 'node:net';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres } from '../../src/embedded/cluster.js';
 
 const port = Number(process.env.PORT);
 const dataDir = process.env.CEILING_DATA_DIR;

@@ -2,12 +2,12 @@
  * What the `dcr` commands do (src/cli.ts declares them). Loaded only when a command runs, so that
  * `dcr --help` stays quick.
  */
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { PasswordHasher } from '../crypto/passwords.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { openToolDatabase } from '../db/open.js';
+import { openToolDatabase } from '../runtime/tool-database.js';
 import type { Application } from '../domain/types.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
@@ -38,7 +38,7 @@ function readPassword(fromStdin: boolean | undefined, userName: string): Promise
 }
 
 // ---------------------------------------------------------------------------------------------
-// The database, opened for one command (src/db/open.ts: DATABASE_URL, the running server's
+// The database, opened for one command (src/runtime/tool-database.ts: DATABASE_URL, the running server's
 // cluster, or the embedded cluster started for the command).
 
 interface ToolContext {

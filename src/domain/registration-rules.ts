@@ -2,7 +2,7 @@
  * WSO2's registration rules as pure functions (wso2-behavior.md §3-§5), in the order
  * RegistrationServiceImpl applies them. No I/O here: the service feeds in what it looked up.
  */
-import { ApiError, badRequest, fieldError, forbidden } from '../errors.js';
+import { ApiError, badRequest, fieldError, forbidden } from './errors.js';
 import type { Application, Caller } from './types.js';
 
 export const DEFAULT_ALLOWED_GRANT_TYPES: readonly string[] = [

@@ -8,7 +8,7 @@
  * - a value that is not a finite integer (`1e400` passes the schema's integer check as Infinity)
  *   is a 400.
  */
-import { badRequest } from '../errors.js';
+import { badRequest } from './errors.js';
 
 export const SCIM_MAX_COUNT = 1000;
 export const SCIM_DEFAULT_COUNT = 100;

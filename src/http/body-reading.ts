@@ -1,5 +1,5 @@
 import type { FastifyBodyParser, FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
-import { ApiError, forbiddenJsonKey, unsupportedCharset, unsupportedContentEncoding } from '../errors.js';
+import { ApiError, forbiddenJsonKey, unsupportedCharset, unsupportedContentEncoding } from '../domain/errors.js';
 
 /** `charset` parameters of a Content-Type (RFC 9110 §8.3.1), token or quoted-string. */
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)/gi;

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../domain/types.js';
-import { unauthorized } from '../errors.js';
+import { unauthorized } from '../domain/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

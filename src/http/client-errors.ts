@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import { FORMAT_HEADERS, render, type ErrorFormat, type RouteErrorFormats } from './error-handler.js';
 
 /** What is known of the request when Node's parser gave up on it. */

@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { combinedDocument } from '../spec.js';
+import { combinedDocument } from './spec.js';
 
 /**
  * The one inline style Swagger UI inserts: the `<style>` of the Swagger logo in its top bar

@@ -12,7 +12,7 @@ import {
   unauthorized,
   unsupportedMediaType,
   type ErrorDetail,
-} from '../errors.js';
+} from '../domain/errors.js';
 
 /** Which body shape a route's errors take: the spec's `Error`, RFC 7644's on SCIM routes, RFC 6749's on OAuth2 routes. */
 export type ErrorFormat = 'wso2' | 'scim' | 'oauth';

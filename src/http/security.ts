@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { unauthorized } from '../errors.js';
-import type { Authenticator } from '../services/auth.js';
+import { unauthorized } from '../domain/errors.js';
+import type { Authenticator } from '../services/user-authentication.js';
 
 /**
  * fastify-openapi-glue security handlers, one method per scheme in spec/ (`securitySchemes`).

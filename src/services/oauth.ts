@@ -1,11 +1,11 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { grantScopes, mayIntrospectAll, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
-import { OAuthError, oauth } from '../errors.js';
+import { OAuthError, oauth } from '../domain/errors.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
 import { isUnknownApplication } from '../repositories/tokens.js';
-import type { Authenticator } from './auth.js';
-import { parseBasicAuthorization } from './auth.js';
+import type { Authenticator } from './user-authentication.js';
+import { parseBasicAuthorization } from './user-authentication.js';
 import { ClientCache } from './client-cache.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import type { User } from '../domain/types.js';
-import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
 /**

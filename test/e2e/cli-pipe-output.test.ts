@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { createServices } from '../../src/runtime.js';
+import { createServices } from '../../src/runtime/runtime.js';
 import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { runCli } from '../fixtures/dcr-process.js';

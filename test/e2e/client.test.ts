@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { basicAuth, bearer, createDcrClient, createPlatformClient, DCR_API_PREFIX, formEncoded } from '../../src/client.js';
-import { loadSpec, mountPrefix } from '../../src/spec.js';
+import { loadSpec, mountPrefix } from '../../src/http/spec.js';
 import { freshDataDir, startServer } from '../fixtures/dcr-process.js';
 
 const ADMIN_PASSWORD = 'client-e2e-Admin-1';

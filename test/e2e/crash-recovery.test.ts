@@ -1,5 +1,5 @@
 /**
- * Start-up after a crash needs no manual step (src/db/embedded.ts): a server killed with its
+ * Start-up after a crash needs no manual step (src/embedded/cluster.ts): a server killed with its
  * postgres left running, a server killed together with its postgres (stale postmaster.pid and
  * dcr.pid), and a second server pointed at a data folder in use, which must refuse.
  * test/reliability/stop-restart.test.ts starts through `npm start` and adds Ctrl-C, SIGKILL of the
@@ -63,7 +63,7 @@ t.test('the server and its postgres killed at once while serving: stale postmast
 
   // In flight while the group dies: a registration that may or may not have committed.
   const inFlight = register(first, E2E_ADMIN, { ...WSO2_DOC_BODY, clientName: 'crash_in_flight_app' }).catch(() => undefined);
-  // The postmaster runs in a session of its own (src/db/pg-ctl.ts): a group kill leaves it
+  // The postmaster runs in a session of its own (src/embedded/pg-ctl.ts): a group kill leaves it
   // running (the first test's case); here both die at once, as in a power cut.
   t.ok(killGroup(first.pid, 'SIGKILL'), "the server's group is killed");
   killCluster(dataDir);

@@ -1,13 +1,13 @@
 /**
  * The embedded cluster's TCP port is a kernel pick made a moment before postgres binds it
- * (src/db/embedded.ts). When something takes the port in between, start-up picks another instead
+ * (src/embedded/cluster.ts). When something takes the port in between, start-up picks another instead
  * of failing, up to three ports; then it fails with postgres's own output.
  */
 import net from 'node:net';
 import pg from 'pg';
 import t, { type Test } from 'tap';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
-import { kernelPickedPort } from '../../src/db/ports.js';
+import { startEmbeddedPostgres } from '../../src/embedded/cluster.js';
+import { kernelPickedPort } from '../../src/embedded/ports.js';
 import { freshDataDir } from '../fixtures/server-process.js';
 
 async function holdPort(t: Test): Promise<number> {

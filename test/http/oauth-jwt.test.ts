@@ -6,7 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
-import { createServices } from '../../src/runtime.js';
+import { createServices } from '../../src/runtime/runtime.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const REGISTER = '/client-registration/v0.17/register';

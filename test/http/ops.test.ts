@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { Database } from '../../src/db/database.js';
-import { createServices, databaseReadiness } from '../../src/runtime.js';
+import { createServices, databaseReadiness } from '../../src/runtime/runtime.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { freePort } from '../fixtures/server-process.js';

@@ -20,7 +20,7 @@ import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { PasswordHasher } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { createServices } from '../../src/runtime.js';
+import { createServices } from '../../src/runtime/runtime.js';
 import { ADMIN_AUTH, ADMIN_PASSWORD, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 

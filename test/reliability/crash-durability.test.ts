@@ -83,7 +83,7 @@ for (const [index, kill] of ROUNDS.entries()) {
     const killAt = burst.elapsed();
     const ackedAtKill = burst.record.acknowledged.size;
     const sentAtKill = burst.record.sent;
-    // The postmaster runs in a session of its own (src/db/pg-ctl.ts): "everything at once" (a
+    // The postmaster runs in a session of its own (src/embedded/pg-ctl.ts): "everything at once" (a
     // power cut, the OOM killer ending a container) is the server's group and the postmaster.
     if (kill === 'group') {
       t.ok(killGroup(server.pid, 'SIGKILL'), "the server's process group is SIGKILLed");

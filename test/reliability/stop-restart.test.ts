@@ -7,7 +7,7 @@
  * - A stop answers every request it meets with its normal answer, a 503 in the spec's Error shape
  *   with Connection: close, or a refused connection: never a 500, never a reset.
  * - A restart on the same data folder after any way of ending is ready within 10 s and has every
- *   registration the server acknowledged; none is refused (src/db/data-dir-lock.ts).
+ *   registration the server acknowledged; none is refused (src/embedded/data-dir-lock.ts).
  *
  * The soak's delays come from a fixed seed (DCR_STOP_SEED), so a failing round can be replayed;
  * DCR_SOAK=1 runs more rounds. Figures go to the TAP output as comments.
@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { processLiveness } from '../../src/db/data-dir-lock.js';
+import { processLiveness } from '../../src/embedded/data-dir-lock.js';
 import { REGISTER_PATH, registerRequest, tally, verifyAcknowledged, type Credentials, type Outcome } from '../fixtures/load.js';
 import { SERVER_ARGS } from '../fixtures/server-command.js';
 import {

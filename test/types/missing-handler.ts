@@ -15,8 +15,8 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { components, operations } from '../../generated/dcr-api.js';
-import { DcrService } from '../../src/http/dcr-service.js';
-import type { OperationHandlers, OperationRequest, SuccessBody } from '../../src/http/operations.js';
+import { DcrService } from '../../src/http/handlers/dcr.js';
+import type { OperationHandlers, OperationRequest, SuccessBody } from '../../src/http/handlers/operations.js';
 
 /** An operation shaped like registerApplication, under a new operationId. */
 type NewOperation = {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, loadConfig, parseSecretKey } from '../../src/config.js';
+import { ConfigError, loadConfig, parseSecretKey } from '../../src/config/config.js';
 import { DEFAULT_ALLOWED_GRANT_TYPES } from '../../src/domain/registration-rules.js';
 
 const CWD = '/srv/dcr';

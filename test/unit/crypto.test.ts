@@ -7,7 +7,7 @@ import t from 'tap';
 import { DEFAULT_SCRYPT_COST, PasswordHasher } from '../../src/crypto/passwords.js';
 import { randomPassword, randomWso2Token } from '../../src/crypto/random.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { parseBasicAuthorization } from '../../src/services/auth.js';
+import { parseBasicAuthorization } from '../../src/services/user-authentication.js';
 
 /** Cheap cost for the behaviour tests; one test below runs the production default. */
 const FAST = { ln: 10, r: 8, p: 1 };

@@ -1,5 +1,5 @@
 /**
- * The data folder's lock (src/db/data-dir-lock.ts) against real processes in every state its
+ * The data folder's lock (src/embedded/data-dir-lock.ts) against real processes in every state its
  * holder can be in: running, stopping, exited but not reaped (a zombie), gone, or a PID that now
  * names another process.
  */
@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { DataDirInUseError, dataDirHolder, lockDataDir, processLiveness, startTimeOf } from '../../src/db/data-dir-lock.js';
+import { DataDirInUseError, dataDirHolder, lockDataDir, processLiveness, startTimeOf } from '../../src/embedded/data-dir-lock.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

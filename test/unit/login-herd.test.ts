@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { createServices } from '../../src/runtime.js';
+import { createServices } from '../../src/runtime/runtime.js';
 import { CredentialCache } from '../../src/services/credential-cache.js';
 import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';

@@ -28,9 +28,9 @@ import {
   readString,
   type PropertySchema,
 } from '../../src/domain/wire-coercion.js';
-import { loadSpec } from '../../src/spec.js';
+import { loadSpec } from '../../src/http/spec.js';
 import { dereference, satisfies, type Schema } from '../fixtures/openapi.js';
-import { ApiError } from '../../src/errors.js';
+import { ApiError } from '../../src/domain/errors.js';
 
 const admin: Caller = { userId: 'u-admin', username: 'admin', isSuperAdmin: true };
 const alice: Caller = { userId: 'u-alice', username: 'alice', isSuperAdmin: false };

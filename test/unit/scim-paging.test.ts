@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { SCIM_MAX_COUNT, SCIM_MAX_START_INDEX, scimPage } from '../../src/domain/scim-paging.js';
-import { ApiError } from '../../src/errors.js';
+import { ApiError } from '../../src/domain/errors.js';
 
 t.test('defaults: from the first result, 100 at most', async (t) => {
   t.strictSame(scimPage(undefined, undefined), { startIndex: 1, count: 100 });

@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import t from 'tap';
 import { parse } from 'yaml';
-import { ANY_REQUEST_HEADING, combinedDocument, descriptionSection, mountPrefix, type OpenApiDocument } from '../../src/spec.js';
+import { ANY_REQUEST_HEADING, combinedDocument, descriptionSection, mountPrefix, type OpenApiDocument } from '../../src/http/spec.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const SEED_FILE = fileURLToPath(new URL('../shared/seed/wso2-dcr-api.yaml', ROOT));

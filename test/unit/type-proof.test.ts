@@ -1,5 +1,5 @@
 /**
- * The compile-time guarantee of src/http/operations.ts, checked by running the compiler: a service
+ * The compile-time guarantee of src/http/handlers/operations.ts, checked by running the compiler: a service
  * class that `implements OperationHandlers<operations>` but lacks a method for an operationId does
  * not compile (TS2420 naming the operation). A complete class in the same file compiles, so the
  * failure comes from the missing handler and not from the set-up. test/types/missing-handler.ts
@@ -35,7 +35,7 @@ t.test('a service class without a handler for an operationId fails tsc with TS24
     'services.ts': `
 import type { FastifyReply } from 'fastify';
 import type { operations } from '${root}/generated/dcr-api.js';
-import type { OperationHandlers, OperationRequest, SuccessBody } from '${root}/src/http/operations.js';
+import type { OperationHandlers, OperationRequest, SuccessBody } from '${root}/src/http/handlers/operations.js';
 
 /** Lacks registerApplication: must not compile. */
 export class MissingHandlerService implements OperationHandlers<operations> {

@@ -3,9 +3,9 @@
  * states too: WSO2's default user-store rule, ASCII only. Table-driven, no HTTP, no database.
  */
 import t from 'tap';
-import { ApiError } from '../../src/errors.js';
+import { ApiError } from '../../src/domain/errors.js';
 import { USERNAME_PATTERN, checkNewUser, userNameProblem } from '../../src/services/users.js';
-import { loadSpec } from '../../src/spec.js';
+import { loadSpec } from '../../src/http/spec.js';
 
 const CHARACTERS = "userName must be 3 to 64 characters of ASCII letters, digits, '.', '_', '-' and '@'";
 const SURROUNDING = 'userName must not begin or end with white space';

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { components, operations } from '../../generated/platform-api.js';
-import type { User } from '../domain/types.js';
-import { scimPage } from '../domain/scim-paging.js';
-import { badRequest, forbidden } from '../errors.js';
-import type { UserService } from '../services/users.js';
-import { callerOf } from './caller.js';
+import type { components, operations } from '../../../generated/platform-api.js';
+import type { User } from '../../domain/types.js';
+import { scimPage } from '../../domain/scim-paging.js';
+import { badRequest, forbidden } from '../../domain/errors.js';
+import type { UserService } from '../../services/users.js';
+import { callerOf } from '../caller.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
 
 type ScimUser = components['schemas']['ScimUser'];

@@ -1,10 +1,10 @@
 import type { FastifyReply } from 'fastify';
-import type { components, operations } from '../../generated/dcr-api.js';
-import type { Application } from '../domain/types.js';
-import type { Metrics } from '../metrics.js';
-import { readBoolean, readString } from '../domain/wire-coercion.js';
-import type { RegistrationRequest, RegistrationService } from '../services/registration.js';
-import { callerOf } from './caller.js';
+import type { components, operations } from '../../../generated/dcr-api.js';
+import type { Application } from '../../domain/types.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { readBoolean, readString } from '../../domain/wire-coercion.js';
+import type { RegistrationRequest, RegistrationService } from '../../services/registration.js';
+import { callerOf } from '../caller.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
 
 type DCR = components['schemas']['DCR'];

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import envSchema from 'env-schema';
-import { DEFAULT_ALLOWED_GRANT_TYPES } from './domain/registration-rules.js';
+import { DEFAULT_ALLOWED_GRANT_TYPES } from '../domain/registration-rules.js';
 
 /**
  * Every setting of the server, parsed and validated once at start-up (DEVELOPERS.md: nothing below

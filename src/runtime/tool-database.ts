@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { loadOrCreateKeyFile, loadPreviousKeys } from '../crypto/key-file.js';
-import { Database } from './database.js';
-import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
+import { Database } from '../db/database.js';
+import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';
 
 /**
  * How a tool (the `dcr` CLI, `npm run migrate`) reached the database:

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
-import type { components, operations } from '../../generated/platform-api.js';
-import { ApiError, notFound } from '../errors.js';
-import type { Metrics } from '../metrics.js';
+import type { components, operations } from '../../../generated/platform-api.js';
+import { ApiError, notFound } from '../../domain/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
 import type { OperationHandlers } from './operations.js';
 
 type Health = components['schemas']['Health'];

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 /** The contract files in spec/, read once per process. */
-export const SPEC_DIR = fileURLToPath(new URL('../spec/', import.meta.url));
+export const SPEC_DIR = fileURLToPath(new URL('../../spec/', import.meta.url));
 
 export interface OpenApiDocument {
   openapi: string;

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { components, operations } from '../../generated/platform-api.js';
-import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../domain/scopes.js';
-import { OAuthError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
-import type { KeyStore } from '../services/signing-keys.js';
-import { SUPPORTED_GRANTS, type ClientCredentialsInput, type OAuthService } from '../services/oauth.js';
+import type { components, operations } from '../../../generated/platform-api.js';
+import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../../domain/scopes.js';
+import { OAuthError } from '../../domain/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { KeyStore } from '../../services/signing-keys.js';
+import { SUPPORTED_GRANTS, type ClientCredentialsInput, type OAuthService } from '../../services/oauth.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
 
 type OAuthOperations = Pick<

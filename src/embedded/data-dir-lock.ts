@@ -15,7 +15,7 @@ import path from 'node:path';
  *   bounded, instead of failing.
  * - SIGKILL (of the group, or of node alone while its postgres lives on): the lock stays behind,
  *   naming a process that no longer runs. It is stale and replaced (the orphaned cluster is then
- *   stopped by the caller, src/db/embedded.ts).
+ *   stopped by the caller, src/embedded/cluster.ts).
  * - A holder that has exited but not been reaped yet (a zombie: its parent, e.g. an `npm start`
  *   that already exited, has not collected it) holds nothing, though `kill(pid, 0)` still reaches
  *   it. It was taken for a running server and the restart refused. Its state in /proc says it has

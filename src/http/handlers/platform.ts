@@ -1,8 +1,8 @@
-import type { operations } from '../../generated/platform-api.js';
-import type { HealthHandlers } from './health-handlers.js';
-import type { OAuthHandlers } from './oauth-handlers.js';
+import type { operations } from '../../../generated/platform-api.js';
+import type { HealthHandlers } from './health.js';
+import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
-import type { ScimHandlers } from './scim-handlers.js';
+import type { ScimHandlers } from './scim.js';
 
 /**
  * The glue service for spec/platform-api.yaml: every operationId mapped to its handler. Typed
