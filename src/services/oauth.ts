@@ -6,7 +6,7 @@ import type { ApplicationRepository } from '../repositories/applications.js';
 import { isUnknownApplication } from '../repositories/tokens.js';
 import type { Authenticator } from './user-authentication.js';
 import { parseBasicAuthorization } from './user-authentication.js';
-import { ClientCache } from './client-cache.js';
+import { ClientCache } from '../cache/client-cache.js';
 import type { TokenResponse, TokenService } from './tokens.js';
 
 /** The grants this token endpoint implements. */

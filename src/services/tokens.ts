@@ -4,7 +4,7 @@ import { pooledRandomBytes } from '../crypto/random.js';
 import type { Client } from '../domain/types.js';
 import type { ActiveAccessToken, RefreshTokenRecord, TokenRepository } from '../repositories/tokens.js';
 import { SIGNING_ALG, type KeyStore } from './signing-keys.js';
-import { VerifiedJwtCache } from './verified-jwt-cache.js';
+import { VerifiedJwtCache } from '../cache/verified-jwt-cache.js';
 
 export interface TokenSettings {
   issuer: string;

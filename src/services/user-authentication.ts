@@ -3,7 +3,7 @@ import { APP_MANAGE_SCOPE, mayHoldScope, type AppManagePolicy } from '../domain/
 import type { Caller, User } from '../domain/types.js';
 import { tooManyRequests, unauthorized } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
-import { CredentialCache } from './credential-cache.js';
+import { CredentialCache } from '../cache/credential-cache.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { TokenService } from './tokens.js';
 

@@ -1,11 +1,11 @@
 /**
- * CredentialCache (src/services/credential-cache.ts) with an injected clock, then the Authenticator
+ * CredentialCache (src/cache/credential-cache.ts) with an injected clock, then the Authenticator
  * through the app: a remembered Basic credential must stop working at once when the password
  * changes or the user is deleted.
  */
 import t from 'tap';
-import { ClientCache } from '../../src/services/client-cache.js';
-import { CredentialCache } from '../../src/services/credential-cache.js';
+import { ClientCache } from '../../src/cache/client-cache.js';
+import { CredentialCache } from '../../src/cache/credential-cache.js';
 import type { Client } from '../../src/domain/types.js';
 import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 

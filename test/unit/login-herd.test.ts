@@ -11,7 +11,7 @@ import t from 'tap';
 import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime/runtime.js';
-import { CredentialCache } from '../../src/services/credential-cache.js';
+import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 

@@ -1,10 +1,10 @@
 /**
- * VerifiedJwtCache (src/services/verified-jwt-cache.ts) with an injected clock: what it remembers,
+ * VerifiedJwtCache (src/cache/verified-jwt-cache.ts) with an injected clock: what it remembers,
  * for how long, and what it never remembers. That a cached token is still refused at once when
  * revoked, or when its user is deleted, is tested through the app in test/http/oauth-bearer.test.ts.
  */
 import t from 'tap';
-import { VerifiedJwtCache } from '../../src/services/verified-jwt-cache.js';
+import { VerifiedJwtCache } from '../../src/cache/verified-jwt-cache.js';
 
 function clock(start = 1_700_000_000_000) {
   let now = start;

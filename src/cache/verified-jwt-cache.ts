@@ -1,10 +1,10 @@
 import { hash } from 'node:crypto';
+import { ExpiringCache } from './expiring-cache.js';
 
 /**
  * Remembers JWTs that jose has fully verified (signature, algorithm, issuer, expiry), so that a
- * client sending the same access token again does not pay for another ECDSA verification (through
- * WebCrypto: about 145 µs of CPU per token on the reference machine, scripts/bench/es256.ts;
- * docs/performance.md).
+ * client sending the same access token again does not pay for another signature verification
+ * (its cost is in docs/performance.md).
  *
  * Why this is safe:
  * - an entry is keyed by the SHA-256 of the *whole* token string: a hit means these exact bytes
@@ -19,13 +19,15 @@ import { hash } from 'node:crypto';
  *   jtis and times is held, and the cache holds at most `maxEntries` (oldest evicted).
  */
 export class VerifiedJwtCache {
-  private readonly entries = new Map<string, { jti: string; expiresAtMs: number }>();
+  private readonly entries: ExpiringCache<string>;
 
   constructor(
-    private readonly maxEntries = 10_000,
+    maxEntries = 10_000,
     private readonly maxAgeMs = 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.entries = new ExpiringCache({ maxEntries, now });
+  }
 
   private static key(token: string): string {
     return hash('sha256', token, 'base64url');
@@ -33,15 +35,7 @@ export class VerifiedJwtCache {
 
   /** The jti of a remembered, unexpired token; undefined otherwise. */
   get(token: string): string | undefined {
-    if (this.maxEntries <= 0) return undefined;
-    const key = VerifiedJwtCache.key(token);
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAtMs <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry.jti;
+    return this.entries.size === 0 ? undefined : this.entries.get(VerifiedJwtCache.key(token));
   }
 
   /**
@@ -49,17 +43,9 @@ export class VerifiedJwtCache {
    * token without `exp`, or with `nbf`, is not remembered.
    */
   add(token: string, claims: { jti: string; exp?: number; nbf?: number }): void {
-    if (this.maxEntries <= 0 || typeof claims.exp !== 'number' || claims.nbf !== undefined) return;
-    const now = this.now();
+    if (typeof claims.exp !== 'number' || claims.nbf !== undefined) return;
     // jose refuses a token once `exp <= now` in whole seconds: die no later than that.
-    const expiresAtMs = Math.min(claims.exp * 1000, now + this.maxAgeMs);
-    if (expiresAtMs <= now) return;
-    const key = VerifiedJwtCache.key(token);
-    this.entries.delete(key);
-    this.entries.set(key, { jti: claims.jti, expiresAtMs });
-    while (this.entries.size > this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
+    this.entries.setUntil(VerifiedJwtCache.key(token), claims.jti, Math.min(claims.exp * 1000, this.entries.now() + this.maxAgeMs));
   }
 
   get size(): number {

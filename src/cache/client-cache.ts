@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Client } from '../domain/types.js';
-import { DigestCache } from './credential-cache.js';
+import { DigestCache } from './digest-cache.js';
 
 /**
  * Clients whose secret was verified, by (client_id, client_secret), so that a client asking for
