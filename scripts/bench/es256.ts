@@ -4,7 +4,7 @@
  * signs. Why the service signs with node:crypto and remembers verified tokens (docs/performance.md).
  */
 import { generateKeyPair, SignJWT, jwtVerify } from 'jose';
-import { signEs256Jwt } from '../../src/services/tokens.js';
+import { signEs256Jwt } from '../../src/crypto/jws.js';
 const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
 const claims = { client_id: 'x', scope: 'a b', iss: 'https://i', sub: 'admin', aud: 'x', iat: 1, exp: 4102444800, jti: 'j' };
 async function measure(name: string, n: number, fn: () => Promise<unknown> | unknown) {

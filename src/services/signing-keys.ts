@@ -1,11 +1,10 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { SIGNING_ALG, SigningKey } from '../crypto/jws.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { SigningKeyRepository, StoredSigningKey } from '../repositories/signing-keys.js';
 
-export const SIGNING_ALG = 'ES256';
-
 interface LoadedKeys {
-  current: { kid: string; key: CryptoKey };
+  current: SigningKey;
   verifying: Map<string, CryptoKey>;
   loadedAt: number;
 }
@@ -69,7 +68,7 @@ export class KeyStore {
         if (!current) throw new Error('No active signing key: the key store was not initialised');
         const privateJwk = JSON.parse(this.secrets.open(current.privateJwkEnc, `signing-key:${current.kid}`)) as JWK;
         this.loaded = {
-          current: { kid: current.kid, key: (await importJWK(privateJwk, current.alg)) as CryptoKey },
+          current: new SigningKey(current.kid, (await importJWK(privateJwk, current.alg)) as CryptoKey),
           verifying,
           loadedAt: Date.now(),
         };
@@ -87,7 +86,7 @@ export class KeyStore {
     return this.load();
   }
 
-  async signingKey(): Promise<{ kid: string; key: CryptoKey }> {
+  async signingKey(): Promise<SigningKey> {
     return (await this.keys()).current;
   }
 

@@ -1,9 +1,10 @@
-import { hash, KeyObject, randomUUID, sign } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type CryptoKey } from 'jose';
 import { pooledRandomBytes } from '../crypto/random.js';
 import type { Client } from '../domain/types.js';
 import type { ActiveAccessToken, RefreshTokenRecord, TokenRepository } from '../repositories/tokens.js';
-import { SIGNING_ALG, type KeyStore } from './signing-keys.js';
+import { SIGNING_ALG } from '../crypto/jws.js';
+import type { KeyStore } from './signing-keys.js';
 import { VerifiedJwtCache } from '../cache/verified-jwt-cache.js';
 
 export interface TokenSettings {
@@ -33,7 +34,7 @@ export interface IssueRequest {
 
 /** Tokens are high-entropy randoms, so a fast hash is enough to store them (no KDF needed). */
 export function tokenHash(token: string): Buffer {
-  // One-shot: a third of the cost of a Hash object, on every token issued or presented.
+  // One-shot hash(): cheaper than a Hash object, on every token issued or presented.
   return hash('sha256', token, 'buffer');
 }
 
@@ -51,39 +52,6 @@ export function opaqueTokenId(token: string): string {
 }
 
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-const base64url = (json: object) => Buffer.from(JSON.stringify(json), 'utf8').toString('base64url');
-
-/** Encoded JWS headers by kid and typ (a handful: one per signing key). */
-const encodedHeaders = new Map<string, string>();
-
-/** The node:crypto handle of each WebCrypto signing key, made once per key. */
-const signingKeyObjects = new WeakMap<CryptoKey, KeyObject>();
-
-/**
- * An ES256 JWS in compact form (RFC 7515 §7.1) — what jose's SignJWT makes, byte for byte but
- * for the signature's randomness — signed synchronously by node:crypto with the same OpenSSL:
- * WebCrypto's asynchronous sign cost 2.5 to 4 times the CPU (114–175 vs 43–45 µs per token on
- * the reference machine, scripts/bench/es256.ts; docs/performance.md). RFC 7518 §3.4: the
- * signature is R || S, 32 bytes each (ieee-p1363).
- */
-export function signEs256Jwt(header: { alg: typeof SIGNING_ALG; kid: string; typ: string }, claims: object, key: CryptoKey): string {
-  let keyObject = signingKeyObjects.get(key);
-  if (!keyObject) {
-    keyObject = KeyObject.from(key);
-    signingKeyObjects.set(key, keyObject);
-  }
-  // The header is the same for every token of a key: encoded once per key and type.
-  const headerKey = `${header.kid}\u0000${header.typ}`;
-  let encodedHeader = encodedHeaders.get(headerKey);
-  if (encodedHeader === undefined) {
-    encodedHeader = base64url(header);
-    encodedHeaders.set(headerKey, encodedHeader);
-  }
-  const input = `${encodedHeader}.${base64url(claims)}`;
-  const signature = sign('sha256', Buffer.from(input, 'ascii'), { key: keyObject, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
-}
 
 /**
  * Issues and resolves access and refresh tokens. JWT apps (`tokenType` JWT) get ES256 JWTs whose
@@ -111,22 +79,18 @@ export class TokenService {
       return { token, id: opaqueTokenId(token) };
     }
     const id = randomUUID();
-    const { kid, key } = await this.keys.signingKey();
+    const key = await this.keys.signingKey();
     // The claims in the order jose's SignJWT wrote them (constructor payload, then its setters).
-    const token = signEs256Jwt(
-      { alg: SIGNING_ALG, kid, typ: 'at+jwt' },
-      {
-        client_id: app.clientId,
-        scope: scopes.join(' '),
-        iss: this.settings.issuer,
-        sub: username,
-        aud: app.clientId,
-        iat: now,
-        exp: now + this.settings.accessTtlSeconds,
-        jti: id,
-      },
-      key,
-    );
+    const token = key.sign('at+jwt', {
+      client_id: app.clientId,
+      scope: scopes.join(' '),
+      iss: this.settings.issuer,
+      sub: username,
+      aud: app.clientId,
+      iat: now,
+      exp: now + this.settings.accessTtlSeconds,
+      jti: id,
+    });
     return { token, id };
   }
 

@@ -1,11 +1,11 @@
 /**
- * signEs256Jwt (src/services/tokens.ts), the synchronous node:crypto signer of access tokens,
+ * signEs256Jwt (src/crypto/jws.ts), the synchronous node:crypto signer of access tokens,
  * against jose: the same header and payload bytes as jose's SignJWT, and a signature jose verifies
  * with the public key (as resource servers do through /oauth2/jwks).
  */
 import t from 'tap';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey } from 'jose';
-import { signEs256Jwt } from '../../src/services/tokens.js';
+import { signEs256Jwt } from '../../src/crypto/jws.js';
 
 const claims = {
   client_id: 'gMCPlyJiJVR6CIgV2JHytsbecRzl',
