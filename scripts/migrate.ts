@@ -6,11 +6,11 @@
  */
 import { loadConfig } from '../src/config/config.js';
 import { migrate } from '../src/db/migrate.js';
-import { openToolDatabase } from '../src/runtime/tool-database.js';
+import { openForTool } from '../src/runtime/resources.js';
 
 const config = loadConfig(process.env);
 const log = (message: string) => process.stderr.write(`[migrate] ${message}\n`);
-const opened = await openToolDatabase(config, { needSecretKey: false, log, applicationName: 'wso2-dcr-migrate' });
+const opened = await openForTool(config, { needSecretKey: false, log, applicationName: 'wso2-dcr-migrate' });
 try {
   const ran = await migrate(opened.db, log);
   log(ran.length > 0 ? `applied ${ran.length}: ${ran.join(', ')}` : 'database is up to date');

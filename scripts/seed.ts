@@ -24,7 +24,7 @@ import { loadConfig } from '../src/config/config.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { randomWso2Token } from '../src/crypto/random.js';
 import { migrate } from '../src/db/migrate.js';
-import { openToolDatabase } from '../src/runtime/tool-database.js';
+import { openForTool } from '../src/runtime/resources.js';
 
 interface SeedArgs {
   count: number;
@@ -86,10 +86,10 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const owner = args.owner ?? config.adminUser;
   const log = (message: string) => process.stderr.write(`[seed] ${message}\n`);
-  const opened = await openToolDatabase(config, { needSecretKey: true, log, applicationName: 'wso2-dcr-seed' });
+  const opened = await openForTool(config, { needSecretKey: true, log, applicationName: 'wso2-dcr-seed' });
   try {
     await migrate(opened.db);
-    const secrets = new SecretBox(opened.secretKey!);
+    const secrets = opened.secrets!;
     const client = await opened.db.connect();
     const tty = process.stderr.isTTY === true;
     const started = process.hrtime.bigint();

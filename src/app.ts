@@ -33,7 +33,9 @@ import { platformService } from './http/handlers/platform.js';
 import { ScimHandlers } from './http/handlers/scim.js';
 import { SecurityHandlers } from './http/security.js';
 import type { Authenticator } from './services/user-authentication.js';
-import type { OAuthService } from './services/oauth.js';
+import type { ClientAuthentication } from './services/client-authentication.js';
+import type { TokenIntrospection } from './services/token-introspection.js';
+import type { TokenIssuance } from './services/token-issuance.js';
 import type { RegistrationService } from './services/registration.js';
 import type { KeyStore } from './services/signing-keys.js';
 import type { UserService } from './services/users.js';
@@ -43,7 +45,9 @@ export interface AppServices {
   auth: Authenticator;
   registration: RegistrationService;
   users: UserService;
-  oauth: OAuthService;
+  clients: ClientAuthentication;
+  tokenIssuance: TokenIssuance;
+  introspection: TokenIntrospection;
   keys: KeyStore;
   readiness: Readiness;
   metrics: Metrics;
@@ -364,6 +368,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   }
   routeConnect(app);
   app.decorateRequest('caller', null);
+  app.decorateRequest('clientBasic', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key.
@@ -413,7 +418,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev', options.publicUrl);
 
-  const security = new SecurityHandlers(services.auth);
+  const security = new SecurityHandlers(services.auth, services.clients);
   await app.register(async (scope) => {
     await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security, routeFormats);
   });
@@ -428,7 +433,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     scope.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const service = platformService(
       new ScimHandlers(services.users, options.publicUrl),
-      new OAuthHandlers(services.oauth, services.keys, services.issuer, services.metrics),
+      new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, services.issuer, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), service, security, routeFormats);

@@ -1,7 +1,7 @@
 /**
  * `dcr`: the operator's command line (bin/dcr.js, or `npm run dcr -- <args>`).
  *
- * Commands that touch the database reach it as the server would (src/runtime/tool-database.ts): DATABASE_URL,
+ * Commands that touch the database reach it as the server would (src/runtime/resources.ts): DATABASE_URL,
  * else the embedded cluster in DCR_DATA_DIR, attached to when a server runs there, started for
  * the command's duration otherwise. Passwords are read from standard input or a no-echo prompt,
  * never from the command line; secrets are printed only on request (`--show-secret`).

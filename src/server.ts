@@ -2,7 +2,9 @@ import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './runtime/entry-point.js';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createTokenPurger, loadTls, loggerOptions, startRuntime, StartupError } from './runtime/runtime.js';
+import { createTokenPurger } from './runtime/composition.js';
+import { startRuntime, StartupError } from './runtime/runtime.js';
+import { loadTls, loggerOptions } from './runtime/server-options.js';
 import { VERSION } from './config/version.js';
 
 /** How long in-flight requests get to finish after SIGINT/SIGTERM before their connections are cut. */
@@ -92,7 +94,15 @@ export async function main(): Promise<void> {
     ...(https ? { https } : {}),
   });
 
-  const purger = createTokenPurger(runtime.db, config, runtime.services.metrics, app.log);
+  const { metrics } = runtime.services;
+  const purger = createTokenPurger(runtime.db, {
+    intervalMs: config.tokenPurgeIntervalSeconds * 1000,
+    onPurged: (purged) => {
+      metrics.tokensPurged(purged);
+      app.log.info({ purged }, 'deleted expired tokens');
+    },
+    onError: (err) => app.log.warn({ err }, 'could not delete expired tokens; trying again at the next interval'),
+  });
 
   // Shutdown order: mark the data folder's lock as stopping (a restart meanwhile waits for this
   // shutdown instead of failing); stop accepting once connections stop arriving and drain the

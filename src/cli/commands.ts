@@ -3,17 +3,13 @@
  * `dcr --help` stays quick.
  */
 import { loadConfig, type Config } from '../config/config.js';
-import { PasswordHasher } from '../crypto/passwords.js';
+import type { AppServices } from '../app.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { openToolDatabase } from '../runtime/tool-database.js';
 import type { Application } from '../domain/types.js';
-import { PgApplicationRepository } from '../repositories/applications.js';
-import { PgTokenRepository } from '../repositories/tokens.js';
-import { PgUserRepository } from '../repositories/users.js';
-import { TokenPurger } from '../services/token-purge.js';
-import { UserService } from '../services/users.js';
+import { createServices, createTokenPurger } from '../runtime/composition.js';
+import { openForTool } from '../runtime/resources.js';
 import { CliError } from './errors.js';
 import { readSecret } from './input.js';
 
@@ -38,8 +34,9 @@ function readPassword(fromStdin: boolean | undefined, userName: string): Promise
 }
 
 // ---------------------------------------------------------------------------------------------
-// The database, opened for one command (src/runtime/tool-database.ts: DATABASE_URL, the running server's
-// cluster, or the embedded cluster started for the command).
+// The database, opened for one command (src/runtime/resources.ts: DATABASE_URL, the running server's
+// cluster, or the embedded cluster started for the command), and the services over it
+// (src/runtime/composition.ts, as the server builds them).
 
 interface ToolContext {
   config: Config;
@@ -48,6 +45,8 @@ interface ToolContext {
   secrets: SecretBox | undefined;
   /** DCR_DATA_DIR/secret.key when the key comes from that file (the embedded default without DCR_SECRET_KEY). */
   keyFile: string | undefined;
+  /** The server's services over this database; only for a command that asked for the secret key. */
+  services: AppServices | undefined;
 }
 
 async function withDatabase<T>(
@@ -55,7 +54,7 @@ async function withDatabase<T>(
   work: (context: ToolContext) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(process.env);
-  const opened = await openToolDatabase(config, { needSecretKey: options.needSecretKey, log: note, applicationName: 'dcr-cli' });
+  const opened = await openForTool(config, { needSecretKey: options.needSecretKey, log: note, applicationName: 'dcr-cli' });
   // An interrupted command still stops the cluster it started (and releases the data folder).
   const interrupted = () => {
     void opened.close().finally(() => process.exit(130));
@@ -68,12 +67,8 @@ async function withDatabase<T>(
       const ran = await migrate(opened.db);
       if (ran.length > 0) note(`applied migrations: ${ran.join(', ')}`);
     }
-    return await work({
-      config,
-      db: opened.db,
-      secrets: opened.secretKey && new SecretBox(opened.secretKey, opened.previousKeys),
-      keyFile: opened.keyFile,
-    });
+    const { db, secrets, keyFile } = opened;
+    return await work({ config, db, secrets, keyFile, services: secrets && createServices(config, { db, secrets }) });
   } finally {
     process.removeListener('SIGINT', interrupted);
     process.removeListener('SIGTERM', interrupted);
@@ -81,9 +76,9 @@ async function withDatabase<T>(
   }
 }
 
-const userService = ({ db, config }: ToolContext) => new UserService(new PgUserRepository(db), new PasswordHasher(), config.adminUser);
+const userService = ({ services }: ToolContext) => services!.users;
 
-const applications = ({ db, secrets }: ToolContext) => new PgApplicationRepository(db, secrets!);
+const applications = ({ services }: ToolContext) => services!.registration;
 
 /** Every row of a paged listing. */
 async function all<T>(page: (offset: number, limit: number) => Promise<T[]>): Promise<T[]> {
@@ -205,14 +200,8 @@ export async function appShow(clientName: string, options: { json?: boolean; sho
 }
 
 export async function keysRotate(): Promise<void> {
-  // jose is loaded only here: the other commands do not need it.
-  const [{ KeyStore }, { PgSigningKeyRepository }] = await Promise.all([
-    import('../services/signing-keys.js'),
-    import('../repositories/signing-keys.js'),
-  ]);
-  await withDatabase({ needSecretKey: true }, async ({ db, secrets, config }) => {
-    const store = new KeyStore(new PgSigningKeyRepository(db), secrets!, config.accessTokenTtlSeconds);
-    out(await store.rotate());
+  await withDatabase({ needSecretKey: true }, async ({ services }) => {
+    out(await services!.keys.rotate());
     note('running servers sign with the new key within a minute (their key cache refresh)');
   });
 }
@@ -221,7 +210,7 @@ export async function keysRotate(): Promise<void> {
 export async function tokensPurge(): Promise<void> {
   await withDatabase({ needSecretKey: false }, async ({ db }) => {
     let failure: unknown;
-    const purger = new TokenPurger(new PgTokenRepository(db), {
+    const purger = createTokenPurger(db, {
       intervalMs: 0,
       maxBatches: Number.POSITIVE_INFINITY,
       onError: (err) => (failure = err),

@@ -1,11 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from '../domain/types.js';
+import type { Caller, Client } from '../domain/types.js';
 import { unauthorized } from '../domain/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by a security handler once the request is authenticated. */
     caller: Caller | null;
+    /**
+     * The verification of a client_secret_basic credential, started by the ClientBasic security
+     * handler; the OAuth2 operation decides with it once the body is read (ClientAuthentication).
+     */
+    clientBasic: Promise<Client> | null;
   }
 }
 

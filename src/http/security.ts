@@ -1,11 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { unauthorized } from '../domain/errors.js';
+import type { ClientAuthentication } from '../services/client-authentication.js';
 import type { Authenticator } from '../services/user-authentication.js';
 
 /**
  * fastify-openapi-glue security handlers, one method per scheme in spec/ (`securitySchemes`).
  * Glue calls them in the order of the operation's `security` list (OR across entries): returning
- * passes, throwing tries the next. They run as preHandler, after body validation.
+ * passes, throwing tries the next. They run before the body is read (src/app.ts, mountSpec).
  *
  * Every failure is a new error object. Glue collects them into the request's SecurityError, and
  * the error handler logs that with its causes when one of them is a 5xx; pino's serializer tags
@@ -13,7 +14,10 @@ import type { Authenticator } from '../services/user-authentication.js';
  * the request answered Fastify's own 500 (FST_ERR_FAILED_ERROR_SERIALIZATION) instead of a 503.
  */
 export class SecurityHandlers {
-  constructor(private readonly auth: Authenticator) {}
+  constructor(
+    private readonly auth: Authenticator,
+    private readonly clients: ClientAuthentication,
+  ) {}
 
   async BasicAuth(request: FastifyRequest): Promise<void> {
     request.caller = await this.auth.authenticateBasic(request.headers.authorization, request.ip);
@@ -32,8 +36,12 @@ export class SecurityHandlers {
   }
 
   /**
-   * The OAuth2 endpoints' client authentication. It decides nothing here: those endpoints verify
-   * the client themselves, so that a failure is RFC 6749's invalid_client rather than a glue 401.
+   * The OAuth2 endpoints' client authentication (client_secret_basic): the header's credential is
+   * verified from here, while the body is read. It never refuses a request itself: the operation
+   * judges it together with the body's client_secret_post fields (RFC 6749 §2.3: one method, not
+   * both), so that every failure is RFC 6749's invalid_client rather than a glue 401.
    */
-  async ClientBasic(): Promise<void> {}
+  async ClientBasic(request: FastifyRequest): Promise<void> {
+    request.clientBasic = this.clients.startBasic(request.headers.authorization) ?? null;
+  }
 }

@@ -13,7 +13,7 @@ import {
 } from '../domain/registration-rules.js';
 import { ForeignKeyViolation } from '../db/errors.js';
 import type { Application, Caller } from '../domain/types.js';
-import type { ApplicationRepository } from '../repositories/applications.js';
+import type { ApplicationPage, ApplicationRepository } from '../repositories/applications.js';
 import type { UserRepository } from '../repositories/users.js';
 
 /** The registration request after wire-level parsing (types checked, booleans coerced). */
@@ -41,6 +41,16 @@ export class RegistrationService {
     private readonly users: UserRepository,
     private readonly allowedGrantTypes: readonly string[],
   ) {}
+
+  /** The operator's view (the `dcr apps` commands): one app by its unique name. */
+  findByName(clientName: string): Promise<Application | undefined> {
+    return this.apps.findByName(clientName);
+  }
+
+  /** Ordered by creation; `offset` is 0-based. */
+  list(offset: number, limit: number): Promise<ApplicationPage> {
+    return this.apps.list(offset, limit);
+  }
 
   async register(caller: Caller, request: RegistrationRequest): Promise<RegistrationOutcome> {
     const owner = requireOwner(request.owner);

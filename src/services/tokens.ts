@@ -1,3 +1,4 @@
+import type { components } from '../../generated/platform-api.js';
 import { hash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type CryptoKey } from 'jose';
 import { pooledRandomBytes } from '../crypto/random.js';
@@ -13,14 +14,8 @@ export interface TokenSettings {
   refreshTtlSeconds: number;
 }
 
-/** RFC 6749 §5.1, in WSO2's key order. */
-export interface TokenResponse {
-  access_token: string;
-  refresh_token?: string;
-  scope: string;
-  token_type: 'Bearer';
-  expires_in: number;
-}
+/** RFC 6749 §5.1 (the object is built in WSO2's key order). */
+export type TokenResponse = components['schemas']['TokenResponse'];
 
 export interface IssueRequest {
   app: Client;

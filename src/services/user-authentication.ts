@@ -36,22 +36,17 @@ export function parseBearerAuthorization(header: string | undefined): string | u
  * which part was wrong (wso2-behavior.md §2).
  */
 export class Authenticator {
-  private tokens: TokenService | undefined;
-
   constructor(
     private readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
     private readonly superAdmin: string,
+    /** Verifies Bearer tokens (authenticateBearer). */
+    private readonly tokens: TokenService,
     private readonly cache: CredentialCache = new CredentialCache(0),
     private readonly throttle?: LoginThrottle,
     /** Re-applied to every Bearer token that needs apim:dcr:app_manage: a policy change takes effect at once. */
     private readonly appManagePolicy: AppManagePolicy = { anyone: true },
   ) {}
-
-  /** The token service verifies Bearer tokens; set after construction (they depend on each other). */
-  useTokens(tokens: TokenService): void {
-    this.tokens = tokens;
-  }
 
   isSuperAdmin(username: string): boolean {
     return username === this.superAdmin;
@@ -114,7 +109,7 @@ export class Authenticator {
    */
   async authenticateBearer(header: string | undefined, requiredScopes: readonly string[] = [APP_MANAGE_SCOPE]): Promise<Caller> {
     const token = parseBearerAuthorization(header);
-    if (!token || !this.tokens) throw unauthorized();
+    if (!token) throw unauthorized();
     const active = await this.tokens.resolveAccessToken(token);
     if (!active || !requiredScopes.every((scope) => active.scopes.includes(scope))) throw unauthorized();
     const caller = { userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(active.username) };

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import { loggerOptions } from '../../src/runtime/runtime.js';
+import { loggerOptions } from '../../src/runtime/server-options.js';
 import {
   freePort,
   freshDataDir,

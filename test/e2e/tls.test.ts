@@ -14,7 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { loadTls, StartupError } from '../../src/runtime/runtime.js';
+import { StartupError } from '../../src/runtime/runtime.js';
+import { loadTls } from '../../src/runtime/server-options.js';
 import { PROJECT_ROOT, WSO2_DOC_BODY, freePort, freshDataDir, startServer, stopGracefully } from '../fixtures/server-process.js';
 
 const run = promisify(execFile);

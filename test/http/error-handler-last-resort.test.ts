@@ -117,7 +117,7 @@ t.test('an error that cannot be classified or logged still answers the spec 500 
   });
   t.equal(scim.headers['content-type'], 'application/scim+json; charset=utf-8');
 
-  services.oauth.token = async () => {
+  services.tokenIssuance.token = async () => {
     throw unreadableError();
   };
   const token = await app.inject({

@@ -404,9 +404,9 @@ t.test("an application's own token and apim:dcr:app_manage (DCR_APP_TOKENS_MANAG
     const before = await ccToken(app);
     // A second instance over the same database, configured to deny it.
     const { buildApp } = await import('../../src/app.js');
-    const { createServices } = await import('../../src/runtime/runtime.js');
+    const { createServices } = await import('../../src/runtime/composition.js');
     const { TEST_SERVICE_CONFIG, FAST_HASHER } = await import('../fixtures/app.js');
-    const strictServices = createServices(db, secrets, { ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, FAST_HASHER);
+    const strictServices = createServices({ ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, { db, secrets, hasher: FAST_HASHER });
     const strict = await buildApp(strictServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER, docs: false });
     t.teardown(() => strict.close());
 

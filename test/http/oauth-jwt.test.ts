@@ -6,7 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
-import { createServices } from '../../src/runtime/runtime.js';
+import { createServices } from '../../src/runtime/composition.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const REGISTER = '/client-registration/v0.17/register';
@@ -212,7 +212,7 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
 
   t.test('a key rotated by another instance verifies here at once', async (t) => {
     // A second instance over the same database (and secret key), as behind a load balancer.
-    const otherServices = createServices(db, secrets, TEST_SERVICE_CONFIG, FAST_HASHER);
+    const otherServices = createServices(TEST_SERVICE_CONFIG, { db, secrets, hasher: FAST_HASHER });
     const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });
     t.teardown(() => other.close());
     const before = await passwordToken(other, jwtApp);

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { Database } from '../../src/db/database.js';
-import { createServices, databaseReadiness } from '../../src/runtime/runtime.js';
+import { createServices, databaseReadiness } from '../../src/runtime/composition.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { freePort } from '../fixtures/server-process.js';
@@ -84,7 +84,12 @@ t.test('readiness over an unreachable database, and before migrations ran: 503 w
   t.teardown(() => unreachable.close().catch(() => {}));
   // The services run over a real database; only readiness looks at the unreachable one.
   const { db } = await testDatabase(t);
-  const services = createServices(db, new SecretBox(Buffer.alloc(32, 7)), TEST_SERVICE_CONFIG, FAST_HASHER, databaseReadiness(unreachable, () => false));
+  const services = createServices(TEST_SERVICE_CONFIG, {
+    db,
+    secrets: new SecretBox(Buffer.alloc(32, 7)),
+    hasher: FAST_HASHER,
+    readiness: databaseReadiness(unreachable, () => false),
+  });
   const app = await buildApp(services, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });
   t.teardown(() => app.close());
 

@@ -20,7 +20,7 @@ import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { PasswordHasher } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { createServices } from '../../src/runtime/runtime.js';
+import { createServices } from '../../src/runtime/composition.js';
 import { ADMIN_AUTH, ADMIN_PASSWORD, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 
@@ -196,7 +196,7 @@ t.test('behind a proxy: with DCR_TRUST_PROXY failures count per client, without 
 t.test('timing: an unknown user costs what a wrong password costs (production scrypt)', async (t) => {
   const { db } = await testDatabase(t);
   const hasher = new PasswordHasher(); // the production cost
-  const services = createServices(db, new SecretBox(randomBytes(32)), TEST_SERVICE_CONFIG, hasher);
+  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(randomBytes(32)), hasher });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
   await services.keys.ensureKey();
   const app = await buildApp(services, { bodyLimit: 65536, logger: false, docs: false, publicUrl: ISSUER });

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { createServices } from '../../src/runtime/runtime.js';
+import { createServices } from '../../src/runtime/composition.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
@@ -129,7 +129,7 @@ t.test('Authenticator: 50 concurrent first logins of one user cost one hash', as
       return super.verify(password, stored);
     }
   }
-  const services = createServices(db, new SecretBox(randomBytes(32)), TEST_SERVICE_CONFIG, new CountingHasher({ ln: 12, r: 8, p: 1 }));
+  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
   const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(basic(ADMIN, ADMIN_PASSWORD))));
   t.strictSame(new Set(callers.map((caller) => caller.username)), new Set([ADMIN]), 'all 50 authenticated');

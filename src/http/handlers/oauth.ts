@@ -4,7 +4,9 @@ import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../../domain/scopes.js';
 import { OAuthError } from '../../domain/errors.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { KeyStore } from '../../services/signing-keys.js';
-import { SUPPORTED_GRANTS, type ClientCredentialsInput, type OAuthService } from '../../services/oauth.js';
+import type { ClientCredentialsInput } from '../../services/client-authentication.js';
+import type { TokenIntrospection } from '../../services/token-introspection.js';
+import { SUPPORTED_GRANTS, type TokenIssuance } from '../../services/token-issuance.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
 
 type OAuthOperations = Pick<
@@ -20,6 +22,7 @@ function clientCredentials(request: FastifyRequest, body: { client_id?: string; 
     clientId: body.client_id,
     clientSecret: body.client_secret,
     address: request.ip,
+    ...(request.clientBasic ? { basic: request.clientBasic } : {}),
   };
 }
 
@@ -31,7 +34,8 @@ function noStore(reply: FastifyReply): void {
 /** The key manager: /oauth2/token, /oauth2/introspect, /oauth2/revoke, /oauth2/jwks, RFC 8414 metadata. */
 export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   constructor(
-    private readonly oauth: OAuthService,
+    private readonly issuance: TokenIssuance,
+    private readonly introspection: TokenIntrospection,
     private readonly keys: KeyStore,
     private readonly issuer: string,
     private readonly metrics: Metrics,
@@ -41,7 +45,7 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     noStore(reply);
     const grant = request.body.grant_type;
     try {
-      const token = await this.oauth.token(clientCredentials(request, request.body), request.body);
+      const token = await this.issuance.token(clientCredentials(request, request.body), request.body);
       this.metrics.tokenRequest(grant, 'issued');
       return token;
     } catch (err) {
@@ -56,13 +60,13 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   ): Promise<Schemas['Introspection']> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
-    return this.oauth.introspect(clientCredentials(request, request.body), token, hint);
+    return this.introspection.introspect(clientCredentials(request, request.body), token, hint);
   }
 
   async revokeToken(request: OperationRequest<operations['revokeToken']>, reply: FastifyReply): Promise<undefined> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
-    await this.oauth.revoke(clientCredentials(request, request.body), token, hint);
+    await this.introspection.revoke(clientCredentials(request, request.body), token, hint);
     return undefined;
   }
 

@@ -1,0 +1,109 @@
+import type { components } from '../../generated/platform-api.js';
+import { grantScopes, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
+import type { Client } from '../domain/types.js';
+import { oauth } from '../domain/errors.js';
+import { isUnknownApplication } from '../repositories/tokens.js';
+import type { ClientAuthentication, ClientCredentialsInput } from './client-authentication.js';
+import type { TokenResponse, TokenService } from './tokens.js';
+import type { Authenticator } from './user-authentication.js';
+
+/** The grants this token endpoint implements. */
+export const SUPPORTED_GRANTS = ['password', 'client_credentials', 'refresh_token'] as const;
+
+type TokenForm = components['schemas']['TokenRequest'];
+
+/** The token endpoint (RFC 6749 §3.2): each grant's rules, over an authenticated client. */
+export class TokenIssuance {
+  constructor(
+    private readonly clients: ClientAuthentication,
+    private readonly users: Authenticator,
+    private readonly tokens: TokenService,
+    private readonly appManagePolicy: AppManagePolicy,
+  ) {}
+
+  async token(input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
+    const app = await this.clients.authenticate(input);
+    try {
+      return await this.grant(app, form, input.address);
+    } catch (err) {
+      if (!isUnknownApplication(err)) throw err;
+      // The app's row is gone (deleted by hand: the API deletes no app), so is the client.
+      this.clients.forget(input);
+      throw oauth.invalidClient();
+    }
+  }
+
+  private grant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
+    const grant = form.grant_type;
+    if (!grant) throw oauth.invalidRequest('grant_type is required');
+    if (!(SUPPORTED_GRANTS as readonly string[]).includes(grant)) {
+      throw oauth.unsupportedGrantType(`Unsupported grant_type value '${grant}'`);
+    }
+    if (!app.grantTypes.includes(grant)) {
+      throw oauth.unauthorizedClient(`The application is not allowed to use the ${grant} grant`);
+    }
+    switch (grant) {
+      case 'password':
+        return this.passwordGrant(app, form, address);
+      case 'client_credentials':
+        return this.clientCredentialsGrant(app, form);
+      default:
+        return this.refreshGrant(app, form);
+    }
+  }
+
+  private withRefresh(app: Client): boolean {
+    // WSO2 issues refresh tokens only to apps registered for the refresh_token grant.
+    return app.grantTypes.includes('refresh_token');
+  }
+
+  private async passwordGrant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
+    if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
+    const user = await this.users.verifyPassword(form.username, form.password, address);
+    if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
+    const scopes = grantScopes(
+      parseScopeParameter(form.scope),
+      { username: user.username, isSuperAdmin: this.users.isSuperAdmin(user.username) },
+      this.appManagePolicy,
+    );
+    return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app) });
+  }
+
+  private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
+    // The token acts for the app's owner (wso2-behavior.md §6); an app is deleted with its owner (migration 006).
+    // The scopes depend on the owner's name alone, so the owner is looked up by the token's INSERT
+    // (one round trip fewer than a lookup first; same answers). RFC 6749 §4.4.3: no refresh token.
+    const scopes = grantScopes(
+      parseScopeParameter(form.scope),
+      { username: app.owner, isSuperAdmin: this.users.isSuperAdmin(app.owner), application: true },
+      this.appManagePolicy,
+    );
+    const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials' });
+    if (!token) throw oauth.invalidGrant(`The application's owner '${app.owner}' no longer exists`);
+    return token;
+  }
+
+  private async refreshGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
+    if (!form.refresh_token) throw oauth.invalidRequest('refresh_token is required');
+    const current = await this.tokens.resolveRefreshToken(form.refresh_token);
+    if (current && current.appId === app.id) {
+      const scopes = narrowScopes(current.scopes, parseScopeParameter(form.scope));
+      if (!scopes) throw oauth.invalidScope('The requested scope exceeds the scope granted by the refresh token');
+      const consumed = await this.tokens.consumeRefreshToken(form.refresh_token, app);
+      if (consumed.outcome === 'consumed') {
+        return this.tokens.issue({
+          app,
+          user: { id: consumed.token.userId, username: consumed.token.username },
+          scopes,
+          grantType: 'refresh_token',
+          withRefreshToken: true,
+          familyId: consumed.token.familyId,
+        });
+      }
+    } else if (!current) {
+      // Not active: a replay of a used token revokes its whole family (RFC 6819 §5.2.2.3).
+      await this.tokens.consumeRefreshToken(form.refresh_token, app);
+    }
+    throw oauth.invalidGrant('Invalid, expired, revoked or already used refresh token');
+  }
+}
