@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { BatcherOptions } from './batcher.js';
+import { Batcher, lookupBatcher, type BatcherOptions, type ItemFailure } from './batcher.js';
 import { DatabaseUnavailable, mapConnectError, mapQueryError } from './errors.js';
 
 export interface DatabaseOptions {
@@ -25,14 +25,13 @@ export interface NamedStatement {
 export class Database {
   readonly pool: pg.Pool;
   /**
-   * What every batched statement of the repositories (src/db/batcher.ts) shares: a call gets its
-   * answer, or a 503, within the bound of one statement (query_timeout below), however long the
-   * queue of calls in front of it.
+   * What every coalesced statement (coalesce, lookup) shares: a call gets its answer, or a 503,
+   * within the bound of one statement (query_timeout below), however long the queue in front of it.
    */
-  readonly batching: Pick<BatcherOptions, 'deadlineMs' | 'onDeadline'>;
+  private readonly deadline: Pick<BatcherOptions, 'deadlineMs' | 'onDeadline'>;
 
   constructor(options: DatabaseOptions) {
-    this.batching = {
+    this.deadline = {
       deadlineMs: options.timeoutMs + 1_000,
       onDeadline: () => new DatabaseUnavailable(new Error(`no answer from the database within ${options.timeoutMs + 1_000} ms`)),
     };
@@ -135,6 +134,28 @@ export class Database {
       release(err || failed);
     };
     return client;
+  }
+
+  /**
+   * The hot paths' write coalescing (src/db/batcher.ts): the calls of a burst go to PostgreSQL as
+   * one set-based statement, `run(items)`, which answers each item in order. A burst of one is a
+   * batch of one: the same statement, so there is no single-row twin to keep in step.
+   */
+  coalesce<I, O>(run: (items: I[]) => Promise<(O | ItemFailure)[]>, options: Omit<BatcherOptions, 'deadlineMs' | 'onDeadline'> = {}): (item: I) => Promise<O> {
+    const batcher = new Batcher(run, { ...options, ...this.deadline });
+    return (item) => batcher.load(item);
+  }
+
+  /**
+   * Lookups by key, coalesced: one run of `statement` (its one parameter an array of keys) for the
+   * distinct keys of a burst; each call gets the row whose `keyOf` is its key, or undefined.
+   */
+  lookup<R extends pg.QueryResultRow>(statement: NamedStatement, keyOf: (row: R) => string): (key: string) => Promise<R | undefined> {
+    const batcher = lookupBatcher(async (keys: string[]) => {
+      const { rows } = await this.query<R>(statement, [keys]);
+      return new Map(rows.map((row) => [keyOf(row), row]));
+    }, this.deadline);
+    return (key) => batcher.load(key);
   }
 
   async ping(): Promise<void> {

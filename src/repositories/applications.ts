@@ -1,5 +1,5 @@
 import type { SecretBox } from '../crypto/secret-box.js';
-import { Batcher, ItemFailure, lookupBatcher } from '../db/batcher.js';
+import { ItemFailure } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
 import { DatabaseUnavailable } from '../db/errors.js';
 import { YoungTableAnalyzer } from '../db/young-table.js';
@@ -8,11 +8,6 @@ import type { Application, NewApplication } from '../domain/types.js';
 export interface ApplicationRepository {
   findByName(clientName: string): Promise<Application | undefined>;
   findByClientId(clientId: string): Promise<Application | undefined>;
-  /**
-   * Inserts the app unless its name is taken; undefined when it was (the caller then reads the
-   * winner). One statement, so concurrent first registrations of a name cannot both insert.
-   */
-  insertIfNameFree(app: NewApplication): Promise<Application | undefined>;
   /**
    * The registration's one round trip: inserts the app unless its name is taken, else returns the
    * app stored under that name (`created` says which). Undefined only when the name was taken by
@@ -50,41 +45,21 @@ const COLUMNS = `id, client_id, client_secret_enc, client_name, owner, owner_id,
 
 // The statements of /register and of every client authentication: prepared once per connection.
 const BY_NAME: NamedStatement = { name: 'application_by_name', text: `SELECT ${COLUMNS} FROM applications WHERE client_name = $1` };
-const BY_CLIENT_ID: NamedStatement = { name: 'application_by_client_id', text: `SELECT ${COLUMNS} FROM applications WHERE client_id = $1` };
 const BY_CLIENT_IDS: NamedStatement = {
   name: 'applications_by_client_id',
   text: `SELECT ${COLUMNS} FROM applications WHERE client_id = ANY($1::text[])`,
 };
-// One statement, two outcomes. The stored app under the name if the statement's snapshot has one
-// (then nothing is inserted: the INSERT's SELECT yields no row, as cheap as a plain read), else the
-// row inserted. ON CONFLICT DO NOTHING covers a name another transaction inserts concurrently: the
-// INSERT waits for it and, if it commits, skips; being newer than this statement's snapshot, that
-// row is in neither branch, hence no row at all (the caller re-reads with a new statement).
-const INSERT_OR_FIND: NamedStatement = {
-  name: 'application_insert_or_find',
-  text: `WITH existing AS (
-      SELECT ${COLUMNS} FROM applications WHERE client_name = $4
-    ),
-    inserted AS (
-      INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-        saas_app, token_type, user_store_domain_in_subject, owner_id)
-      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (SELECT 1 FROM existing)
-      ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
-      RETURNING ${COLUMNS}
-    )
-    SELECT ${COLUMNS}, false AS created FROM existing
-    UNION ALL
-    SELECT ${COLUMNS}, true AS created FROM inserted`,
-};
-
-// INSERT_OR_FIND for the registrations of a burst at once (src/db/batcher.ts), with the same two
-// outcomes per name. The names are distinct (the caller folds repeats of a name into one item) and
-// sorted, and rows are inserted in that order: a statement waits at a name another uncommitted
-// statement inserted, so two statements taking the same names in different orders could each wait
+// The registrations of a burst in one statement (Database.coalesce), two outcomes per name: the
+// stored app under the name if the statement's snapshot has one (then nothing is inserted for it),
+// else the row inserted. ON CONFLICT DO NOTHING covers a name another transaction inserts
+// concurrently: the INSERT waits for it and, if it commits, skips; being newer than this
+// statement's snapshot, that row is in neither branch, hence no row at all for that name (the
+// caller re-reads with a new statement). The names are distinct (the caller folds repeats of a
+// name into one item) and sorted, and rows are inserted in that order: a statement waits at a
+// name another uncommitted statement inserted, so two statements taking the same names in different orders could each wait
 // for the other (deadlock, 40P01); in one order, one of them simply goes first.
-// Each column comes as one array; grant types, a list per row, as one space-separated string.
-const INSERT_OR_FIND_MANY: NamedStatement = {
-  name: 'application_insert_or_find_many',
+const INSERT_OR_FIND: NamedStatement = {
+  name: 'applications_insert_or_find',
   text: `WITH input AS (
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::boolean[], $9::text[], $10::boolean[], $11::uuid[]) WITH ORDINALITY
@@ -112,10 +87,10 @@ const INSERT_OR_FIND_MANY: NamedStatement = {
 type InsertOrFindResult = { application: Application; created: boolean } | undefined;
 
 export class PgApplicationRepository implements ApplicationRepository {
-  /** Registrations of a burst, one statement at a time (src/db/batcher.ts). */
-  private readonly registrations: Batcher<NewApplication, InsertOrFindResult>;
+  /** Registrations of a burst, one statement at a time. */
+  private readonly registrations: (app: NewApplication) => Promise<InsertOrFindResult>;
   /** The client authentications of a burst, one statement at a time. Rows, not apps: each call opens its own secret. */
-  private readonly byClientId: Batcher<string, ApplicationRow | undefined>;
+  private readonly byClientId: (clientId: string) => Promise<ApplicationRow | undefined>;
   /** The first burst of registrations on a fresh database gets statistics, hence index plans, at once. */
   private readonly young: YoungTableAnalyzer;
 
@@ -124,20 +99,15 @@ export class PgApplicationRepository implements ApplicationRepository {
     private readonly secrets: SecretBox,
   ) {
     this.young = new YoungTableAnalyzer(db, 'applications');
-    this.registrations = new Batcher<NewApplication, InsertOrFindResult>((apps) => this.insertOrFindMany(apps), {
-      ...db.batching,
+    this.registrations = db.coalesce((apps: NewApplication[]) => this.insertOrFindMany(apps), {
       // One statement out at a time: each registration statement waits for its commit's disk
       // flush, and the calls queued meanwhile make the next one larger, so a burst costs fewer
-      // statements and flushes. PostgreSQL CPU per registration fell by about a quarter in four
-      // A/B runs, throughput 1.00-1.18x (docs/performance.md).
+      // statements and flushes (measured in docs/performance.md).
       maxInFlight: 1,
       // A value PostgreSQL refuses in one registration must not fail the others of its batch.
       isolate: (err) => !(err instanceof DatabaseUnavailable),
     });
-    this.byClientId = lookupBatcher<string, ApplicationRow>(async (ids) => {
-      const { rows } = await this.db.query<ApplicationRow>(ids.length === 1 ? BY_CLIENT_ID : BY_CLIENT_IDS, ids.length === 1 ? ids : [ids]);
-      return new Map(rows.map((row) => [row.client_id, row]));
-    }, db.batching);
+    this.byClientId = db.lookup<ApplicationRow>(BY_CLIENT_IDS, (row) => row.client_id);
   }
 
   async findByName(clientName: string): Promise<Application | undefined> {
@@ -149,36 +119,12 @@ export class PgApplicationRepository implements ApplicationRepository {
 
   async findByClientId(clientId: string): Promise<Application | undefined> {
     if (clientId.includes('\u0000')) return undefined;
-    const row = await this.byClientId.load(clientId);
+    const row = await this.byClientId(clientId);
     return row && this.toApplication(row);
   }
 
-  async insertIfNameFree(app: NewApplication): Promise<Application | undefined> {
-    const { rows } = await this.db.query<ApplicationRow>(
-      `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, grant_types, callback_url,
-         saas_app, token_type, user_store_domain_in_subject, owner_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT ON CONSTRAINT applications_client_name_key DO NOTHING
-       RETURNING ${COLUMNS}`,
-      [
-        app.id,
-        app.clientId,
-        this.secrets.seal(app.clientSecret, app.clientId),
-        app.clientName,
-        app.owner,
-        app.grantTypes,
-        app.callbackUrl,
-        app.saasApp,
-        app.tokenType,
-        app.userStoreDomainInSubject,
-        app.ownerId,
-      ],
-    );
-    return rows[0] && this.toApplication(rows[0]);
-  }
-
   insertOrFind(app: NewApplication): Promise<InsertOrFindResult> {
-    return this.registrations.load(app);
+    return this.registrations(app);
   }
 
   /** insertOrFind for a batch: one statement for its distinct names, each call answered for its own. */
@@ -187,7 +133,7 @@ export class PgApplicationRepository implements ApplicationRepository {
     // the later calls get it as the stored app (what they would get one after the other).
     const first = new Map<string, NewApplication>();
     for (const app of apps) if (!first.has(app.clientName)) first.set(app.clientName, app);
-    // One order for every statement over several names (see INSERT_OR_FIND_MANY): code-unit order.
+    // One order for every statement over several names (see INSERT_OR_FIND): code-unit order.
     const distinct = [...first.values()].sort((a, b) => (a.clientName < b.clientName ? -1 : a.clientName > b.clientName ? 1 : 0));
     const byName = await this.insertOrFindDistinct(distinct);
     return apps.map((app) => this.outcome(app, first.get(app.clientName)!, byName.get(app.clientName)));
@@ -213,35 +159,21 @@ export class PgApplicationRepository implements ApplicationRepository {
   }
 
   private async insertOrFindDistinct(apps: NewApplication[]): Promise<Map<string, { row: ApplicationRow; created: boolean }>> {
-    const values =
-      apps.length === 1
-        ? [
-            apps[0]!.id,
-            apps[0]!.clientId,
-            this.secrets.seal(apps[0]!.clientSecret, apps[0]!.clientId),
-            apps[0]!.clientName,
-            apps[0]!.owner,
-            apps[0]!.grantTypes,
-            apps[0]!.callbackUrl,
-            apps[0]!.saasApp,
-            apps[0]!.tokenType,
-            apps[0]!.userStoreDomainInSubject,
-            apps[0]!.ownerId,
-          ]
-        : [
-            apps.map((app) => app.id),
-            apps.map((app) => app.clientId),
-            apps.map((app) => this.secrets.seal(app.clientSecret, app.clientId)),
-            apps.map((app) => app.clientName),
-            apps.map((app) => app.owner),
-            apps.map((app) => app.grantTypes.join(' ')),
-            apps.map((app) => app.callbackUrl),
-            apps.map((app) => app.saasApp),
-            apps.map((app) => app.tokenType),
-            apps.map((app) => app.userStoreDomainInSubject),
-            apps.map((app) => app.ownerId),
-          ];
-    const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(apps.length === 1 ? INSERT_OR_FIND : INSERT_OR_FIND_MANY, values);
+    // Each column as one array; grant types, a list per row, as one space-separated string.
+    const values = [
+      apps.map((app) => app.id),
+      apps.map((app) => app.clientId),
+      apps.map((app) => this.secrets.seal(app.clientSecret, app.clientId)),
+      apps.map((app) => app.clientName),
+      apps.map((app) => app.owner),
+      apps.map((app) => app.grantTypes.join(' ')),
+      apps.map((app) => app.callbackUrl),
+      apps.map((app) => app.saasApp),
+      apps.map((app) => app.tokenType),
+      apps.map((app) => app.userStoreDomainInSubject),
+      apps.map((app) => app.ownerId),
+    ];
+    const { rows } = await this.db.query<ApplicationRow & { created: boolean }>(INSERT_OR_FIND, values);
     this.young.recordInserts(rows.filter((row) => row.created).length);
     return new Map(rows.map((row) => [row.client_name, { row, created: row.created }]));
   }

@@ -55,17 +55,4 @@ export class PgSealedSecretRepository {
     ]);
     return rowCount === 1;
   }
-
-  /** How many envelopes each kid sealed, per column. */
-  async countByKid(): Promise<{ column: SealedColumn; kid: string; count: number }[]> {
-    const result: { column: SealedColumn; kid: string; count: number }[] = [];
-    for (const which of Object.keys(SEALED_COLUMNS) as SealedColumn[]) {
-      const c = SEALED_COLUMNS[which];
-      const { rows } = await this.db.query<{ kid: string; n: string }>(
-        `SELECT ${KID(c.column)} AS kid, count(*) AS n FROM ${c.table} GROUP BY 1 ORDER BY 1`,
-      );
-      for (const row of rows) result.push({ column: which, kid: row.kid, count: Number(row.n) });
-    }
-    return result;
-  }
 }

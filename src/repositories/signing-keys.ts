@@ -14,8 +14,6 @@ export interface SigningKeyRepository {
   listVerifying(graceSeconds: number): Promise<StoredSigningKey[]>;
   /** One key by kid, if it still verifies (see listVerifying). */
   findVerifying(kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined>;
-  /** The newest key that is not retired. */
-  current(): Promise<StoredSigningKey | undefined>;
   /** Inserts `key` and retires every other active key, in one transaction. */
   activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void>;
   /**
@@ -64,13 +62,6 @@ export class PgSigningKeyRepository implements SigningKeyRepository {
       `SELECT * FROM signing_keys
        WHERE kid = $1 AND (retired_at IS NULL OR retired_at > now() - make_interval(secs => $2))`,
       [kid, graceSeconds],
-    );
-    return rows[0] && toKey(rows[0]);
-  }
-
-  async current(): Promise<StoredSigningKey | undefined> {
-    const { rows } = await this.db.query<Row>(
-      'SELECT * FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid LIMIT 1',
     );
     return rows[0] && toKey(rows[0]);
   }

@@ -1,4 +1,3 @@
-import { Batcher, lookupBatcher } from '../db/batcher.js';
 import type { Database, NamedStatement, Queryable } from '../db/database.js';
 import { DatabaseUnavailable, ForeignKeyViolation } from '../db/errors.js';
 import { YoungTableAnalyzer } from '../db/young-table.js';
@@ -117,9 +116,8 @@ const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 
-// Every authenticated request runs one of these: prepared once per connection (the three-table
-// join costs PostgreSQL more to plan than to run).
-const ACCESS_BY_ID: NamedStatement = { name: 'access_token_by_id', text: `${ACCESS_SELECT} WHERE t.id = $1 AND ${ACTIVE}` };
+// Every authenticated request runs it: prepared once per connection (the three-table join costs
+// PostgreSQL more to plan than to run), coalesced (Database.lookup).
 const ACCESS_BY_IDS: NamedStatement = { name: 'access_tokens_by_id', text: `${ACCESS_SELECT} WHERE t.id = ANY($1::uuid[]) AND ${ACTIVE}` };
 const INSERT_ACCESS: NamedStatement = {
   name: 'access_token_insert',
@@ -127,7 +125,7 @@ const INSERT_ACCESS: NamedStatement = {
          VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))`,
 };
 /**
- * The client_credentials token's INSERT (one row, or one per token of a burst: one array per
+ * The client_credentials tokens' INSERT (one row per token of a burst, Database.coalesce: one array per
  * column, scopes as one space-separated string per row, a scope holding no space, RFC 6749 §3.3).
  * `asyncCommit`: the statement's own transaction commits without waiting for the WAL flush
  * (set_config(..., is_local) lasts until that transaction ends, and PostgreSQL reads
@@ -136,20 +134,15 @@ const INSERT_ACCESS: NamedStatement = {
  * of its last moments (DCR_TOKEN_COMMIT, docs/performance.md). The setting goes in the WHERE
  * clause so that it runs within the statement, only when there is a row to write.
  */
-export function insertAccessForUsername(batch: boolean, asyncCommit: boolean): NamedStatement {
-  const source = batch
-    ? `FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
-         JOIN users u ON u.username = i.username`
-    : `FROM (SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text, $6::timestamptz, $7::timestamptz)
-           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
-         JOIN users u ON u.username = i.username`;
+export function insertAccessForUsername(asyncCommit: boolean): NamedStatement {
   return {
-    name: `access_token${batch ? 's' : ''}_insert_for_username${asyncCommit ? '_async' : ''}`,
+    name: `access_tokens_insert_for_username${asyncCommit ? '_async' : ''}`,
     text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
          SELECT i.id, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
            COALESCE(i.issued_at, now())
-         ${source}
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
+         JOIN users u ON u.username = i.username
          ${asyncCommit ? "WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" : ''}
          RETURNING id`,
   };
@@ -221,12 +214,9 @@ export function isUnknownApplication(err: unknown): boolean {
 
 export class PgTokenRepository implements TokenRepository {
   // The statements of every Bearer authentication and every client_credentials token, one per
-  // burst of calls rather than one per call (src/db/batcher.ts).
-  private readonly accessById: Batcher<string, ActiveAccessToken | undefined>;
-  private readonly accessForUsername: Batcher<NewAccessForUsername, boolean>;
-
-  private readonly insertOne: NamedStatement;
-  private readonly insertMany: NamedStatement;
+  // burst of calls rather than one per call (Database.coalesce, Database.lookup).
+  private readonly accessById: (id: string) => Promise<AccessRow | undefined>;
+  private readonly accessForUsername: (token: NewAccessForUsername) => Promise<boolean>;
   /** The first burst of client_credentials tokens on a fresh database gets statistics at once. */
   private readonly young: YoungTableAnalyzer;
 
@@ -236,16 +226,11 @@ export class PgTokenRepository implements TokenRepository {
     options: { asyncCommit?: boolean } = {},
   ) {
     this.young = new YoungTableAnalyzer(db, 'access_tokens');
-    this.insertOne = insertAccessForUsername(false, options.asyncCommit ?? false);
-    this.insertMany = insertAccessForUsername(true, options.asyncCommit ?? false);
-    this.accessById = lookupBatcher<string, ActiveAccessToken>(async (ids) => {
-      const { rows } = await this.db.query<AccessRow>(ids.length === 1 ? ACCESS_BY_ID : ACCESS_BY_IDS, ids.length === 1 ? ids : [ids]);
-      return new Map(rows.map((row) => [row.id, toAccess(row)]));
-    }, db.batching);
-    this.accessForUsername = new Batcher<NewAccessForUsername, boolean>(
-      async (tokens) => {
-        if (tokens.length === 1) return [await this.insertOneAccessForUsername(tokens[0]!)];
-        const { rows } = await this.db.query<{ id: string }>(this.insertMany, [
+    this.accessById = db.lookup<AccessRow>(ACCESS_BY_IDS, (row) => row.id);
+    const insertForUsername = insertAccessForUsername(options.asyncCommit ?? false);
+    this.accessForUsername = db.coalesce(
+      async (tokens: NewAccessForUsername[]) => {
+        const { rows } = await this.db.query<{ id: string }>(insertForUsername, [
           tokens.map((token) => token.id),
           tokens.map((token) => token.appId),
           tokens.map((token) => token.username),
@@ -259,12 +244,10 @@ export class PgTokenRepository implements TokenRepository {
         return tokens.map((token) => inserted.has(token.id));
       },
       {
-        ...db.batching,
         // One INSERT out at a time. Each row's foreign keys take a KEY SHARE lock on its app's and
         // user's rows; two transactions holding it on the same row at once (a busy client's
         // tokens, two statements out) make PostgreSQL create a MultiXact for it. One at a time:
-        // no MultiXacts, a quarter fewer and larger statements, PostgreSQL CPU per token 12-19 %
-        // lower in three A/B runs, opaque tokens 1.04-1.13x (docs/performance.md).
+        // no MultiXacts, and fewer, larger statements (measured in docs/performance.md).
         maxInFlight: 1,
         // An app deleted meanwhile (a foreign key) fails its own token, not the batch's.
         isolate: (err) => !(err instanceof DatabaseUnavailable),
@@ -299,21 +282,7 @@ export class PgTokenRepository implements TokenRepository {
   }
 
   insertAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
-    return this.accessForUsername.load(token);
-  }
-
-  private async insertOneAccessForUsername(token: NewAccessForUsername): Promise<boolean> {
-    const { rowCount } = await this.db.query(this.insertOne, [
-      token.id,
-      token.appId,
-      token.username,
-      token.scopes.join(' '),
-      token.grantType,
-      token.expiresAt,
-      token.issuedAt ?? null,
-    ]);
-    this.young.recordInserts(rowCount ?? 0);
-    return rowCount === 1;
+    return this.accessForUsername(token);
   }
 
   async insertRefresh(token: NewRefreshToken): Promise<void> {
@@ -330,7 +299,8 @@ export class PgTokenRepository implements TokenRepository {
   async findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined> {
     if (!UUID.test(id)) return undefined;
     // Lower case, as PostgreSQL prints a uuid: the key the answer comes back under.
-    return this.accessById.load(id.toLowerCase());
+    const row = await this.accessById(id.toLowerCase());
+    return row && toAccess(row);
   }
 
   async findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined> {

@@ -1,4 +1,3 @@
-import { lookupBatcher, type Batcher } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
 import { UniqueViolation } from '../db/errors.js';
 import type { User } from '../domain/types.js';
@@ -34,8 +33,7 @@ interface UserRow {
 }
 
 const COLUMNS = 'id, username, password_hash, created_at, updated_at';
-/** Every Basic authentication and client_credentials grant runs it: prepared once per connection. */
-const BY_USERNAME: NamedStatement = { name: 'user_by_username', text: `SELECT ${COLUMNS} FROM users WHERE username = $1` };
+/** Every Basic authentication runs it: prepared once per connection, coalesced (Database.lookup). */
 const BY_USERNAMES: NamedStatement = { name: 'users_by_username', text: `SELECT ${COLUMNS} FROM users WHERE username = ANY($1::text[])` };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -50,20 +48,18 @@ function toUser(row: UserRow): User {
 }
 
 export class PgUserRepository implements UserRepository {
-  /** The lookups of a burst of authentications, one statement at a time (src/db/batcher.ts). */
-  private readonly byUsername: Batcher<string, User | undefined>;
+  /** The lookups of a burst of authentications, one statement at a time. */
+  private readonly byUsername: (username: string) => Promise<UserRow | undefined>;
 
   constructor(private readonly db: Database) {
-    this.byUsername = lookupBatcher<string, User>(async (names) => {
-      const { rows } = await this.db.query<UserRow>(names.length === 1 ? BY_USERNAME : BY_USERNAMES, names.length === 1 ? names : [names]);
-      return new Map(rows.map((row) => [row.username, toUser(row)]));
-    }, db.batching);
+    this.byUsername = db.lookup<UserRow>(BY_USERNAMES, (row) => row.username);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
     // No stored name holds NUL (PostgreSQL text cannot); asking would only fail with 22021.
     if (username.includes('\u0000')) return undefined;
-    return this.byUsername.load(username);
+    const row = await this.byUsername(username);
+    return row && toUser(row);
   }
 
   async findByUsernameIgnoringCase(username: string): Promise<User | undefined> {

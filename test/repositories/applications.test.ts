@@ -53,6 +53,12 @@ function countingSetup() {
   return { statements, repo: new PgApplicationRepository(counting, new SecretBox(randomBytes(32))) };
 }
 
+/** The app inserted under a free name, or undefined when the name was taken (insertOrFind's outcome, as a plain insert). */
+async function insertIfNameFree(repo: PgApplicationRepository, app: NewApplication) {
+  const outcome = await repo.insertOrFind(app);
+  return outcome?.created ? outcome.application : undefined;
+}
+
 t.test('insertIfNameFree returns the stored app, read back by findByName', async (t) => {
   const { repo } = setup();
   const app = newApp({
@@ -62,7 +68,7 @@ t.test('insertIfNameFree returns the stored app, read back by findByName', async
     tokenType: 'JWT',
     userStoreDomainInSubject: true,
   });
-  const inserted = await repo.insertIfNameFree(app);
+  const inserted = await insertIfNameFree(repo, app);
   t.ok(inserted);
   t.match(inserted, app, 'every field as given, the secret decrypted');
   t.type(inserted!.createdAt, Date);
@@ -76,7 +82,7 @@ t.test('insertIfNameFree returns the stored app, read back by findByName', async
 t.test('a null callback and default flags round-trip', async (t) => {
   const { repo } = setup();
   const app = newApp({ grantTypes: [] });
-  const inserted = await repo.insertIfNameFree(app);
+  const inserted = await insertIfNameFree(repo, app);
   t.equal(inserted?.callbackUrl, null);
   t.same(inserted?.grantTypes, []);
   t.equal(inserted?.saasApp, false);
@@ -87,8 +93,8 @@ t.test('a second insert of the same name returns undefined and leaves the first'
   const { repo } = setup();
   const first = newApp({ owner: 'alice' });
   const second = newApp({ owner: 'bob', grantTypes: ['password'], tokenType: 'JWT' });
-  t.ok(await repo.insertIfNameFree(first));
-  t.equal(await repo.insertIfNameFree(second), undefined);
+  t.ok(await insertIfNameFree(repo, first));
+  t.equal(await insertIfNameFree(repo, second), undefined);
   const stored = await repo.findByName(first.clientName);
   t.equal(stored?.id, first.id);
   t.equal(stored?.clientId, first.clientId);
@@ -101,7 +107,7 @@ t.test('a second insert of the same name returns undefined and leaves the first'
 t.test('names are unique exactly: other case and white space are other names', async (t) => {
   const { repo } = setup();
   for (const clientName of ['MyApp', 'myapp', 'MYAPP', 'MyApp ', ' MyApp']) {
-    t.ok(await repo.insertIfNameFree(newApp({ clientName })), JSON.stringify(clientName));
+    t.ok(await insertIfNameFree(repo, newApp({ clientName })), JSON.stringify(clientName));
   }
   t.equal(await repo.count(), 5);
 });
@@ -109,7 +115,7 @@ t.test('names are unique exactly: other case and white space are other names', a
 t.test('findByName is exact and case-sensitive', async (t) => {
   const { repo } = setup();
   const app = newApp({ clientName: 'MyApp' });
-  await repo.insertIfNameFree(app);
+  await insertIfNameFree(repo, app);
   t.equal((await repo.findByName('MyApp'))?.id, app.id);
   for (const other of ['myapp', 'MYAPP', 'MyApp ', 'MyAp', 'MyApp%', 'My_pp', '']) {
     t.equal(await repo.findByName(other), undefined, JSON.stringify(other));
@@ -125,7 +131,7 @@ t.test('findByName of an unknown name is undefined', async (t) => {
 t.test('the secret is stored encrypted and decrypted on read', async (t) => {
   const { repo, secrets } = setup();
   const app = newApp();
-  await repo.insertIfNameFree(app);
+  await insertIfNameFree(repo, app);
   const { rows } = await db.query<{ client_secret_enc: string }>(
     'SELECT client_secret_enc FROM applications WHERE client_name = $1',
     [app.clientName],
@@ -145,8 +151,8 @@ t.test('an envelope copied onto another row does not open', async (t) => {
   const { repo } = setup();
   const a = newApp({ clientName: 'a' });
   const b = newApp({ clientName: 'b' });
-  await repo.insertIfNameFree(a);
-  await repo.insertIfNameFree(b);
+  await insertIfNameFree(repo, a);
+  await insertIfNameFree(repo, b);
   await db.query(
     `UPDATE applications SET client_secret_enc = (SELECT client_secret_enc FROM applications WHERE client_name = 'a')
      WHERE client_name = 'b'`,
@@ -157,7 +163,7 @@ t.test('an envelope copied onto another row does not open', async (t) => {
 
 t.test('a repository with another key cannot read the secrets, and says why', async (t) => {
   const { repo } = setup();
-  await repo.insertIfNameFree(newApp());
+  await insertIfNameFree(repo, newApp());
   const otherKey = new PgApplicationRepository(db, new SecretBox(randomBytes(32)));
   await t.rejects(otherKey.findByName('rest_api_publisher'), /No key with id .* in the keyring/);
 });
@@ -165,7 +171,7 @@ t.test('a repository with another key cannot read the secrets, and says why', as
 t.test('concurrent first inserts of one name: exactly one wins', async (t) => {
   const { repo } = setup();
   const attempts = Array.from({ length: 20 }, (_, i) => newApp({ clientName: 'contested', owner: `user${i}` }));
-  const results = await Promise.all(attempts.map((app) => repo.insertIfNameFree(app)));
+  const results = await Promise.all(attempts.map((app) => insertIfNameFree(repo, app)));
   const winners = results.filter((result) => result !== undefined);
   t.equal(winners.length, 1, 'one defined result');
   t.equal(results.filter((result) => result === undefined).length, 19, 'nineteen undefined');
@@ -178,7 +184,7 @@ t.test('concurrent first inserts of one name: exactly one wins', async (t) => {
 t.test('concurrent inserts of different names all succeed', async (t) => {
   const { repo } = setup();
   const apps = Array.from({ length: 20 }, (_, i) => newApp({ clientName: `app ${i}` }));
-  const results = await Promise.all(apps.map((app) => repo.insertIfNameFree(app)));
+  const results = await Promise.all(apps.map((app) => insertIfNameFree(repo, app)));
   t.ok(results.every((result) => result !== undefined));
   t.equal(await repo.count(), 20);
 });
@@ -187,8 +193,8 @@ t.test('a clash on client id is an error, not a silent undefined', async (t) => 
   // ON CONFLICT names only the client name constraint: another unique violation must surface.
   const { repo } = setup();
   const first = newApp({ clientName: 'one' });
-  await repo.insertIfNameFree(first);
-  await t.rejects(repo.insertIfNameFree(newApp({ clientName: 'two', clientId: first.clientId })), {
+  await insertIfNameFree(repo, first);
+  await t.rejects(insertIfNameFree(repo, newApp({ clientName: 'two', clientId: first.clientId })), {
     name: 'UniqueViolation',
     constraint: 'applications_client_id_key',
   });

@@ -61,9 +61,9 @@ t.test("the statement's transaction commits asynchronously, and only when asked"
     [false, 'on'],
   ] as const) {
     const row = token();
-    const values = [row.id, row.appId, row.username, 'default', row.grantType, row.expiresAt, row.issuedAt];
+    const values = [[row.id], [row.appId], [row.username], ['default'], [row.grantType], [row.expiresAt], [row.issuedAt]];
     await client.query('BEGIN');
-    const { rowCount } = await client.query({ ...insertAccessForUsername(false, asyncCommit), values });
+    const { rowCount } = await client.query({ ...insertAccessForUsername(asyncCommit), values });
     t.equal(rowCount, 1);
     const { rows } = await client.query<{ value: string }>("SELECT current_setting('synchronous_commit') AS value");
     t.equal(rows[0]!.value, inside, `asyncCommit ${asyncCommit}: synchronous_commit ${inside} for the commit of this transaction`);
