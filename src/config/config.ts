@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import envSchema from 'env-schema';
 import { DEFAULT_ALLOWED_GRANT_TYPES } from '../domain/registration-rules.js';
+import { ConfigError } from './config-error.js';
+import { previousSecretKeysSetting, secretKeySetting } from './secret-keys.js';
 import { SETTING_NAMES, SETTINGS_SCHEMA } from './settings.js';
 
 /**
@@ -61,10 +63,6 @@ export interface Config {
   tls: { certFile: string; keyFile: string } | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 /** What env-schema returns for SETTINGS_SCHEMA: the values typed, the defaults filled in. */
 interface RawEnv {
   PORT?: number;
@@ -96,17 +94,6 @@ interface RawEnv {
   DCR_METRICS: boolean;
   TLS_CERT_FILE?: string;
   TLS_KEY_FILE?: string;
-}
-
-/** Parses a 256-bit key; undefined when it is not exactly 32 bytes in one of the accepted encodings. */
-export function parseSecretKey(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
-  if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(trimmed)) {
-    const key = Buffer.from(trimmed, 'base64');
-    if (key.length === 32) return key;
-  }
-  return undefined;
 }
 
 const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -148,31 +135,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     throw new ConfigError(`Invalid configuration: ${(err as Error).message}`);
   }
 
-  let secretKey: Buffer | undefined;
-  if (raw.DCR_SECRET_KEY !== undefined) {
-    secretKey = parseSecretKey(raw.DCR_SECRET_KEY);
-    if (!secretKey) {
-      throw new ConfigError(
-        'Invalid configuration: DCR_SECRET_KEY must be 32 random bytes, as 64 hex characters or ' +
-          'base64 (generate one with: openssl rand -base64 32)',
-      );
-    }
-  }
-
-  const previousSecretKeys: Buffer[] = [];
-  if (raw.DCR_SECRET_KEY_PREVIOUS !== undefined) {
-    const texts = raw.DCR_SECRET_KEY_PREVIOUS.split(',').map((text) => text.trim()).filter(Boolean);
-    for (const [index, text] of texts.entries()) {
-      const key = parseSecretKey(text);
-      if (!key) {
-        throw new ConfigError(
-          `Invalid configuration: DCR_SECRET_KEY_PREVIOUS holds an invalid key (number ${index + 1}): each must be ` +
-            '32 bytes as 64 hex characters or base64, separated by commas',
-        );
-      }
-      previousSecretKeys.push(key);
-    }
-  }
+  const secretKey = secretKeySetting(raw.DCR_SECRET_KEY);
+  const previousSecretKeys = previousSecretKeysSetting(raw.DCR_SECRET_KEY_PREVIOUS);
 
   let allowedGrantTypes: readonly string[] = DEFAULT_ALLOWED_GRANT_TYPES;
   if (raw.DCR_ALLOWED_GRANT_TYPES !== undefined) {

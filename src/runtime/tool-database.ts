@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { ConfigError, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/config-error.js';
 import { loadOrCreateKeyFile, loadPreviousKeys } from '../crypto/key-file.js';
 import { Database } from '../db/database.js';
 import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';

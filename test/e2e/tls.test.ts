@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/config-error.js';
 import { loadTls, StartupError } from '../../src/runtime/runtime.js';
 import { PROJECT_ROOT, WSO2_DOC_BODY, freePort, freshDataDir, startServer, stopGracefully } from '../fixtures/server-process.js';
 
