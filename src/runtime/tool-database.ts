@@ -3,7 +3,9 @@ import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadOrCreateKeyFile, loadPreviousKeys } from '../crypto/key-file.js';
 import { Database } from '../db/database.js';
-import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';
+import { attachRunningCluster } from '../embedded/attach.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';
+import { DataDirInUseError, dataDirHolder } from '../embedded/data-dir-lock.js';
 
 /**
  * How a tool (the `dcr` CLI, `npm run migrate`) reached the database:
