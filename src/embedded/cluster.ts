@@ -76,24 +76,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const orphan = await stopCluster(cluster, 15_000);
     if (orphan !== undefined) log(`stopped an orphaned embedded postgres (PID ${orphan}) left by a previous run`);
     await removeStaleSockets(pgDir);
-    // The port is the kernel's pick of a moment ago, from the range it also hands to outgoing
-    // connections and to other programs' port-0 listens: on a busy machine one of them can take it
-    // before postgres binds, and postgres then exits. Only then is another port worth a try.
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await pickPort();
-      // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
-      // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
-      // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
-      // enough to re-plan their statements (migration 003).
-      const settings = [`port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`, 'autovacuum_naptime=10s'];
-      if (await startCluster(cluster, settings)) break;
-      if (attempt < 3 && !(await canListen(port))) {
-        log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
-        continue;
-      }
-      throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(pgDir)}):\n${await logTail(pgDir)}`);
-    }
+    const port = await startOnAFreePort(cluster, pickPort, log);
     const socketDir = socketDirFor(pgDir, port);
 
     const base = serverUrlOf(password, port);
@@ -116,6 +99,29 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } catch (err) {
     await lock.release();
     throw err;
+  }
+}
+
+/**
+ * Starts the postmaster on a port from `pickPort` and resolves with it. The port is the kernel's
+ * pick of a moment ago, from the range it also hands to outgoing connections and to other
+ * programs' port-0 listens: on a busy machine one of them can take it before postgres binds, and
+ * postgres then exits. Only then is another port worth a try, up to three in all.
+ */
+async function startOnAFreePort(cluster: Cluster, pickPort: () => Promise<number>, log: (message: string) => void): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
+    // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
+    // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
+    // enough to re-plan their statements (migration 003).
+    const settings = [`port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${socketDirFor(cluster.pgDir, port) ?? ''}`, 'autovacuum_naptime=10s'];
+    if (await startCluster(cluster, settings)) return port;
+    if (attempt < 3 && !(await canListen(port))) {
+      log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
+      continue;
+    }
+    throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(cluster.pgDir)}):\n${await logTail(cluster.pgDir)}`);
   }
 }
 
