@@ -287,7 +287,7 @@ function routeConnect(app: FastifyInstance): void {
 }
 
 /**
- * AJV's options for request validation, chosen on purpose (toolchain notes §8): numbers and
+ * AJV's options for request validation, chosen on purpose: numbers and
  * booleans become strings where the spec says string (Jackson does the same for WSO2's DCR body;
  * query and path parameters are text anyway), but arrays and objects never do; unknown keys are
  * kept so that additionalProperties: false rejects them.

@@ -10,7 +10,8 @@
  * The database commands are in src/cli/commands.ts.
  */
 import { Command, Option, type Help } from 'commander';
-import { settingsMarkdown, settingsText, SETTINGS } from './config/config.js';
+import { SETTINGS } from './config/settings.js';
+import { settingsMarkdown, settingsText } from './config/settings-docs.js';
 import { DatabaseUnavailable } from './db/errors.js';
 import { isEntryPoint } from './runtime/entry-point.js';
 import { ApiError } from './domain/errors.js';

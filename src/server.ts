@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './runtime/entry-point.js';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { loadConfig } from './config/config.js';
+import { ConfigError } from './config/config-error.js';
 import { createTokenPurger } from './runtime/composition.js';
 import { startRuntime, StartupError } from './runtime/runtime.js';
 import { loadTls, loggerOptions } from './runtime/server-options.js';

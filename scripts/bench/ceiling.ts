@@ -3,7 +3,7 @@
  * machine. A bare Fastify app in one node process (the server's process model) that validates the
  * request body against the same DCR schema (read from spec/wso2-dcr-api.yaml, same AJV options as
  * src/app.ts) and does one INSERT into the server's `applications` table (its migrations), through
- * a pg pool of the server's default size (10), on the same embedded PostgreSQL binary (src/embedded/cluster.ts).
+ * a pg pool of the server's default size (10), on the same embedded PostgreSQL binary (src/embedded/postgres-package.ts).
  * No authentication, no encryption, no logging, no metrics: what is left is parsing, validation,
  * one durable write and the reply.
  *

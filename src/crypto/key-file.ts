@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { parseSecretKey } from '../config/config.js';
+import { parseSecretKey } from '../config/secret-keys.js';
 
 /**
  * The embedded default's encryption key: generated once into the data folder, owner-only, so that

@@ -4,8 +4,8 @@ const WSO2_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 /**
  * Random bytes are drawn from the CSPRNG 4 KiB at a time and each is used once, as Node's own
- * randomUUID() does: one call into OpenSSL per few dozen tokens or IVs instead of one each (on the
- * reference machine that call cost 20 µs, more than the rest of the token's making).
+ * randomUUID() does: one call into OpenSSL per few dozen tokens or IVs instead of one each, a call
+ * that costs more than the rest of a token's making.
  */
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;

@@ -42,10 +42,9 @@ export class Database {
       // Connections once opened stay open (0: no idle timeout), as in a fixed-size pool. Closing
       // them after 30 s of quiet made the first burst after every quiet spell (a CI pipeline
       // registering its apps minutes apart) open them again: a SCRAM exchange and a new backend
-      // with cold catalogue and plan caches each. In the benchmark, the round after a 40-48 s
-      // pause ran at a median 0.72 of the next, at 1.3-1.4x the PostgreSQL CPU per registration;
-      // with connections kept, at 0.99 and 1.05 (docs/performance.md, Sixth pass). A connection
-      // the server drops (restart, idle_session_timeout) errors while idle and leaves the pool.
+      // with cold catalogue and plan caches each, so that burst ran slower than the next
+      // (docs/performance.md, Sixth pass). A connection the server drops (restart,
+      // idle_session_timeout) errors while idle and leaves the pool.
       idleTimeoutMillis: 0,
       // Server-side bound (57014 → 503) and client-side bound for a dead peer that never answers.
       statement_timeout: options.timeoutMs,

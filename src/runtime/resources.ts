@@ -1,9 +1,12 @@
 import path from 'node:path';
-import { ConfigError, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/config-error.js';
 import { loadOrCreateKeyFile, loadPreviousKeys, readKeyFilesSync } from '../crypto/key-file.js';
 import { SecretBox, type Keyring } from '../crypto/secret-box.js';
 import { Database } from '../db/database.js';
-import { attachRunningCluster, DataDirInUseError, dataDirHolder, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';
+import { attachRunningCluster } from '../embedded/attach.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../embedded/cluster.js';
+import { DataDirInUseError, dataDirHolder } from '../embedded/data-dir-lock.js';
 
 /**
  * What a process opens before it can build its services: the database and the secret key. The

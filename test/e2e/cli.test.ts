@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { basicAuth, createDcrClient, createPlatformClient } from '../../src/client.js';
-import { settingsMarkdown } from '../../src/config/config.js';
+import { settingsMarkdown } from '../../src/config/settings-docs.js';
 import { freshDataDir, PROJECT_ROOT, runCli, startServer, type CliResult } from '../fixtures/dcr-process.js';
 
 const ADMIN_PASSWORD = 'cli-e2e-Admin-1';
@@ -34,7 +34,7 @@ async function postmasterPid(dataDir: string): Promise<string | undefined> {
   return text?.split('\n')[0];
 }
 
-t.test("the README's settings table is the one generated from src/config/config.ts", async (t) => {
+t.test("the README's settings table is the one generated from src/config/settings.ts", async (t) => {
   const readme = await fs.readFile(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
   const generated = /<!-- settings:begin[^\n]*-->\n([\s\S]*?)<!-- settings:end -->/.exec(readme)?.[1];
   t.equal(generated?.trimEnd(), settingsMarkdown(), 'regenerate it with: npm run -s dcr -- settings --markdown');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { attachRunningCluster } from '../../src/embedded/cluster.js';
+import { attachRunningCluster } from '../../src/embedded/attach.js';
 import { runCli } from '../fixtures/dcr-process.js';
 import { E2E_ADMIN, basicAuth, freshDataDir, startReady, waitExit, type ServerProcess } from '../fixtures/server-process.js';
 

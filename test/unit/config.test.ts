@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, loadConfig, parseSecretKey } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { parseSecretKey } from '../../src/config/secret-keys.js';
 import { DEFAULT_ALLOWED_GRANT_TYPES } from '../../src/domain/registration-rules.js';
 
 const CWD = '/srv/dcr';

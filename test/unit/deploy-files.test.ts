@@ -5,14 +5,14 @@
  * production dependencies only, non-root, WSO2's port, `npm start`'s command, compose's healthcheck,
  * the files of every npm script the README has image users run, a Node that `engines` allows),
  * package.json's `engines` (which no installed package's own `engines` contradicts) and
- * .env.example (exactly the settings of src/config/config.ts, each with its comment).
+ * .env.example (exactly the settings of src/config/settings.ts, each with its comment).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import t from 'tap';
 import { parse } from 'yaml';
-import { SETTINGS } from '../../src/config/config.js';
+import { SETTINGS } from '../../src/config/settings.js';
 import { PROJECT_ROOT } from '../fixtures/dcr-process.js';
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
@@ -268,7 +268,7 @@ t.test('the README states the engines of package.json and the Node of the Docker
   t.notMatch(readme, /Node(\.js)? 20\.11\b/, 'no word of Node 20.11 any more, which engines no longer allows');
 });
 
-t.test('.env.example documents exactly the settings of src/config/config.ts, each with a comment', async (t) => {
+t.test('.env.example documents exactly the settings of src/config/settings.ts, each with a comment', async (t) => {
   const lines = read('.env.example').split('\n');
   const keys: string[] = [];
   lines.forEach((line, index) => {

@@ -1,9 +1,9 @@
 /**
- * Where the embedded cluster puts its Unix socket (src/embedded/cluster.ts socketDirFor): in its own
+ * Where the embedded cluster puts its Unix socket (src/embedded/socket.ts socketDirFor): in its own
  * data folder when the socket's path fits sun_path and needs no quoting, else nowhere (TCP).
  */
 import t from 'tap';
-import { socketDirFor } from '../../src/embedded/cluster.js';
+import { socketDirFor } from '../../src/embedded/socket.js';
 
 t.test('a short, plain data folder holds the socket', async (t) => {
   t.equal(socketDirFor('/tmp/dcr/pg', 54321, 'linux'), '/tmp/dcr/pg');

@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/config-error.js';
 import { loadOrCreateKeyFile, loadPreviousKeys, readKeyFilesSync, rotateKeyFile } from '../../src/crypto/key-file.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 
