@@ -331,6 +331,29 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Not Implemented. The operation's handler is not written yet: `npm run generate` put a stub
+         *     in its place (src/http/handlers/scaffold/), and the stub answers this. No operation in this
+         *     file lists it: the served document (`/docs/json`) adds it to exactly the operations a stub
+         *     answers, for as long as it does.
+         */
+        NotImplemented: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": 501,
+                 *       "message": "Not Implemented",
+                 *       "description": "The operation registerApplication is not implemented yet",
+                 *       "moreInfo": "",
+                 *       "error": []
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;

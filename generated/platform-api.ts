@@ -540,6 +540,21 @@ export interface components {
                 "application/json": components["schemas"]["OAuthError"];
             };
         };
+        /**
+         * @description Not Implemented (`server_error`), on an operation whose errors are RFC 6749's. The
+         *     operation's handler is not written yet: `npm run generate` put a stub in its place
+         *     (src/http/handlers/scaffold/), and the stub answers this. No operation in this file lists
+         *     it: the served document (`/docs/json`) adds it to exactly the operations a stub answers,
+         *     for as long as it does.
+         */
+        OAuthNotImplemented: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OAuthError"];
+            };
+        };
         /** @description Method Not Allowed. Any method but GET and HEAD on this path (OPTIONS too); `Allow` lists them. */
         MethodNotAllowed: {
             headers: {
@@ -575,6 +590,20 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description Not Implemented. The operation's handler is not written yet: `npm run generate` put a stub
+         *     in its place (src/http/handlers/scaffold/), and the stub answers this. No operation in this
+         *     file lists it: the served document (`/docs/json`) adds it to exactly the operations a stub
+         *     answers, for as long as it does.
+         */
+        NotImplemented: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -714,6 +743,22 @@ export interface components {
             headers: {
                 "Cache-Control": components["headers"]["ScimNoStore"];
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /**
+         * @description Not Implemented, on an operation whose errors are SCIM's (RFC 7644 §3.12). The operation's
+         *     handler is not written yet: `npm run generate` put a stub in its place
+         *     (src/http/handlers/scaffold/), and the stub answers this. No operation in this file lists
+         *     it: the served document (`/docs/json`) adds it to exactly the operations a stub answers,
+         *     for as long as it does.
+         */
+        ScimNotImplemented: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
                 [name: string]: unknown;
             };
             content: {

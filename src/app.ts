@@ -31,6 +31,8 @@ import { HealthHandlers, type Readiness } from './http/handlers/health.js';
 import { OAuthHandlers } from './http/handlers/oauth.js';
 import { platformService } from './http/handlers/platform.js';
 import { ScimHandlers } from './http/handlers/scim.js';
+import { scaffolds } from './http/handlers/scaffold/index.js';
+import { withScaffolds } from './http/handlers/scaffolding.js';
 import { SecurityHandlers } from './http/security.js';
 import type { Authenticator } from './services/user-authentication.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
@@ -420,7 +422,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
 
   const security = new SecurityHandlers(services.auth, services.clients);
   await app.register(async (scope) => {
-    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), new DcrService(services.registration, services.metrics), security, routeFormats);
+    // Each service with the handlers in src/http/handlers/scaffold/ (npm run generate) of its document.
+    const service = withScaffolds(scaffolds, 'wso2-dcr-api.yaml', new DcrService(services.registration, services.metrics), services);
+    await mountSpec(scope, loadSpec('wso2-dcr-api.yaml'), service, security, routeFormats);
   });
   await app.register(async (scope) => {
     scope.setValidatorCompiler(platformValidatorCompiler());
@@ -436,7 +440,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, services.issuer, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
-    await mountSpec(scope, loadSpec('platform-api.yaml'), service, security, routeFormats);
+    await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);
   });
   return app;
 }

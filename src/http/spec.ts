@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { scaffolds } from './handlers/scaffold/index.js';
+import { documentScaffolds } from './handlers/scaffolding.js';
 
 /** The contract files in spec/, read once per process. */
 export const SPEC_DIR = fileURLToPath(new URL('../../spec/', import.meta.url));
@@ -15,11 +17,14 @@ export interface OpenApiDocument {
 
 const cache = new Map<string, OpenApiDocument>();
 
-/** A fresh deep copy each call: glue and @fastify/swagger annotate the objects they are given. */
+/**
+ * A fresh deep copy each call: glue and @fastify/swagger annotate the objects they are given. With
+ * the 501 of each operation whose handler is still a scaffolded stub (src/http/handlers/scaffolding.ts).
+ */
 export function loadSpec(file: 'wso2-dcr-api.yaml' | 'platform-api.yaml'): OpenApiDocument {
   let doc = cache.get(file);
   if (!doc) {
-    doc = parse(readFileSync(new URL(file, `file://${SPEC_DIR}`), 'utf8')) as OpenApiDocument;
+    doc = documentScaffolds(scaffolds, file, parse(readFileSync(new URL(file, `file://${SPEC_DIR}`), 'utf8')) as OpenApiDocument);
     cache.set(file, doc);
   }
   return structuredClone(doc);
