@@ -1,47 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import { METHODS, ServerResponse, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import AjvCompiler from '@fastify/ajv-compiler';
-import Fastify, {
-  LogController,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifySchemaCompiler,
-  type FastifyServerOptions,
-  type HookHandlerDoneFunction,
-  type RouteOptions,
-} from 'fastify';
-import type { FastifyValidationResult } from 'fastify/types/schema.js';
-import openapiGlue from 'fastify-openapi-glue';
-import { coerceBooleanFields, readAsProperties, type PropertySchema } from './domain/wire-coercion.js';
-import { missingBody } from './domain/registration-rules.js';
-import { duplicateAuthorization, methodNotAllowed, notFound, shuttingDown, unsupportedMediaType } from './domain/errors.js';
-import './http/caller.js';
-import { refuseUnreadableBody, tellingForbiddenKeys } from './http/body-reading.js';
-import { DcrService } from './http/handlers/dcr.js';
-import { registerDocs } from './http/docs.js';
-import { clientErrorHandler } from './http/client-errors.js';
-import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
-import { errorHandler, RouteErrorFormats, type ErrorFormat } from './http/error-handler.js';
 import formbody from '@fastify/formbody';
-import helmet from 'helmet';
-import type { Metrics } from './observability/metrics.js';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { notFound, shuttingDown } from './domain/errors.js';
+import './http/caller.js';
+import { tellingForbiddenKeys } from './http/body-reading.js';
+import { clientErrorHandler } from './http/client-errors.js';
+import { registerDocs } from './http/docs.js';
+import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
+import { errorHandler, RouteErrorFormats } from './http/error-handler.js';
+import { DcrService } from './http/handlers/dcr.js';
 import { HealthHandlers, type Readiness } from './http/handlers/health.js';
 import { OAuthHandlers } from './http/handlers/oauth.js';
 import { platformService } from './http/handlers/platform.js';
-import { ScimHandlers } from './http/handlers/scim.js';
 import { scaffolds } from './http/handlers/scaffold/index.js';
 import { withScaffolds } from './http/handlers/scaffolding.js';
+import { ScimHandlers } from './http/handlers/scim.js';
+import { mountSpec, ROUTED_METHODS } from './http/mount-spec.js';
 import { SecurityHandlers } from './http/security.js';
-import type { Authenticator } from './services/user-authentication.js';
+import { apiSecurityHeaders, documentSecurityHeaders } from './http/security-headers.js';
+import { loadSpec } from './http/spec.js';
+import { AJV_OPTIONS, platformValidatorCompiler } from './http/validation.js';
+import type { Metrics } from './observability/metrics.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
-import type { TokenIntrospection } from './services/token-introspection.js';
-import type { TokenIssuance } from './services/token-issuance.js';
 import type { RegistrationService } from './services/registration.js';
 import type { KeyStore } from './services/signing-keys.js';
+import type { TokenIntrospection } from './services/token-introspection.js';
+import type { TokenIssuance } from './services/token-issuance.js';
+import type { Authenticator } from './services/user-authentication.js';
 import type { UserService } from './services/users.js';
-import { loadSpec, mountPrefix, type OpenApiDocument } from './http/spec.js';
 
 export interface AppServices {
   auth: Authenticator;
@@ -80,193 +68,9 @@ export interface AppOptions {
 /** Swagger UI's page, assets and documents (src/http/docs.ts). */
 const DOCS_PATH = /^\/docs(?:[/?]|$)/;
 
-/**
- * Every method Node's HTTP parser accepts: each one is routed, so that a path the spec declares
- * answers 405 with Allow to any method it does not declare (a method no route knew was a 404, and
- * QUERY a 400 from Fastify's body checks). Methods the parser refuses never reach the router
- * (src/http/client-errors.ts answers them 501).
- */
-const ROUTED_METHODS: readonly string[] = METHODS;
-
-/** The order Allow lists methods in: the usual ones first, as clients expect them. */
-const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-
-export function allowHeader(methods: Iterable<string>): string[] {
-  const rank = (method: string) => (ALLOW_ORDER.includes(method) ? ALLOW_ORDER.indexOf(method) : ALLOW_ORDER.length);
-  return [...new Set(methods)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/**
- * The security headers of helmet's defaults (CSP, HSTS, X-Frame-Options, nosniff, ...), computed
- * once at start-up: none depends on the request. @fastify/helmet ran helmet's middleware chain,
- * header values rebuilt, on every request for the same answer (docs/performance.md). These go on
- * the documents a browser renders: Swagger UI under /docs (which sets its own CSP on top).
- */
-function documentSecurityHeaders(): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const response = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
-    },
-    removeHeader() {},
-  };
-  helmet()({} as IncomingMessage, response as unknown as ServerResponse, () => {});
-  return headers;
-}
-
-/**
- * The security headers of every API answer (JSON, SCIM, forms, metrics), as the OWASP REST
- * Security Cheat Sheet lists them: a CSP that allows nothing and no framing (stricter than the
- * document one, since an API answer is never a page), HSTS, nosniff, X-Frame-Options DENY, plus
- * no referrer and same-origin resource policy. helmet's other defaults (COOP, Origin-Agent-Cluster,
- * X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies, X-XSS-Protection)
- * only act on documents a browser renders; left off, they saved about 5 % of the CPU of a token
- * request (docs/performance.md).
- */
-export function apiSecurityHeaders(documentHeaders: Record<string, string>): Record<string, string> {
-  return {
-    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-    'strict-transport-security': documentHeaders['strict-transport-security'] ?? 'max-age=31536000; includeSubDomains',
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    'cross-origin-resource-policy': 'same-origin',
-  };
-}
-
-/**
- * How many Authorization headers the request carries. Node keeps the first of several and drops
- * the others, while a proxy in front may have judged the request by another: the two would
- * disagree about who is calling. Such a request is refused (duplicateAuthorization).
- */
-function authorizationHeaderCount(raw: IncomingMessage): number {
-  const headers = raw.rawHeaders;
-  let count = 0;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
-  }
-  return count;
-}
-
 /** An incoming X-Request-Id is honoured when it is a sane token; otherwise a new one is made. */
 function requestId(header: string | string[] | undefined): string {
   return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
-}
-
-interface BodySchema {
-  content?: Record<string, { schema?: { properties?: Record<string, PropertySchema> } }>;
-}
-
-/**
- * Error shape per route, read from the spec: an operation's `x-fastify-config.errorFormat`
- * (the OAuth2 endpoints), else SCIM for routes that answer SCIM bodies, else WSO2's `Error`.
- */
-function errorFormatOf(route: RouteOptions): ErrorFormat {
-  if (route.config?.errorFormat) return route.config.errorFormat;
-  const responses = (route.schema?.response ?? {}) as Record<string, { content?: Record<string, unknown> }>;
-  const scim = Object.values(responses).some((response) => response.content?.['application/scim+json']);
-  return scim ? 'scim' : 'wso2';
-}
-
-/**
- * The JSON body properties a route reads leniently, as WSO2 does (`x-read-as` in spec/: the
- * LenientBoolean and LenientString schemas), with their schemas replaced by the type they are read
- * as. The served document lists every spelling a client may send; the route validates the value
- * once it has been read: booleans by coerceBooleanish (the preValidation guard below), strings by
- * AJV's coercion of numbers and booleans. Returns the boolean ones.
- */
-function readLeniently(route: RouteOptions): string[] {
-  const body = route.schema?.body as BodySchema | undefined;
-  const properties = body?.content?.['application/json']?.schema?.properties ?? {};
-  return readAsProperties(properties);
-}
-
-/**
- * Mounts one spec/ document with fastify-openapi-glue under the prefix its servers[0].url names,
- * and answers 405 (with Allow) for the methods a declared path does not have.
- */
-async function mountSpec(
-  app: FastifyInstance,
-  specification: OpenApiDocument,
-  serviceHandlers: object,
-  securityHandlers: SecurityHandlers,
-  routeFormats: RouteErrorFormats,
-): Promise<void> {
-  const methodsByUrl = new Map<string, { methods: Set<string>; errorFormat: ErrorFormat }>();
-  app.addHook('onRoute', (route) => {
-    // The 405 routes below state their path's format; they have no response schema to read it from.
-    const errorFormat = route.config?.errorFormat ?? errorFormatOf(route);
-    route.config = { ...route.config, errorFormat };
-    routeFormats.add(route.url, errorFormat);
-    // The caller is known before anything of the body is read: glue installs the spec's security
-    // as a preHandler, which Fastify runs after parsing and validating the body, so an
-    // unauthenticated request was told what was wrong with its body (a 400 naming an unknown
-    // property, a 415, a 413) instead of 401. Moved to preParsing, it runs first; the body of an
-    // unauthenticated request is never parsed. (Every preHandler of these routes is glue's.) A
-    // request with several Authorization headers is refused first (authorizationHeaderCount).
-    if (route.preHandler) {
-      const authenticate = [route.preHandler].flat() as Array<(request: FastifyRequest, reply: FastifyReply) => Promise<void>>;
-      route.preHandler = undefined;
-      const beforeBody = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-        if (request.headers.authorization !== undefined && authorizationHeaderCount(request.raw) > 1) throw duplicateAuthorization();
-        for (const check of authenticate) await check(request, reply);
-        return payload;
-      };
-      route.preParsing = [beforeBody, ...[route.preParsing ?? []].flat()] as typeof route.preParsing;
-    }
-    // A body in another charset or under a content coding: 415 before it is read, but after the
-    // caller is known (the hook above), like every other judgement of the body (body-reading.ts).
-    if ([route.method].flat().some((method) => method !== 'GET' && method !== 'HEAD')) {
-      route.preParsing = [...[route.preParsing ?? []].flat(), refuseUnreadableBody] as typeof route.preParsing;
-    }
-    if (route.schema?.body) {
-      const booleans = readLeniently(route);
-      const mediaTypes = Object.keys((route.schema.body as BodySchema).content ?? {});
-      // Callback-style, as the hooks in buildApp: no promise and microtask per request.
-      const guard = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-        // Fastify does not enforce requestBody.required: a POST with no body would pass.
-        if (request.body === undefined) return done(missingBody());
-        // A body parsed by a parser another route needs (e.g. a form sent to a JSON route) is
-        // not validated by Fastify at all: only the media types the spec declares are accepted.
-        const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (!mediaTypes.includes(mediaType)) return done(unsupportedMediaType(mediaTypes));
-        coerceBooleanFields(request.body, booleans);
-        done();
-      };
-      route.preValidation = [guard, ...[route.preValidation ?? []].flat()];
-    }
-    const entry = methodsByUrl.get(route.url) ?? { methods: new Set<string>(), errorFormat };
-    for (const method of [route.method].flat()) entry.methods.add(method);
-    methodsByUrl.set(route.url, entry);
-  });
-
-  await app.register(openapiGlue, {
-    specification,
-    serviceHandlers,
-    securityHandlers,
-    prefix: mountPrefix(specification),
-  });
-
-  await app.register(async (scope) => {
-    for (const [url, { methods, errorFormat }] of methodsByUrl) {
-      if (methods.has('GET')) methods.add('HEAD');
-      const allow = allowHeader(methods);
-      // Answered in onRequest, before any body is read: the method alone decides, so a body of
-      // the wrong type, too large, or missing (QUERY) does not turn the 405 into a 415/413/400.
-      const refuse = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) =>
-        done(methodNotAllowed(request.method, allow));
-      scope.route({
-        method: ROUTED_METHODS.filter((method) => !methods.has(method)),
-        url,
-        config: { errorFormat },
-        onRequest: refuse,
-        handler: async (request) => {
-          throw methodNotAllowed(request.method, allow);
-        },
-      });
-    }
-  });
 }
 
 /**
@@ -288,35 +92,6 @@ function routeConnect(app: FastifyInstance): void {
   });
 }
 
-/**
- * AJV's options for request validation, chosen on purpose: numbers and
- * booleans become strings where the spec says string (Jackson does the same for WSO2's DCR body;
- * query and path parameters are text anyway), but arrays and objects never do; unknown keys are
- * kept so that additionalProperties: false rejects them.
- */
-const AJV_OPTIONS: AjvCompiler.Options = {
-  coerceTypes: true,
-  removeAdditional: false,
-  useDefaults: true,
-  allErrors: true,
-  // Annotations of spec/: examples, and the type a lenient value is read as (readLeniently).
-  keywords: ['example', 'x-read-as'],
-};
-
-/**
- * The validators of spec/platform-api.yaml's routes. No client of SCIM or of the OAuth2 forms needs
- * WSO2's leniency, so a body is read as typed (a boolean userName is a 400, not a user named
- * "false"); query and path parameters, which are text on the wire, are still read as the type
- * their schema names. The same compiler Fastify uses, with two option sets.
- */
-function platformValidatorCompiler(): FastifySchemaCompiler<unknown> {
-  const build = AjvCompiler();
-  const bodies = build({}, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
-  const parameters = build({}, { customOptions: AJV_OPTIONS });
-  return (route) => (route.httpPart === 'body' ? bodies : parameters)(route as AjvCompiler.RouteDefinition) as FastifyValidationResult;
-}
-
-/** The log levels at which the one line per request is written (info and below). */
 const LOGS_REQUESTS = new Set(['info', 'debug', 'trace']);
 
 /**
