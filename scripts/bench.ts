@@ -54,7 +54,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './bench/free-port.js';
+import { freePort } from '../test/fixtures/free-port.js';
 import { summariseProfile } from './cpuprofile-top.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
