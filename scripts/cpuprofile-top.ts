@@ -4,7 +4,7 @@
  * the code lives (this project's src/, each npm package, Node's internals, GC, idle).
  * `... FILE.cpuprofile --callers TEXT`: the call stacks (8 frames up) that spend self time in the
  * functions whose `name@file:line` contains TEXT, heaviest first.
- * scripts/bench.ts --profile uses summariseProfile directly.
+ * `npm run bench -- --profile` (scripts/bench/modes.ts) uses summariseProfile directly.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,6 @@
 /**
  * Minimal typings for the benchmark's untyped devDependencies (autocannon 8, oidc-provider 9):
- * only what scripts/bench*.ts use.
+ * only what scripts/bench.ts and scripts/bench/ use.
  */
 declare module 'autocannon' {
   namespace autocannon {

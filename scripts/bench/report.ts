@@ -1,0 +1,171 @@
+/**
+ * The report on stdout: the table of figures, the ratios between targets, the targets' checks
+ * (PASS, FAIL, SKIP; a FAIL leaves the exit code 0), and the pieces of the --json line. Each ratio
+ * is the median over rounds of the two targets' ratio within a round (see ratio()); the ratios of
+ * the medians are reported too.
+ */
+import os from 'node:os';
+import { median, type Figures } from './load.js';
+import type { AbOptions, DatabaseSizes, Seeded } from './servers.js';
+
+const write = (text: string) => process.stdout.write(text);
+
+interface Check {
+  name: string;
+  value: number | null;
+  target: string;
+  pass: boolean | null;
+}
+
+/**
+ * a ÷ b in requests/s: the median over rounds of a's figure over b's in the same round. The two
+ * are measured next to each other in every round (ROUND_ORDER), so a phase of the machine that
+ * slows both cancels out of each round's ratio, where the ratio of two medians can pair a slow
+ * round of one with a fast round of the other (docs/performance.md, Fifth pass).
+ */
+function ratio(a: Figures | undefined, b: Figures | undefined): number | null {
+  if (!a || !b || a.rpsRuns.length !== b.rpsRuns.length || b.rpsRuns.some((rps) => rps <= 0)) return ratioOfMedians(a, b);
+  return Math.round(median(a.rpsRuns.map((rps, round) => rps / b.rpsRuns[round]!)) * 100) / 100;
+}
+
+/**
+ * The same over several instances of each side: per round, the sum of a's requests/s over the sum
+ * of b's; the median over rounds. With one instance each, ratio().
+ */
+function ratioOfSums(as: Figures[], bs: Figures[]): number | null {
+  const rounds = as[0]?.rpsRuns.length ?? 0;
+  if (as.length === 0 || bs.length === 0 || [...as, ...bs].some((f) => f.rpsRuns.length !== rounds)) return null;
+  const sum = (list: Figures[], round: number) => list.reduce((total, f) => total + f.rpsRuns[round]!, 0);
+  const perRound = Array.from({ length: rounds }, (_, round) => sum(as, round) / sum(bs, round));
+  return perRound.every(Number.isFinite) ? Math.round(median(perRound) * 100) / 100 : null;
+}
+
+/** a's median requests/s over b's: reported alongside, for comparison with earlier runs. */
+function ratioOfMedians(a: Figures | undefined, b: Figures | undefined): number | null {
+  return a && b && b.rps > 0 ? Math.round((a.rps / b.rps) * 100) / 100 : null;
+}
+
+/** The smaller of two ratios; one alone if the other was not measured. */
+function minOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
+export function printTable(figures: Record<string, Figures>): void {
+  const lines = [
+    `${'target'.padEnd(28)}${'req/s'.padStart(7)}  ${'(rounds)'.padEnd(20)}${'p50 ms'.padStart(7)}${'p99 ms'.padStart(8)}${'errors'.padStart(8)}${'peak RSS MB'.padStart(13)}${'CPU µs/req node+pg'.padStart(20)}  process`,
+  ];
+  for (const [name, f] of Object.entries(figures)) {
+    lines.push(
+      `${name.padEnd(28)}${String(f.rps).padStart(7)}  ${`(${f.rpsRuns.join(', ')})`.padEnd(20)}${String(f.p50Ms).padStart(7)}${String(f.p99Ms).padStart(8)}` +
+        `${String(f.errors).padStart(8)}${String(f.peakRssMb).padStart(13)}${`${f.nodeCpuUsPerRequest}+${f.pgCpuUsPerRequest}`.padStart(20)}  ${f.process}` +
+        (f.errors > 0 ? `  status ${JSON.stringify(f.statusCodes)} socket ${f.socketErrors} warm-up ${f.warmupErrors} lead-in ${f.leadInErrors}` : ''),
+    );
+  }
+  write(`${lines.join('\n')}\n`);
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
+  };
+}
+
+/**
+ * The standard run's report: the table, the ratios (with --ab, each target's over its current
+ * self), the checks against the targets; returns them for the JSON line.
+ */
+export function standardReport(figures: Record<string, Figures>, ab: AbOptions | undefined): Record<string, unknown> {
+  const f = (name: string) => figures[name];
+  const serverRss = Object.values(figures)
+    .filter((x) => !['ceiling', 'peer'].includes(x.process) && !x.process.endsWith('@ab'))
+    .map((x) => x.peakRssMb);
+  const totalErrors = Object.values(figures).reduce((sum, x) => sum + x.errors, 0);
+  const ratios = {
+    register_vs_peer: ratio(f('register-bearer'), f('peer-reg')),
+    register_vs_ceiling: ratio(f('register-bearer'), f('ceiling')),
+    basic_vs_bearer: ratio(f('register-basic'), f('register-bearer')),
+    // Like for like: JWT against the peer's JWT, opaque against its opaque; the target is on both.
+    token_vs_peer: minOf(ratio(f('token-cc-jwt'), f('peer-token-jwt')), ratio(f('token-cc-opaque'), f('peer-token'))),
+    token_jwt_vs_peer_jwt: ratio(f('token-cc-jwt'), f('peer-token-jwt')),
+    token_opaque_vs_peer: ratio(f('token-cc-opaque'), f('peer-token')),
+    existing_vs_bearer: ratio(f('register-existing'), f('register-bearer')),
+  };
+  const ratiosOfMedians = {
+    register_vs_peer: ratioOfMedians(f('register-bearer'), f('peer-reg')),
+    register_vs_ceiling: ratioOfMedians(f('register-bearer'), f('ceiling')),
+    basic_vs_bearer: ratioOfMedians(f('register-basic'), f('register-bearer')),
+    token_jwt_vs_peer_jwt: ratioOfMedians(f('token-cc-jwt'), f('peer-token-jwt')),
+    token_opaque_vs_peer: ratioOfMedians(f('token-cc-opaque'), f('peer-token')),
+  };
+  const abRatios = Object.fromEntries(
+    Object.keys(figures)
+      .filter((name) => name.endsWith('@ab'))
+      .map((name) => [`${name.replace('@ab', '')}: ab_vs_current`, ratio(f(name), f(name.replace('@ab', '')))]),
+  );
+  const atLeast = (name: string, value: number | null, min: number): Check => ({
+    name,
+    value,
+    target: `>= ${min}`,
+    pass: value === null ? null : value >= min,
+  });
+  const p99 = f('register-bearer')?.p99Ms ?? null;
+  const peakRss = serverRss.length ? Math.max(...serverRss) : null;
+  const checks: Check[] = [
+    atLeast('register_vs_peer', ratios.register_vs_peer, 1.5),
+    atLeast('register_vs_ceiling', ratios.register_vs_ceiling, 0.6),
+    atLeast('basic_vs_bearer', ratios.basic_vs_bearer, 0.5),
+    atLeast('token_vs_peer', ratios.token_vs_peer, 1.5),
+    { name: 'p99 register-bearer ms', value: p99, target: '<= 50', pass: p99 === null ? null : p99 <= 50 },
+    { name: 'errors (all targets)', value: totalErrors, target: '= 0', pass: totalErrors === 0 },
+    { name: 'peak RSS MB (server processes)', value: peakRss, target: '<= 200', pass: peakRss === null ? null : peakRss <= 200 },
+  ];
+
+  write('\n');
+  printTable(figures);
+  write('\nratios (requests/s; median over rounds of the ratio within a round):\n');
+  for (const [name, value] of Object.entries({ ...ratios, ...abRatios })) write(`  ${name.padEnd(22)} ${value ?? 'n/a'}\n`);
+  write(
+    `  (ratios of the medians: ${Object.entries(ratiosOfMedians)
+      .map(([name, value]) => `${name} ${value ?? 'n/a'}`)
+      .join(', ')})\n`,
+  );
+  write('\ntargets:\n');
+  for (const check of checks) {
+    const verdict = check.pass === null ? 'SKIP' : check.pass ? 'PASS' : 'FAIL';
+    write(`  ${verdict}  ${check.name.padEnd(32)} ${String(check.value ?? 'n/a').padStart(8)}  (target ${check.target})\n`);
+  }
+  write('\nnote: the peer (oidc-provider) keeps everything in process memory, in an LRU of 1,000 entries: it does not even write to disk.\n');
+  return { ...ratios, ...(ab ? { ab: { ...ab, ratios: abRatios } } : {}), ratiosOfMedians, checks, targets: figures };
+}
+
+/**
+ * The seeded run's report: the table, the seeding, and each target's seeded ÷ empty ratio (the
+ * sum over its instances on each side); returns them for the JSON line.
+ */
+export function seededReport(
+  figures: Record<string, Figures>,
+  { n, instances, seed, wallSeconds, sizes }: { n: number; instances: number; seed: Seeded['seed']; wallSeconds: number; sizes: DatabaseSizes | undefined },
+): Record<string, unknown> {
+  const instancesOf = (name: string) => Object.keys(figures).filter((key) => key.replace(/#\d+$/, '') === name).map((key) => figures[key]!);
+  const sideRatio = (name: string) => ratioOfSums(instancesOf(`${name}@seeded`), instancesOf(name));
+  const ratios = {
+    register_seeded_vs_empty: sideRatio('register-bearer'),
+    token_jwt_seeded_vs_empty: sideRatio('token-cc-jwt'),
+    token_opaque_seeded_vs_empty: sideRatio('token-cc-opaque'),
+  };
+  write('\n');
+  printTable(figures);
+  write(
+    `\nseed: ${n.toLocaleString('en')} apps in ${seed.seconds} s (${seed.rowsPerSecond!.toLocaleString('en')} rows/s; ` +
+      `${wallSeconds} s wall with the cluster's initdb); database ${Math.round(seed.databaseBytes! / 1024 / 1024)} MB after seeding, ` +
+      `${sizes ? Math.round(sizes.databaseBytes / 1024 / 1024) : '?'} MB after the run (${sizes?.applications.toLocaleString('en') ?? '?'} apps)\n`,
+  );
+  for (const [name, value] of Object.entries(ratios)) write(`  ${name.padEnd(30)} ${value ?? 'n/a'}\n`);
+  return { seed: { ...seed, wallSeconds, afterRun: sizes }, ...ratios, instances, targets: figures };
+}
