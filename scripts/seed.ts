@@ -22,8 +22,9 @@
  */
 import { loadConfig } from '../src/config/config.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
-import { randomWso2Token } from '../src/crypto/random.js';
+import { randomPassword, randomWso2Token } from '../src/crypto/random.js';
 import { migrate } from '../src/db/migrate.js';
+import { createServices } from '../src/runtime/composition.js';
 import { openForTool } from '../src/runtime/resources.js';
 
 interface SeedArgs {
@@ -90,6 +91,12 @@ async function main(): Promise<void> {
   try {
     await migrate(opened.db);
     const secrets = opened.secrets!;
+    // A fresh data folder has no users yet, and every app needs its owner's row: the super admin is
+    // made as the server's first start makes it (DCR_ADMIN_PASSWORD, else a generated password,
+    // not shown: set DCR_ADMIN_PASSWORD, or change it with `dcr users passwd`).
+    if (owner === config.adminUser) {
+      await createServices(config, { db: opened.db, secrets }).users.bootstrapAdmin(config.adminPassword, randomPassword);
+    }
     const client = await opened.db.connect();
     const tty = process.stderr.isTTY === true;
     const started = process.hrtime.bigint();

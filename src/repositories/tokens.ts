@@ -177,33 +177,23 @@ function lockFamily(tx: Queryable, familyId: string) {
 const familyRevokedAt = (param: string) =>
   `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
 
-function toAccess(row: AccessRow): ActiveAccessToken {
+/** What an access and a refresh token row share: who, for which client, with what scopes, when. */
+function tokenFields(row: AccessRow | RefreshRow) {
   return {
     id: row.id,
+    appId: row.app_id,
     userId: row.user_id,
     username: row.username,
-    appId: row.app_id,
     clientId: row.client_id,
     scopes: row.scopes,
-    grantType: row.grant_type,
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
   };
 }
 
-function toRefresh(row: RefreshRow): RefreshTokenRecord {
-  return {
-    id: row.id,
-    familyId: row.family_id,
-    appId: row.app_id,
-    userId: row.user_id,
-    username: row.username,
-    clientId: row.client_id,
-    scopes: row.scopes,
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-  };
-}
+const toAccess = (row: AccessRow): ActiveAccessToken => ({ ...tokenFields(row), grantType: row.grant_type });
+
+const toRefresh = (row: RefreshRow): RefreshTokenRecord => ({ ...tokenFields(row), familyId: row.family_id });
 
 type NewAccessForUsername = Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string };
 
