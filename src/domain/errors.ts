@@ -40,7 +40,7 @@ export function badRequest(description: string, details: readonly ErrorDetail[] 
 }
 
 /**
- * One 401 for every authentication failure, whatever went wrong (wso2-behavior.md §2: do not reveal
+ * One 401 for every authentication failure, whatever went wrong (as WSO2 answers: do not reveal
  * which part was wrong). The challenge names both schemes the DCR route accepts.
  */
 export const WWW_AUTHENTICATE = ['Basic realm="wso2-dcr", charset="UTF-8"', 'Bearer realm="wso2-dcr"'];

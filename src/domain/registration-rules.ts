@@ -1,5 +1,5 @@
 /**
- * WSO2's registration rules as pure functions (wso2-behavior.md §3-§5), in the order
+ * WSO2's registration rules as pure functions, in the order
  * RegistrationServiceImpl applies them. No I/O here: the service feeds in what it looked up.
  */
 import { ApiError, badRequest, fieldError, forbidden } from './errors.js';

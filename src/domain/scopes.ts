@@ -1,5 +1,5 @@
 /**
- * Scope rules of the key manager (wso2-behavior.md §6): only known scopes are granted, the
+ * Scope rules of the key manager, as WSO2 applies them: only known scopes are granted, the
  * result is sorted, and an empty result is WSO2's `default`.
  */
 export const APP_MANAGE_SCOPE = 'apim:dcr:app_manage';

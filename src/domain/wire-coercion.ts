@@ -1,6 +1,6 @@
 /**
  * WSO2 reads its request body with Jackson, which is lenient about booleans: `"true"`/`"TRUE"`,
- * `1` mean true; `null`, `"false"`, `0`, `""` mean false (wso2-behavior.md §3): exactly what
+ * `1` mean true; `null`, `"false"`, `0`, `""` mean false: exactly what
  * spec/wso2-dcr-api.yaml's LenientBoolean declares. Run before validation; anything else (e.g.
  * `"yes"`, `2`) is left alone so that validation rejects it with a 400.
  */

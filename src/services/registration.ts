@@ -34,7 +34,7 @@ export interface RegistrationOutcome {
   created: boolean;
 }
 
-/** POST /register: WSO2's rules (wso2-behavior.md §4) in their order, over the repositories. */
+/** POST /register: WSO2's rules in their order, over the repositories. */
 export class RegistrationService {
   constructor(
     private readonly apps: ApplicationRepository,

@@ -70,7 +70,7 @@ export class TokenIssuance {
   }
 
   private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
-    // The token acts for the app's owner (wso2-behavior.md §6); an app is deleted with its owner (migration 006).
+    // The token acts for the app's owner; an app is deleted with its owner (migration 006).
     // The scopes depend on the owner's name alone, so the owner is looked up by the token's INSERT
     // (one round trip fewer than a lookup first; same answers). RFC 6749 §4.4.3: no refresh token.
     const scopes = grantScopes(

@@ -33,7 +33,7 @@ export function parseBearerAuthorization(header: string | undefined): string | u
 /**
  * Authenticates callers against the user store. Every failure is the same 401, and an unknown
  * user costs the same KDF time as a wrong password, so neither the answer nor its timing tells
- * which part was wrong (wso2-behavior.md §2).
+ * which part was wrong.
  */
 export class Authenticator {
   constructor(

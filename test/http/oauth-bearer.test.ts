@@ -1,5 +1,5 @@
 /**
- * Bearer tokens on POST /client-registration/v0.17/register (wso2-behavior.md §2): a token from
+ * Bearer tokens on POST /client-registration/v0.17/register: a token from
  * /oauth2/token with apim:dcr:app_manage authenticates exactly like Basic, with the same owner
  * rules; every bad token (no scope, garbage, forged, alg none, expired, revoked, deleted user) is
  * the same 401 as a bad password.

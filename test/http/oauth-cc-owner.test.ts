@@ -1,5 +1,5 @@
 /**
- * client_credentials acts for the app's owner (wso2-behavior.md §6), who is looked up by the
+ * client_credentials acts for the app's owner, who is looked up by the
  * token's INSERT itself (src/repositories/tokens.ts insertAccessForUsername): the owner's tokens
  * carry the owner's identity and scopes. Deleting the owner deletes their apps and tokens (migration
  * 006): a new user of the same name re-registering an old app's name gets a new app, and the old

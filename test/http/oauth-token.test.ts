@@ -1,5 +1,5 @@
 /**
- * POST /oauth2/token on the wire (wso2-behavior.md §6): the password, client_credentials and
+ * POST /oauth2/token on the wire: the password, client_credentials and
  * refresh_token grants with both client authentication styles, RFC 6749 §5.2 errors, scope rules,
  * refresh-token rotation and replay detection, expiry, and tokens stored only as hashes.
  */

@@ -1,5 +1,5 @@
 /**
- * POST /client-registration/v0.17/register on the wire: the request body (wso2-behavior.md §3),
+ * POST /client-registration/v0.17/register on the wire: the request body,
  * the 200 response (§5) and secrets at rest. Rules are in register-rules, transport and
  * authentication in register-transport.
  */

@@ -1,6 +1,6 @@
 /**
- * POST /client-registration/v0.17/register on the wire: WSO2's registration rules in their order
- * (wso2-behavior.md §4), the "same name again" path, concurrency, and no partial rows.
+ * POST /client-registration/v0.17/register on the wire: WSO2's registration rules in their order,
+ * the "same name again" path, concurrency, and no partial rows.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';

@@ -1,5 +1,5 @@
 /**
- * POST /client-registration/v0.17/register on the wire: route and transport (wso2-behavior.md §1)
+ * POST /client-registration/v0.17/register on the wire: route and transport
  * and authentication of the caller (§2). Rules and body handling are in register-rules and
  * register-body.
  */

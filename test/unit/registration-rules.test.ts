@@ -1,5 +1,5 @@
 /**
- * The registration rules (wso2-behavior.md §4) and the wire-level boolean coercion (§3) as pure
+ * The registration rules and the wire-level boolean coercion as pure
  * functions: table-driven, no HTTP, no database.
  */
 import t from 'tap';

@@ -1,5 +1,5 @@
 /**
- * The key manager's scope rules (wso2-behavior.md §6) as pure functions, table-driven:
+ * The key manager's scope rules as pure functions, table-driven:
  * parseScopeParameter, mayHoldScope, grantScopes, narrowScopes.
  */
 import t from 'tap';

@@ -1,7 +1,7 @@
 /**
  * spec/wso2-dcr-api.yaml is WSO2's published document (the seed) corrected, never cut down: every
  * path, method, status, schema and property of the seed is still there. Then the corrections this
- * server depends on (wso2-behavior.md §3, §5), and both spec files going through
+ * server depends on, and both spec files going through
  * fastify-openapi-glue's own parser (which validates them against the OpenAPI schema).
  */
 import { readFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ import type { OperationHandlers, OperationRequest } from './operations.js';
 type DCR = components['schemas']['DCR'];
 type DCRResult = components['schemas']['DCRResult'];
 
-/** The 200 body WSO2 sends for an application (wso2-behavior.md §5). */
+/** The 200 body WSO2 sends for an application. */
 export function toDcrResult(app: Application): DCRResult {
   return {
     clientId: app.clientId,
