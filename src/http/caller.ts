@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Caller, Client } from '../domain/types.js';
+import type { Caller } from '../domain/types.js';
+import type { BasicClient } from '../services/client-authentication.js';
 import { unauthorized } from '../domain/errors.js';
 
 declare module 'fastify' {
@@ -10,7 +11,7 @@ declare module 'fastify' {
      * The verification of a client_secret_basic credential, started by the ClientBasic security
      * handler; the OAuth2 operation decides with it once the body is read (ClientAuthentication).
      */
-    clientBasic: Promise<Client> | null;
+    clientBasic: BasicClient | null;
   }
 }
 

@@ -13,10 +13,16 @@ export interface ClientCredentialsInput {
   /** The caller's address, for failed-login throttling of the password grant. */
   address?: string;
   /**
-   * The verification of the header's client_secret_basic credential, started by the ClientBasic
-   * security handler before the body was read (startBasic); absent, it is verified when needed.
+   * The header's client_secret_basic credential, decoded, and its verification started by the
+   * ClientBasic security handler before the body was read (startBasic); absent, it is done when needed.
    */
-  basic?: Promise<Client>;
+  basic?: BasicClient;
+}
+
+export interface BasicClient {
+  clientId: string;
+  clientSecret: string;
+  verified: Promise<Client>;
 }
 
 interface ClientCredentials {
@@ -67,18 +73,18 @@ export class ClientAuthentication {
    * as the request arrives (while its body is read). Its outcome is only taken once the body's
    * credentials are known (authenticate), so that the RFC 6749 §2.3 rules are judged first.
    */
-  startBasic(authorization: string | undefined): Promise<Client> | undefined {
+  startBasic(authorization: string | undefined): BasicClient | undefined {
     const basic = basicCredentials(authorization);
     if (!basic) return undefined;
-    const verification = this.verify(basic);
+    const verified = this.verify(basic);
     // Taken by authenticate, or never (a request refused before its operation): no unhandled rejection.
-    verification.catch(() => {});
-    return verification;
+    verified.catch(() => {});
+    return { ...basic, verified };
   }
 
   /** The client's id and secret, by exactly one method (RFC 6749 §2.3). */
   private credentials(input: ClientCredentialsInput): ClientCredentials {
-    const basic = basicCredentials(input.authorization);
+    const basic = input.basic ?? basicCredentials(input.authorization);
     if (input.authorization && !basic && /^Basic /i.test(input.authorization)) throw oauth.invalidClient();
     if (basic && input.clientSecret !== undefined) {
       throw oauth.invalidRequest('Use one client authentication method: the Authorization header or client_secret in the body');
@@ -108,12 +114,12 @@ export class ClientAuthentication {
   /** The authenticated client, or 401 invalid_client (400 invalid_request for two methods at once). */
   authenticate(input: ClientCredentialsInput): Promise<Client> {
     const credentials = this.credentials(input);
-    return credentials.fromHeader && input.basic ? input.basic : this.verify(credentials);
+    return credentials.fromHeader && input.basic ? input.basic.verified : this.verify(credentials);
   }
 
   /** Forgets a verified client whose application turned out to be gone (deleted by hand). */
   forget(input: ClientCredentialsInput): void {
-    const basic = basicCredentials(input.authorization);
+    const basic = input.basic ?? basicCredentials(input.authorization);
     const credentials = basic ?? { clientId: input.clientId ?? '', clientSecret: input.clientSecret ?? '' };
     this.verified.delete([credentials.clientId, credentials.clientSecret]);
   }
