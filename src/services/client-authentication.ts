@@ -16,7 +16,7 @@ export interface ClientCredentialsInput {
    * The header's client_secret_basic credential, decoded, and its verification started by the
    * ClientBasic security handler before the body was read (startBasic); absent, it is done when needed.
    */
-  basic?: BasicClient;
+  basic?: BasicClient | undefined;
 }
 
 export interface BasicClient {
@@ -79,7 +79,7 @@ export class ClientAuthentication {
     const verified = this.verify(basic);
     // Taken by authenticate, or never (a request refused before its operation): no unhandled rejection.
     verified.catch(() => {});
-    return { ...basic, verified };
+    return { clientId: basic.clientId, clientSecret: basic.clientSecret, verified };
   }
 
   /** The client's id and secret, by exactly one method (RFC 6749 §2.3). */
@@ -92,7 +92,7 @@ export class ClientAuthentication {
     if (basic && input.clientId !== undefined && input.clientId !== basic.clientId) {
       throw oauth.invalidRequest('client_id in the body does not match the Authorization header');
     }
-    if (basic) return { ...basic, fromHeader: true };
+    if (basic) return { clientId: basic.clientId, clientSecret: basic.clientSecret, fromHeader: true };
     if (!input.clientId || !input.clientSecret) throw oauth.invalidClient();
     return { clientId: input.clientId, clientSecret: input.clientSecret, fromHeader: false };
   }

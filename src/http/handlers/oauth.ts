@@ -22,7 +22,7 @@ function clientCredentials(request: FastifyRequest, body: { client_id?: string; 
     clientId: body.client_id,
     clientSecret: body.client_secret,
     address: request.ip,
-    ...(request.clientBasic ? { basic: request.clientBasic } : {}),
+    basic: request.clientBasic ?? undefined,
   };
 }
 
