@@ -6,14 +6,15 @@ import type { Database } from './database.js';
  *
  * Why: the hot statements are prepared, and PostgreSQL settles each one on a generic plan after
  * five runs, kept until the table's statistics change. On a young table (a fresh database at its
- * first burst of registrations or tokens) that plan was made for a handful of rows, so it reads
+ * first burst of registrations) that plan was made for a handful of rows, so it reads
  * the whole table, and keeps doing so while the table grows by thousands of rows a second, until
  * autovacuum first analyses it: past its threshold, then up to `autovacuum_naptime` later (10 s on
- * the embedded cluster, 60 s by default). Registration ran at half its speed for those first
- * 10-20 s (docs/performance.md). One ANALYZE as soon as the statistics are known to be stale
+ * the embedded cluster, 60 s by default): registration ran far slower for those first seconds
+ * (docs/performance.md). One ANALYZE as soon as the statistics are known to be stale
  * re-plans those statements for an index; after that, autovacuum's own schedule is enough, since
  * a plan made for a thousand rows stays right for a million. A process started on a table whose
- * statistics are current pays one catalogue read, once.
+ * statistics are current pays one catalogue read, once. Used for `applications` only: on
+ * `access_tokens` a paired benchmark showed no gain (docs/performance.md, issue 18).
  *
  * Infrastructure over a table name from this code (never from input: it is written into the SQL).
  */

@@ -1,6 +1,5 @@
 import type { Database, NamedStatement, Queryable } from '../db/database.js';
 import { DatabaseUnavailable, ForeignKeyViolation } from '../db/errors.js';
-import { YoungTableAnalyzer } from '../db/young-table.js';
 
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
@@ -207,15 +206,12 @@ export class PgTokenRepository implements TokenRepository {
   // burst of calls rather than one per call (Database.coalesce, Database.lookup).
   private readonly accessById: (id: string) => Promise<AccessRow | undefined>;
   private readonly accessForUsername: (token: NewAccessForUsername) => Promise<boolean>;
-  /** The first burst of client_credentials tokens on a fresh database gets statistics at once. */
-  private readonly young: YoungTableAnalyzer;
 
   constructor(
     private readonly db: Database,
     /** Client_credentials tokens commit asynchronously (see insertAccessForUsername). */
     options: { asyncCommit?: boolean } = {},
   ) {
-    this.young = new YoungTableAnalyzer(db, 'access_tokens');
     this.accessById = db.lookup<AccessRow>(ACCESS_BY_IDS, (row) => row.id);
     const insertForUsername = insertAccessForUsername(options.asyncCommit ?? false);
     this.accessForUsername = db.coalesce(
@@ -230,7 +226,6 @@ export class PgTokenRepository implements TokenRepository {
           tokens.map((token) => token.issuedAt ?? null),
         ]);
         const inserted = new Set(rows.map((row) => row.id));
-        this.young.recordInserts(inserted.size);
         return tokens.map((token) => inserted.has(token.id));
       },
       {
