@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { SERVER_ARGS } from '../fixtures/server-command.js';
+import { assertBuiltForThisRun, SERVER_ARGS } from '../fixtures/server-command.js';
 import { freePort, killCluster } from '../fixtures/server-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -64,6 +64,7 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
  * alive) and removes the data folder.
  */
 async function startServer(t: Test, adminPassword: string): Promise<{ baseUrl: string; output: () => string }> {
+  assertBuiltForThisRun();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dcr-docs-e2e-'));
   const port = await freePort();
   let output = '';
