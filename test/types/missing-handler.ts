@@ -11,7 +11,7 @@
  *   spec/wso2-dcr-api.yaml; `DcrService` has no method for it, so it is not an
  *   `OperationHandlers<ExtendedOps>`, and a class declaring `implements` of it fails (TS2420).
  *
- * test/unit/type-proof.test.ts checks the same with a real tsc run and the exact error code.
+ * test/build/type-proof.test.ts checks the same with a real tsc run and the exact error code.
  */
 import type { FastifyReply } from 'fastify';
 import type { components, operations } from '../../generated/dcr-api.js';
