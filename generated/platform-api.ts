@@ -142,7 +142,10 @@ export interface paths {
         };
         /**
          * Public keys that verify JWT access tokens (RFC 7517)
-         * @description The current key and retired keys whose tokens may still be valid.
+         * @description Every key that can still verify a live token: the current one (RSA, RS256, by default;
+         *     `DCR_JWT_ALG`) and retired ones until the last token each signed has expired. Each has
+         *     `kid` (its RFC 7638 thumbprint: the same on every instance and across restarts), `alg` and
+         *     `use: sig`.
          */
         get: operations["getJwks"];
         put?: never;
@@ -162,10 +165,77 @@ export interface paths {
         };
         /**
          * Authorization server metadata (RFC 8414)
-         * @description Every endpoint it names speaks the RFC its metadata key is named for. There is no
-         *     `registration_endpoint`: the DCR route is WSO2's v0.17 API, not RFC 7591.
+         * @description One metadata document at three paths: RFC 8414 metadata (not an OpenID Provider's:
+         *     this server issues no ID tokens and has no authorization endpoint). Its `issuer` is the
+         *     `iss` of every JWT (by default `<DCR_PUBLIC_URL>/oauth2/token`, as WSO2 IS's); every
+         *     endpoint it names is built from `DCR_PUBLIC_URL` and speaks the RFC its key is named for.
+         *     There is no `registration_endpoint`: the DCR route is WSO2's v0.17 API, not RFC 7591.
          */
         get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The metadata document at OpenID Connect Discovery's path
+         * @description The document of `/.well-known/oauth-authorization-server`, at the path OpenID Connect
+         *     clients look first.
+         */
+        get: operations["getOpenIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/token/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The metadata document under the issuer's path (WSO2 IS's well-known URL)
+         * @description The document of `/.well-known/oauth-authorization-server`, at `<issuer>/.well-known/openid-configuration`
+         *     for the default issuer: the well-known URL WSO2 API Manager's Key Manager form takes ("Import"), and
+         *     where openid-client's `discovery()` looks for the issuer `<base>/oauth2/token`.
+         */
+        get: operations["getIssuerOpenIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server/oauth2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The metadata document at RFC 8414's path for the default issuer
+         * @description The document of `/.well-known/oauth-authorization-server`, at RFC 8414 §3.1's location for an
+         *     issuer with a path (`/oauth2/token`), where RFC 8414 clients look.
+         */
+        get: operations["getIssuerAuthorizationServerMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -351,24 +421,43 @@ export interface components {
             /** @example 3600 */
             expires_in: number;
         };
+        /**
+         * @description RFC 7662 §2.2, with WSO2 IS's fields. An inactive token (unknown, expired, revoked, another
+         *     client's, another tenant's) is exactly `{"active": false}`. `jti`, `sub` and `iss` are sent for
+         *     JWTs only.
+         */
         Introspection: {
             active: boolean;
+            /** @description The granted scopes, space-separated. */
             scope?: string;
             client_id?: string;
+            /** @description The user the token acts for (for client_credentials, the application's owner). */
             username?: string;
-            token_type?: string;
+            /**
+             * @description `Bearer` for an access token; `Refresh` (WSO2 IS's word) for a refresh token, which API Manager refuses as an access token.
+             * @enum {string}
+             */
+            token_type?: "Bearer" | "Refresh";
             exp?: number;
             iat?: number;
-            sub?: string;
+            nbf?: number;
+            /**
+             * @description WSO2's authorized user type: `APPLICATION` for client_credentials, `APPLICATION_USER` for the password and refresh_token grants.
+             * @enum {string}
+             */
+            aut?: "APPLICATION" | "APPLICATION_USER";
+            /** @description The client id. */
             aud?: string;
+            jti?: string;
+            sub?: string;
             iss?: string;
         };
         Jwks: {
             keys: {
                 kty: string;
                 kid: string;
-                alg?: string;
-                use?: string;
+                alg: string;
+                use: string;
                 crv?: string;
                 x?: string;
                 y?: string;
@@ -1013,7 +1102,14 @@ export interface operations {
     introspectToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The tenant domain the caller asks in, as WSO2 API Manager's Key Manager connector sends it.
+                 *     Every token of this server is the super tenant's (`carbon.super`, any letter case); in any
+                 *     other tenant no token is active.
+                 */
+                "X-WSO2-Tenant"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1097,6 +1193,78 @@ export interface operations {
         };
     };
     getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getOpenIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getIssuerOpenIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getIssuerAuthorizationServerMetadata: {
         parameters: {
             query?: never;
             header?: never;

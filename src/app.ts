@@ -41,7 +41,7 @@ export interface AppServices {
   keys: KeyStore;
   readiness: Readiness;
   metrics: Metrics;
-  /** The issuer (RFC 8414): the base URL of every endpoint in the metadata document. */
+  /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
   issuer: string;
 }
 
@@ -212,7 +212,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     scope.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const service = platformService(
       new ScimHandlers(services.users, options.publicUrl),
-      new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, services.issuer, services.metrics),
+      new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, { issuer: services.issuer, publicUrl: options.publicUrl }, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);

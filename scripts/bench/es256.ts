@@ -4,7 +4,7 @@
  * signs. Why the service signs with node:crypto and remembers verified tokens (docs/performance.md).
  */
 import { generateKeyPair, SignJWT, jwtVerify } from 'jose';
-import { signEs256Jwt } from '../../src/crypto/jws.js';
+import { SigningKey } from '../../src/crypto/jws.js';
 const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
 const claims = { client_id: 'x', scope: 'a b', iss: 'https://i', sub: 'admin', aud: 'x', iat: 1, exp: 4102444800, jti: 'j' };
 async function measure(name: string, n: number, fn: () => Promise<unknown> | unknown) {
@@ -16,5 +16,6 @@ async function measure(name: string, n: number, fn: () => Promise<unknown> | unk
 }
 const token = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }).sign(privateKey);
 await measure('jose SignJWT (WebCrypto)', 3000, () => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }).sign(privateKey));
-await measure('node:crypto sign (sync)', 3000, () => signEs256Jwt({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }, claims, privateKey));
+const signer = new SigningKey('k', 'ES256', privateKey);
+await measure('node:crypto sign (sync)', 3000, () => signer.sign('at+jwt', claims));
 await measure('jose jwtVerify (WebCrypto)', 3000, () => jwtVerify(token, publicKey));

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import envSchema from 'env-schema';
 import { DEFAULT_ALLOWED_GRANT_TYPES } from '../domain/registration-rules.js';
+import type { SigningAlg } from '../crypto/jws.js';
 import { ConfigError } from './config-error.js';
 import { previousSecretKeysSetting, secretKeySetting } from './secret-keys.js';
 import { SETTING_NAMES, SETTINGS_SCHEMA } from './settings.js';
@@ -34,8 +35,10 @@ export interface Config {
    * `meta.location`, the documentation's `servers`) is built from it, never from a request's Host.
    */
   publicUrl: string;
-  /** RFC 8414 issuer: `iss` of JWTs and the base of the metadata's endpoint URLs. */
+  /** `iss` of JWTs and RFC 8414's issuer: by default `<publicUrl>/oauth2/token`, as WSO2 IS's. */
   issuer: string;
+  /** The algorithm new signing keys are made for (RS256 unless DCR_JWT_ALG says otherwise). */
+  jwtAlg: SigningAlg;
   /**
    * The proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or proxy-addr's
    * `loopback`/`linklocal`/`uniquelocal`); empty: none, the client address is the peer's.
@@ -80,6 +83,7 @@ interface RawEnv {
   DCR_DB_TIMEOUT_MS: number;
   DCR_PUBLIC_URL?: string;
   DCR_ISSUER?: string;
+  DCR_JWT_ALG: SigningAlg;
   DCR_TRUST_PROXY?: string;
   DCR_ACCESS_TOKEN_TTL: number;
   DCR_REFRESH_TOKEN_TTL: number;
@@ -159,7 +163,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const publicHost = raw.HOST === '0.0.0.0' || raw.HOST === '::' ? 'localhost' : raw.HOST;
   const scheme = tls ? 'https' : 'http';
   const publicUrl = (raw.DCR_PUBLIC_URL ?? `${scheme}://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`).replace(/\/+$/, '');
-  const issuer = (raw.DCR_ISSUER ?? publicUrl).replace(/\/+$/, '');
+  // WSO2 IS's issuer is its token endpoint's URL; API Manager compares `iss` with it exactly, so a
+  // trailing slash of an explicit DCR_ISSUER is kept as given.
+  const issuer = raw.DCR_ISSUER ?? `${publicUrl}/oauth2/token`;
   const trustProxy = raw.DCR_TRUST_PROXY === undefined ? [] : parseTrustProxy(raw.DCR_TRUST_PROXY);
   const appManageUsers = raw.DCR_APP_MANAGE_USERS.trim() === '*' ? undefined : raw.DCR_APP_MANAGE_USERS.split(/[\s,]+/).filter(Boolean);
 
@@ -179,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     dbTimeoutMs: raw.DCR_DB_TIMEOUT_MS,
     publicUrl,
     issuer,
+    jwtAlg: raw.DCR_JWT_ALG,
     trustProxy,
     appTokensManageApps: raw.DCR_APP_TOKENS_MANAGE_APPS,
     accessTokenTtlSeconds: raw.DCR_ACCESS_TOKEN_TTL,

@@ -45,9 +45,15 @@ const TABLE = {
     "(SCIM `meta.location`, the documentation's `servers`) are built from it, never from a request's `Host` header",
     'http://HOST:PORT'),
   DCR_ISSUER: setting({ type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' },
-    "RFC 8414 issuer: `iss` of the JWTs and the base of the metadata document's endpoint URLs. Set it, the same on " +
-    'every instance, when several instances share one database: a JWT is only accepted where its `iss` is the issuer',
-    'http://HOST:PORT'),
+    "`iss` of the JWTs (the value WSO2 API Manager's Key Manager record names, matched exactly, trailing slash and " +
+    "all) and RFC 8414's `issuer`. The default is WSO2 IS's, whose discovery document is at " +
+    '`/oauth2/token/.well-known/openid-configuration`. With several instances over one database, give them one ' +
+    '`DCR_PUBLIC_URL` (or this): a JWT is only accepted where its `iss` is the issuer',
+    '`DCR_PUBLIC_URL`/oauth2/token'),
+  DCR_JWT_ALG: setting({ type: 'string', enum: ['RS256', 'PS256', 'ES256'], default: 'RS256' },
+    "signature algorithm of JWT access tokens: `RS256` (RSA-2048, WSO2's; the only kind every API Manager gateway " +
+    'accepts), `PS256` (RSA-2048, newer gateways), `ES256` (P-256; not accepted by the gateway). Changing it rotates ' +
+    'the signing key at the next start; tokens signed before keep verifying until they expire. The same on every instance'),
   DCR_TRUST_PROXY: setting({ type: 'string', minLength: 1 },
     'reverse proxies whose `X-Forwarded-For` names the client, comma separated: addresses, CIDR ranges, or ' +
     '`loopback`, `linklocal`, `uniquelocal`. Unset: the client is the connection\'s peer. Failed logins are counted ' +

@@ -1,57 +1,84 @@
-import { KeyObject, sign } from 'node:crypto';
+import { KeyObject, constants, sign, type SignKeyObjectInput } from 'node:crypto';
 import type { CryptoKey } from 'jose';
 
-export const SIGNING_ALG = 'ES256';
+/**
+ * The JWS algorithms this server signs with (DCR_JWT_ALG). WSO2 API Manager's gateway accepts RSA
+ * signatures only (RS256/384/512, newer builds PS256/384/512), so RS256 is the default; ES256 is
+ * kept for deployments whose consumers are not the gateway, and so that tokens signed before an
+ * upgrade keep verifying.
+ */
+export const SIGNING_ALGS = ['RS256', 'PS256', 'ES256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+export const DEFAULT_SIGNING_ALG: SigningAlg = 'RS256';
+
+/** RSA modulus length of a new RS256/PS256 key. */
+export const RSA_MODULUS_BITS = 2048;
 
 export interface JwsHeader {
-  alg: typeof SIGNING_ALG;
+  alg: SigningAlg;
   kid: string;
   typ: string;
 }
 
 const base64url = (json: object) => Buffer.from(JSON.stringify(json), 'utf8').toString('base64url');
 
-function signEncoded(encodedHeader: string, claims: object, key: KeyObject): string {
-  const input = `${encodedHeader}.${base64url(claims)}`;
-  // RFC 7518 §3.4: the signature is R || S, 32 bytes each (ieee-p1363).
-  const signature = sign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
+/** node:crypto's sign options for each algorithm (RFC 7518 §3.3–3.5). */
+function signOptions(alg: SigningAlg, key: KeyObject): SignKeyObjectInput & { dsaEncoding?: 'ieee-p1363' } {
+  switch (alg) {
+    case 'RS256':
+      return { key, padding: constants.RSA_PKCS1_PADDING };
+    case 'PS256':
+      // RFC 7518 §3.5: the salt is as long as the hash (32 bytes for SHA-256).
+      return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
+    case 'ES256':
+      // RFC 7518 §3.4: the signature is R || S, 32 bytes each (ieee-p1363), not DER.
+      return { key, dsaEncoding: 'ieee-p1363' };
+  }
 }
 
 /**
- * An ES256 JWS in compact form (RFC 7515 §7.1): what jose's SignJWT makes, byte for byte but for
- * the signature's randomness, signed synchronously by node:crypto with the same OpenSSL.
- * WebCrypto's asynchronous sign costs several times the CPU (scripts/bench/es256.ts measures both;
- * docs/performance.md has the figures).
- */
-export function signEs256Jwt(header: JwsHeader, claims: object, key: CryptoKey | KeyObject): string {
-  return signEncoded(base64url(header), claims, key instanceof KeyObject ? key : KeyObject.from(key));
-}
-
-/**
- * The current signing key of this instance: its kid, the WebCrypto key jose verifies with, and
- * what every token it signs shares, made once per key rather than per token (the node:crypto
- * handle of the key, and the encoded header of each token type).
+ * The current signing key of this instance: its kid and algorithm, the WebCrypto key jose verifies
+ * with, and what every token it signs shares, made once per key rather than per token (the
+ * node:crypto handle and sign options of the key, the encoded header of each token type).
+ *
+ * Signing is node:crypto's, not WebCrypto's (jose's): the same OpenSSL, a fraction of the CPU for
+ * ES256 (scripts/bench/es256.ts). An RSA signature costs about ten times an ES256 one, so RS256 and
+ * PS256 are signed on libuv's thread pool (crypto.sign with a callback): the event loop goes on
+ * parsing requests and talking to PostgreSQL meanwhile, and the signatures of concurrent requests
+ * run on both cores. ES256 is cheaper than the hand-off to the pool and is signed in place.
+ * docs/performance.md has the figures.
  */
 export class SigningKey {
-  readonly alg = SIGNING_ALG;
-  private readonly keyObject: KeyObject;
+  /** The private key, as node:crypto holds it (jose signs with it too). */
+  readonly privateKey: KeyObject;
+  private readonly options: SignKeyObjectInput;
   private readonly encodedHeaders = new Map<string, string>();
 
   constructor(
     readonly kid: string,
-    readonly key: CryptoKey,
+    readonly alg: SigningAlg,
+    key: CryptoKey | KeyObject,
   ) {
-    this.keyObject = KeyObject.from(key);
+    this.privateKey = key instanceof KeyObject ? key : KeyObject.from(key);
+    this.options = signOptions(alg, this.privateKey);
   }
 
-  /** A compact JWS of `claims` with header {alg, kid, typ}. */
-  sign(typ: string, claims: object): string {
+  private header(typ: string): string {
     let header = this.encodedHeaders.get(typ);
     if (header === undefined) {
       header = base64url({ alg: this.alg, kid: this.kid, typ } satisfies JwsHeader);
       this.encodedHeaders.set(typ, header);
     }
-    return signEncoded(header, claims, this.keyObject);
+    return header;
+  }
+
+  /** A compact JWS (RFC 7515 §7.1) of `claims` with header {alg, kid, typ}. */
+  sign(typ: string, claims: object): Promise<string> {
+    const input = `${this.header(typ)}.${base64url(claims)}`;
+    const data = Buffer.from(input, 'ascii');
+    if (this.alg === 'ES256') return Promise.resolve(`${input}.${sign('sha256', data, this.options).toString('base64url')}`);
+    return new Promise((resolve, reject) => {
+      sign('sha256', data, this.options, (err, signature) => (err ? reject(err) : resolve(`${input}.${signature.toString('base64url')}`)));
+    });
   }
 }

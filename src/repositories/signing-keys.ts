@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 
 export interface StoredSigningKey {
   kid: string;
@@ -17,10 +17,11 @@ export interface SigningKeyRepository {
   /** Inserts `key` and retires every other active key, in one transaction. */
   activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void>;
   /**
-   * Runs `create` to make a first key unless one exists, under a transaction-scoped advisory
-   * lock, so instances starting together agree on one key.
+   * Unless an active key of algorithm `alg` exists, runs `create` and makes its key the active one
+   * (retiring any other: a change of DCR_JWT_ALG rotates), under a transaction-scoped advisory lock,
+   * so instances starting together agree on one key.
    */
-  ensureOne(create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
+  ensureActive(alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
 }
 
 interface Row {
@@ -69,28 +70,26 @@ export class PgSigningKeyRepository implements SigningKeyRepository {
   async activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
-      await tx.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
-      await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
-        key.kid,
-        key.alg,
-        key.publicJwk,
-        key.privateJwkEnc,
-      ]);
+      await insertActive(tx, key);
     });
   }
 
-  async ensureOne(create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void> {
+  async ensureActive(alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
-      const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL LIMIT 1');
-      if (rowCount) return;
-      const key = await create();
-      await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
-        key.kid,
-        key.alg,
-        key.publicJwk,
-        key.privateJwkEnc,
-      ]);
+      const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND alg = $1 LIMIT 1', [alg]);
+      if (!rowCount) await insertActive(tx, await create());
     });
   }
+}
+
+/** Retires every active key and inserts `key`, active (the caller holds KEY_LOCK in `tx`). */
+async function insertActive(tx: Queryable, key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
+  await tx.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
+  await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
+    key.kid,
+    key.alg,
+    key.publicJwk,
+    key.privateJwkEnc,
+  ]);
 }

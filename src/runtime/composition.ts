@@ -15,7 +15,7 @@ import { CredentialCache } from '../cache/credential-cache.js';
 import { ClientAuthentication } from '../services/client-authentication.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 import { RegistrationService } from '../services/registration.js';
-import { KeyStore } from '../services/signing-keys.js';
+import { KeyStore, type KeyPairGenerator } from '../services/signing-keys.js';
 import { TokenIntrospection } from '../services/token-introspection.js';
 import { TokenIssuance } from '../services/token-issuance.js';
 import { TokenPurger, type TokenPurgeOptions } from '../services/token-purge.js';
@@ -34,6 +34,7 @@ export type ServiceConfig = Pick<
   | 'adminUser'
   | 'allowedGrantTypes'
   | 'issuer'
+  | 'jwtAlg'
   | 'accessTokenTtlSeconds'
   | 'refreshTokenTtlSeconds'
   | 'appManageUsers'
@@ -48,6 +49,8 @@ export interface ServiceResources {
   secrets: SecretBox;
   /** The password KDF; tests pass a cheaper one. */
   hasher?: PasswordHasher;
+  /** How new signing keys' pairs are made; tests pass one that reuses pairs (RSA key generation costs ~0.2 s). */
+  newKeyPair?: KeyPairGenerator;
   /** What /health/ready reports; by default, whether the database answers. */
   readiness?: Readiness;
 }
@@ -65,7 +68,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
 
   const users = new PgUserRepository(db);
   const apps = new PgApplicationRepository(db, secrets);
-  const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.accessTokenTtlSeconds);
+  const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.jwtAlg, config.accessTokenTtlSeconds, resources.newKeyPair);
   const tokens = new TokenService(new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async' }), keys, {
     issuer: config.issuer,
     accessTtlSeconds: config.accessTokenTtlSeconds,

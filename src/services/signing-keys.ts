@@ -1,17 +1,35 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { SIGNING_ALG, SigningKey } from '../crypto/jws.js';
+import { RSA_MODULUS_BITS, SigningKey, type SigningAlg } from '../crypto/jws.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { SigningKeyRepository, StoredSigningKey } from '../repositories/signing-keys.js';
 
+/** A public key that verifies tokens, with the one algorithm it verifies (never the token's say-so). */
+export interface VerificationKey {
+  key: CryptoKey;
+  alg: string;
+}
+
+/** An extractable key pair for `alg`. */
+export type KeyPairGenerator = (alg: SigningAlg) => Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }>;
+
 interface LoadedKeys {
   current: SigningKey;
-  verifying: Map<string, CryptoKey>;
+  verifying: Map<string, VerificationKey>;
   loadedAt: number;
 }
 
+const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKey> => ({
+  key: (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey,
+  alg: stored.alg,
+});
+
 /**
- * The JWT signing keys, shared by every instance through the database (ES256, `kid` = RFC 7638
- * thumbprint). The private halves are sealed with the server's secret key.
+ * The JWT signing keys, shared by every instance through the database (`kid` = RFC 7638
+ * thumbprint of the public key, so the same on every instance and across restarts). New keys are of
+ * the configured algorithm (DCR_JWT_ALG: RS256 with RSA-2048 by default); a key of another
+ * algorithm, an ES256 one from before an upgrade say, is retired by the first start with the new
+ * setting and keeps verifying, like any retired key, until the tokens it signed have expired.
+ * The private halves are sealed with the server's secret key.
  *
  * Each instance caches the signing key for `refreshMs` (so a rotation elsewhere is picked up
  * within that time). Verification looks an unknown `kid` up in the database by itself (one
@@ -26,27 +44,34 @@ export class KeyStore {
   constructor(
     private readonly repo: SigningKeyRepository,
     private readonly secrets: SecretBox,
+    private readonly alg: SigningAlg,
     /** A retired key is published until the access tokens it signed have expired. */
     private readonly accessTtlSeconds: number,
+    /** Makes the key pair of a new key (jose's generateKeyPair; tests pass one that reuses keys). */
+    private readonly newKeyPair: KeyPairGenerator = (alg) => generateKeyPair(alg, { extractable: true, modulusLength: RSA_MODULUS_BITS }),
     private readonly refreshMs = 60_000,
   ) {}
 
   private async generate(): Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>> {
-    const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+    const alg = this.alg;
+    const { publicKey, privateKey } = await this.newKeyPair(alg);
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = await exportJWK(privateKey);
     return {
       kid,
-      alg: SIGNING_ALG,
-      publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },
+      alg,
+      publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
       privateJwkEnc: this.secrets.seal(JSON.stringify(privateJwk), `signing-key:${kid}`),
     };
   }
 
-  /** Creates the first key if the database has none (safe when instances start together). */
+  /**
+   * Creates a key of the configured algorithm unless one is active (the first start, or the first
+   * after DCR_JWT_ALG changed); safe when instances start together.
+   */
   async ensureKey(): Promise<void> {
-    await this.repo.ensureOne(() => this.generate());
+    await this.repo.ensureActive(this.alg, () => this.generate());
     this.loaded = undefined;
   }
 
@@ -62,13 +87,13 @@ export class KeyStore {
     this.loading ??= (async () => {
       try {
         const stored = await this.repo.listVerifying(this.accessTtlSeconds + 60);
-        const verifying = new Map<string, CryptoKey>();
-        for (const key of stored) verifying.set(key.kid, (await importJWK(key.publicJwk as JWK, key.alg)) as CryptoKey);
+        const verifying = new Map<string, VerificationKey>();
+        for (const key of stored) verifying.set(key.kid, await verificationKey(key));
         const current = stored.find((key) => key.retiredAt === null);
         if (!current) throw new Error('No active signing key: the key store was not initialised');
         const privateJwk = JSON.parse(this.secrets.open(current.privateJwkEnc, `signing-key:${current.kid}`)) as JWK;
         this.loaded = {
-          current: new SigningKey(current.kid, (await importJWK(privateJwk, current.alg)) as CryptoKey),
+          current: new SigningKey(current.kid, current.alg as SigningAlg, (await importJWK(privateJwk, current.alg)) as CryptoKey),
           verifying,
           loadedAt: Date.now(),
         };
@@ -90,14 +115,14 @@ export class KeyStore {
     return (await this.keys()).current;
   }
 
-  async verificationKey(kid: string | undefined): Promise<CryptoKey | undefined> {
+  async verificationKey(kid: string | undefined): Promise<VerificationKey | undefined> {
     if (!kid) return undefined;
     const loaded = await this.keys();
     const known = loaded.verifying.get(kid);
     if (known) return known;
     const stored = await this.repo.findVerifying(kid, this.accessTtlSeconds + 60);
     if (!stored) return undefined;
-    const key = (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey;
+    const key = await verificationKey(stored);
     loaded.verifying.set(kid, key);
     // An active key we did not know: another instance rotated. Sign with it from now on too.
     if (stored.retiredAt === null && stored.kid !== loaded.current.kid) this.loaded = undefined;

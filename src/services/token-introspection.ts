@@ -3,18 +3,22 @@ import { mayIntrospectAll, type AppManagePolicy } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
 import { OAuthError, oauth } from '../domain/errors.js';
 import type { ClientAuthentication, ClientCredentialsInput } from './client-authentication.js';
-import type { TokenService } from './tokens.js';
+import { authorizedUserType, type TokenService } from './tokens.js';
 import { parseBasicAuthorization, type Authenticator } from './user-authentication.js';
 
 type Introspection = components['schemas']['Introspection'];
 
 interface ActiveToken {
+  id: string;
   scopes: string[];
   clientId: string;
   username: string;
   expiresAt: Date;
   issuedAt: Date;
 }
+
+/** The tenant every token of this server belongs to (tenants other than WSO2's super tenant do not exist yet). */
+export const SUPER_TENANT_DOMAIN = 'carbon.super';
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
@@ -47,19 +51,25 @@ export class TokenIntrospection {
     }
   }
 
-  /** RFC 7662 §2.2: what an active token is said to be. */
-  private describe(active: ActiveToken, tokenType: string): Introspection {
+  /**
+   * RFC 7662 §2.2, with the fields WSO2 IS answers and API Manager's Key Manager connector reads:
+   * `aut` tells an application's token from a user's, `nbf` and `iat` give the validity period.
+   * A JWT's own claims `jti`, `sub` and `iss` are repeated for JWTs only, as IS does.
+   */
+  private describe(active: ActiveToken, kind: { tokenType: 'Bearer' | 'Refresh'; grantType: string; jwt: boolean }): Introspection {
+    const issuedAt = seconds(active.issuedAt);
     return {
       active: true,
       scope: active.scopes.join(' '),
       client_id: active.clientId,
       username: active.username,
-      token_type: tokenType,
+      token_type: kind.tokenType,
       exp: seconds(active.expiresAt),
-      iat: seconds(active.issuedAt),
-      sub: active.username,
+      iat: issuedAt,
+      nbf: issuedAt,
+      aut: authorizedUserType(kind.grantType),
       aud: active.clientId,
-      iss: this.tokens.settings.issuer,
+      ...(kind.jwt ? { jti: active.id, sub: active.username, iss: this.tokens.settings.issuer } : {}),
     };
   }
 
@@ -68,16 +78,26 @@ export class TokenIntrospection {
    * exactly as an unknown one, `{"active":false}`); a user entitled to it (mayIntrospectAll) sees
    * every token.
    */
-  async introspect(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<Introspection> {
+  async introspect(
+    input: ClientCredentialsInput,
+    token: string | undefined,
+    hint: string | undefined,
+    tenantDomain?: string,
+  ): Promise<Introspection> {
     const caller = await this.introspector(input);
     if (!token) throw oauth.invalidRequest('token is required');
+    // API Manager names the tenant it asks for (X-WSO2-Tenant); every token here is the super
+    // tenant's, so in any other tenant no token is active (a token of another tenant is inactive).
+    if (tenantDomain !== undefined && tenantDomain.toLowerCase() !== SUPER_TENANT_DOMAIN) return { active: false };
     const asAccess = async () => {
       const active = await this.tokens.resolveAccessToken(token);
-      return active && this.describe(active, 'Bearer');
+      return active && this.describe(active, { tokenType: 'Bearer', grantType: active.grantType, jwt: active.format === 'jwt' });
     };
+    // IS calls a refresh token's type `Refresh`, which API Manager refuses as an access token.
+    // A refresh token is always a user's: only the password and refresh grants issue one.
     const asRefresh = async () => {
       const active = await this.tokens.resolveRefreshToken(token);
-      return active && this.describe(active, 'refresh_token');
+      return active && this.describe(active, { tokenType: 'Refresh', grantType: 'refresh_token', jwt: false });
     };
     const [first, second] = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
     const found = (await first()) ?? (await second());

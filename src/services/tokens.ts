@@ -1,10 +1,9 @@
 import type { components } from '../../generated/platform-api.js';
 import { hash, randomUUID } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, type CryptoKey } from 'jose';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { pooledRandomBytes } from '../crypto/random.js';
 import type { Client } from '../domain/types.js';
 import type { ActiveAccessToken, RefreshTokenRecord, TokenRepository } from '../repositories/tokens.js';
-import { SIGNING_ALG } from '../crypto/jws.js';
 import type { KeyStore } from './signing-keys.js';
 import { VerifiedJwtCache } from '../cache/verified-jwt-cache.js';
 
@@ -49,8 +48,21 @@ export function opaqueTokenId(token: string): string {
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
- * Issues and resolves access and refresh tokens. JWT apps (`tokenType` JWT) get ES256 JWTs whose
- * jti is their database row; other apps get opaque 256-bit tokens stored only as SHA-256 hashes
+ * WSO2's authorized user type (`aut`): `APPLICATION` for a token an application obtained for itself
+ * (client_credentials), `APPLICATION_USER` for one acting for a user who signed in (password, and
+ * refresh_token, which continues a user's grant). API Manager's gateway and its Key Manager connector
+ * tell application tokens from user tokens by it.
+ */
+export type AuthorizedUserType = 'APPLICATION' | 'APPLICATION_USER';
+export const authorizedUserType = (grantType: string): AuthorizedUserType =>
+  grantType === 'client_credentials' ? 'APPLICATION' : 'APPLICATION_USER';
+
+/** An active access token, and whether it is a JWT (whose claims introspection then repeats). */
+export type ResolvedAccessToken = ActiveAccessToken & { format: 'jwt' | 'opaque' };
+
+/**
+ * Issues and resolves access and refresh tokens. JWT apps (`tokenType` JWT) get JWTs signed with the
+ * current key (RS256 by default, see KeyStore) whose jti is their database row; other apps get opaque 256-bit tokens stored only as SHA-256 hashes
  * (an access token's row id is its hash's first half, see opaqueTokenId).
  * Every token is checked against the database, so a revocation or a deleted user takes effect on
  * every instance at once.
@@ -65,26 +77,38 @@ export class TokenService {
   ) {}
 
   /**
-   * A new access token for `username`: an ES256 JWT whose jti is a new random uuid for JWT apps,
-   * else an opaque 256-bit random string whose row id is derived from its SHA-256 (opaqueTokenId).
+   * A new access token for `username`: for JWT apps a JWT whose jti is a new random uuid, else an
+   * opaque 256-bit random string whose row id is derived from its SHA-256 (opaqueTokenId).
    */
-  private async makeAccessToken(app: Client, username: string, scopes: string[], now: number): Promise<{ token: string; id: string }> {
+  private async makeAccessToken(
+    app: Client,
+    username: string,
+    scopes: string[],
+    grantType: string,
+    now: number,
+  ): Promise<{ token: string; id: string }> {
     if (app.tokenType.toUpperCase() !== 'JWT') {
       const token = pooledRandomBytes(32).toString('base64url');
       return { token, id: opaqueTokenId(token) };
     }
     const id = randomUUID();
     const key = await this.keys.signingKey();
-    // The claims in the order jose's SignJWT wrote them (constructor payload, then its setters).
-    const token = key.sign('at+jwt', {
-      client_id: app.clientId,
+    // The claims of WSO2 IS 7's access tokens, in its order: the gateway takes the consumer key
+    // from `azp`, the scopes from `scope` (a space-separated string), application or user from
+    // `aut`, and keys its revocation map by `jti`; `aud` stays a plain string (an array holding the
+    // consumer key broke Choreo Connect). `client_id` is what RFC 9068 names the same value.
+    const token = await key.sign('at+jwt', {
+      sub: username,
+      aut: authorizedUserType(grantType),
+      aud: app.clientId,
+      nbf: now,
+      azp: app.clientId,
       scope: scopes.join(' '),
       iss: this.settings.issuer,
-      sub: username,
-      aud: app.clientId,
-      iat: now,
       exp: now + this.settings.accessTtlSeconds,
+      iat: now,
       jti: id,
+      client_id: app.clientId,
     });
     return { token, id };
   }
@@ -108,7 +132,7 @@ export class TokenService {
   async issueForUsername(request: { app: Client; username: string; scopes: string[]; grantType: string }): Promise<TokenResponse | undefined> {
     const { app, username, scopes, grantType } = request;
     const now = Math.floor(Date.now() / 1000);
-    const { token, id } = await this.makeAccessToken(app, username, scopes, now);
+    const { token, id } = await this.makeAccessToken(app, username, scopes, grantType, now);
     const stored = await this.repo.insertAccessForUsername({
       id,
       appId: app.id,
@@ -129,7 +153,7 @@ export class TokenService {
     const accessExpires = new Date((now + this.settings.accessTtlSeconds) * 1000);
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
-    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, now);
+    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, grantType, now);
     await this.repo.insertAccess({
       id: accessId,
       appId: app.id,
@@ -158,7 +182,10 @@ export class TokenService {
     return this.response(accessToken, scopes, refreshToken);
   }
 
-  /** The jti of a JWT signed by one of our keys, issued by us and unexpired; undefined otherwise. */
+  /**
+   * The jti of a JWT signed by one of our keys, issued by us and unexpired; undefined otherwise.
+   * Each key verifies with its own algorithm only, whatever the token's header claims.
+   */
   private async verifyJwt(token: string): Promise<string | undefined> {
     const remembered = this.verified.get(token);
     if (remembered !== undefined) return remembered;
@@ -166,7 +193,7 @@ export class TokenService {
       const { kid } = decodeProtectedHeader(token);
       const key = await this.keys.verificationKey(kid);
       if (!key) return undefined;
-      const { payload } = await jwtVerify(token, key, { issuer: this.settings.issuer, algorithms: [SIGNING_ALG] });
+      const { payload } = await jwtVerify(token, key.key, { issuer: this.settings.issuer, algorithms: [key.alg] });
       if (typeof payload.jti !== 'string') return undefined;
       this.verified.add(token, { jti: payload.jti, exp: payload.exp, nbf: payload.nbf });
       return payload.jti;
@@ -176,12 +203,14 @@ export class TokenService {
   }
 
   /** The active access token this string is, or undefined (unknown, expired, revoked, forged). */
-  async resolveAccessToken(token: string): Promise<ActiveAccessToken | undefined> {
+  async resolveAccessToken(token: string): Promise<ResolvedAccessToken | undefined> {
     if (JWT_SHAPE.test(token)) {
       const jti = await this.verifyJwt(token);
-      return jti ? this.repo.findActiveAccessById(jti) : undefined;
+      const active = jti ? await this.repo.findActiveAccessById(jti) : undefined;
+      return active && { ...active, format: 'jwt' };
     }
-    return this.repo.findActiveAccessById(opaqueTokenId(token));
+    const active = await this.repo.findActiveAccessById(opaqueTokenId(token));
+    return active && { ...active, format: 'opaque' };
   }
 
   resolveRefreshToken(token: string): Promise<RefreshTokenRecord | undefined> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime/composition.js';
-import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
+import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, testKeyPairs, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { runCli } from '../fixtures/dcr-process.js';
 
@@ -19,7 +19,7 @@ const APPS = 1_200; // about 400 KiB of JSON: far past a pipe's 64 KiB and the r
 t.test('dcr app list --json through a slow pipe: the whole document', async (t) => {
   const { db, url } = await testDatabase(t);
   const key = randomBytes(32);
-  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(key), hasher: FAST_HASHER });
+  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(key), hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
   const caller = await services.auth.authenticateBasic(basic(ADMIN, ADMIN_PASSWORD));
   for (let start = 0; start < APPS; start += 50) {

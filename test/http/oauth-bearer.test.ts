@@ -251,9 +251,9 @@ t.test('Bearer on /register', async (t) => {
     const real = await passwordToken(app, jwtApp, 'alice', ALICE_PW);
     const header = decodeProtectedHeader(real.access_token);
     const claims = decodeJwt(real.access_token);
-    t.equal(header.alg, 'ES256');
+    t.equal(header.alg, 'RS256');
     t.ok(header.kid);
-    const { kid: currentKid, key: realKey } = await services.keys.signingKey();
+    const { kid: currentKid, privateKey: realKey } = await services.keys.signingKey();
     t.equal(header.kid, currentKid);
     const now = Math.floor(Date.now() / 1000);
 
@@ -264,13 +264,19 @@ t.test('Bearer on /register', async (t) => {
 
     // Control: the same claims signed with the service's real key do work, so each refusal below
     // is about the one thing that differs.
-    const control = await tryToken(await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }));
+    const control = await tryToken(await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }));
     t.equal(control.statusCode, 200, `control: ${control.body}`);
 
-    const other = await generateKeyPair('ES256');
-    assertUnauthorized(t, await tryToken(await sign(other.privateKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' })), badPassword, 'another key, our kid');
-    assertUnauthorized(t, await tryToken(await sign(other.privateKey, { alg: 'ES256', kid: 'unknown-kid', typ: 'at+jwt' })), badPassword, 'another key, unknown kid');
-    assertUnauthorized(t, await tryToken(await sign(realKey, { alg: 'ES256', typ: 'at+jwt' })), badPassword, 'our key, no kid');
+    const other = await generateKeyPair('RS256');
+    assertUnauthorized(t, await tryToken(await sign(other.privateKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' })), badPassword, 'another key, our kid');
+    assertUnauthorized(t, await tryToken(await sign(other.privateKey, { alg: 'RS256', kid: 'unknown-kid', typ: 'at+jwt' })), badPassword, 'another key, unknown kid');
+    assertUnauthorized(t, await tryToken(await sign(realKey, { alg: 'RS256', typ: 'at+jwt' })), badPassword, 'our key, no kid');
+    // Our RSA key under another RSA algorithm: a key verifies with its own algorithm only.
+    for (const alg of ['PS256', 'RS384', 'RS512']) {
+      assertUnauthorized(t, await tryToken(await sign(realKey, { alg, kid: currentKid, typ: 'at+jwt' })), badPassword, `our key as ${alg}`);
+    }
+    const ec = await generateKeyPair('ES256');
+    assertUnauthorized(t, await tryToken(await sign(ec.privateKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' })), badPassword, 'an EC key, our kid');
 
     const noneHeader = b64url({ alg: 'none', kid: currentKid, typ: 'at+jwt' });
     const body = b64url(claims);
@@ -288,21 +294,21 @@ t.test('Bearer on /register', async (t) => {
     assertUnauthorized(t, await tryToken(await sign(hsSecret, { alg: 'HS256', kid: currentKid, typ: 'at+jwt' })), badPassword, 'HS256 with the public key');
 
     // Our key, but expired by its own exp claim (the database row is still active).
-    const expired = await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }, { ...claims, iat: now - 7200, exp: now - 60 });
+    const expired = await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }, { ...claims, iat: now - 7200, exp: now - 60 });
     assertUnauthorized(t, await tryToken(expired), badPassword, 'expired exp claim');
     // Our key, another issuer.
-    const foreignIssuer = await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }, { ...claims, iss: 'https://evil.example' });
+    const foreignIssuer = await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }, { ...claims, iss: 'https://evil.example' });
     assertUnauthorized(t, await tryToken(foreignIssuer), badPassword, 'another issuer');
     t.equal(claims.iss, ISSUER);
     // Our key, a jti that names no token.
-    const unknownJti = await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }, { ...claims, jti: '00000000-0000-4000-8000-000000000000' });
+    const unknownJti = await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }, { ...claims, jti: '00000000-0000-4000-8000-000000000000' });
     assertUnauthorized(t, await tryToken(unknownJti), badPassword, 'unknown jti');
-    const nonUuidJti = await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }, { ...claims, jti: "x' OR 1=1 --" });
+    const nonUuidJti = await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }, { ...claims, jti: "x' OR 1=1 --" });
     assertUnauthorized(t, await tryToken(nonUuidJti), badPassword, 'jti not a uuid');
     // Our key, a jti of a token that was revoked: the database decides, not the signature.
     const revokedToken = await passwordToken(app, jwtApp, 'alice', ALICE_PW);
     t.equal((await formPost(app, '/oauth2/revoke', jwtApp, { token: revokedToken.access_token })).statusCode, 200);
-    const revokedJti = await sign(realKey, { alg: 'ES256', kid: currentKid, typ: 'at+jwt' }, decodeJwt(revokedToken.access_token));
+    const revokedJti = await sign(realKey, { alg: 'RS256', kid: currentKid, typ: 'at+jwt' }, decodeJwt(revokedToken.access_token));
     assertUnauthorized(t, await tryToken(revokedJti), badPassword, 'a revoked jti re-signed');
   });
 
@@ -405,8 +411,8 @@ t.test("an application's own token and apim:dcr:app_manage (DCR_APP_TOKENS_MANAG
     // A second instance over the same database, configured to deny it.
     const { buildApp } = await import('../../src/app.js');
     const { createServices } = await import('../../src/runtime/composition.js');
-    const { TEST_SERVICE_CONFIG, FAST_HASHER } = await import('../fixtures/app.js');
-    const strictServices = createServices({ ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, { db, secrets, hasher: FAST_HASHER });
+    const { TEST_SERVICE_CONFIG, FAST_HASHER, testKeyPairs } = await import('../fixtures/app.js');
+    const strictServices = createServices({ ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, { db, secrets, hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
     const strict = await buildApp(strictServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER, docs: false });
     t.teardown(() => strict.close());
 

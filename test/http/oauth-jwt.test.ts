@@ -7,7 +7,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JS
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { createServices } from '../../src/runtime/composition.js';
-import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, PUBLIC_URL, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const REGISTER = '/client-registration/v0.17/register';
 const FORM = 'application/x-www-form-urlencoded';
@@ -97,10 +97,11 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
     t.same(Object.keys(jwks), ['keys']);
     t.equal(jwks.keys.length, 1);
     const key = jwks.keys[0]!;
-    t.same(Object.keys(key).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'], 'public members only (no d)');
-    t.equal(key.kty, 'EC');
-    t.equal(key.crv, 'P-256');
-    t.equal(key.alg, 'ES256');
+    t.same(Object.keys(key).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use'], 'public members only (no d, p, q, dp, dq, qi)');
+    t.equal(key.kty, 'RSA');
+    t.equal(key.alg, 'RS256');
+    t.equal(Buffer.from(key.n!, 'base64url').length, 256, 'a 2048-bit modulus');
+    t.equal(key.e, 'AQAB');
     t.equal(key.use, 'sig');
     t.match(key.kid, /^[A-Za-z0-9_-]{43}$/, 'an RFC 7638 thumbprint');
   });
@@ -116,12 +117,15 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
       t.equal(res.statusCode, 200, res.body);
       const body = res.json() as TokenBody;
       const { payload, protectedHeader } = await jwtVerify(body.access_token, set, { issuer: ISSUER, audience: jwtApp.clientId });
-      t.same(protectedHeader, { alg: 'ES256', kid: jwks.keys[0]!.kid, typ: 'at+jwt' }, `${grant}: header`);
+      t.same(protectedHeader, { alg: 'RS256', kid: jwks.keys[0]!.kid, typ: 'at+jwt' }, `${grant}: header`);
       t.same(
-        Object.keys(payload).sort(),
-        ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub'],
-        `${grant}: exactly these claims`,
+        Object.keys(payload),
+        ['sub', 'aut', 'aud', 'nbf', 'azp', 'scope', 'iss', 'exp', 'iat', 'jti', 'client_id'],
+        `${grant}: exactly these claims, in WSO2 IS 7's order`,
       );
+      t.equal(payload.aut, grant === 'password' ? 'APPLICATION_USER' : 'APPLICATION', `${grant}: aut`);
+      t.equal(payload.azp, jwtApp.clientId, `${grant}: azp is the consumer key`);
+      t.equal(payload.nbf, payload.iat, `${grant}: nbf is iat`);
       t.equal(payload.iss, ISSUER);
       t.equal(payload.sub, grant === 'password' ? 'alice' : ADMIN, `${grant}: sub is the user`);
       t.equal(payload.aud, jwtApp.clientId);
@@ -213,7 +217,7 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
   t.test('a key rotated by another instance verifies here at once', async (t) => {
     // A second instance over the same database (and secret key), as behind a load balancer.
     const otherServices = createServices(TEST_SERVICE_CONFIG, { db, secrets, hasher: FAST_HASHER });
-    const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });
+    const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false, publicUrl: PUBLIC_URL });
     t.teardown(() => other.close());
     const before = await passwordToken(other, jwtApp);
     t.equal((await introspect(app, jwtApp, before.access_token)).active, true, 'tokens of one instance work on the other');
@@ -257,9 +261,9 @@ t.test('introspection, revocation, metadata', async (t) => {
           t.equal(res.headers['cache-control'], 'no-store');
           t.equal(res.headers.pragma, 'no-cache');
           const body = res.json() as Record<string, number | string | boolean>;
-          t.same(Object.keys(body).sort(), ['active', 'aud', 'client_id', 'exp', 'iat', 'iss', 'scope', 'sub', 'token_type', 'username']);
+          const jwt = label === 'JWT';
           t.same(
-            { ...body, exp: 0, iat: 0 },
+            { ...body, exp: 0, iat: 0, nbf: 0, ...(jwt ? { jti: '' } : {}) },
             {
               active: true,
               scope: `${APP_MANAGE} openid`,
@@ -268,12 +272,15 @@ t.test('introspection, revocation, metadata', async (t) => {
               token_type: 'Bearer',
               exp: 0,
               iat: 0,
-              sub: 'alice',
+              nbf: 0,
+              aut: 'APPLICATION_USER',
               aud: client.clientId,
-              iss: ISSUER,
+              // The JWT's own claims, for JWTs only (as WSO2 IS answers).
+              ...(jwt ? { jti: '', sub: 'alice', iss: ISSUER } : {}),
             },
             `${label}, ${style}`,
           );
+          t.equal(body.nbf, body.iat, 'nbf is iat');
           t.type(body.exp, 'number');
           t.type(body.iat, 'number');
           t.ok(Math.abs((body.iat as number) - before) <= 5, 'iat is now');
@@ -282,6 +289,7 @@ t.test('introspection, revocation, metadata', async (t) => {
             const claims = decodeJwt(token.access_token);
             t.equal(body.exp, claims.exp, 'the same exp as the JWT');
             t.equal(body.iat, claims.iat, 'the same iat as the JWT');
+            t.equal(body.jti, claims.jti, 'the JWT’s jti');
           }
         }
         // RFC 7662 §4: another client learns nothing of the token, exactly as of an unknown one...
@@ -319,18 +327,19 @@ t.test('introspection, revocation, metadata', async (t) => {
       for (const hint of [undefined, 'refresh_token', 'access_token']) {
         const body = await introspect(app, opaqueApp, token.refresh_token!, hint ? { token_type_hint: hint } : {});
         t.same(
-          { ...body, exp: 0, iat: 0 },
+          { ...body, exp: 0, iat: 0, nbf: 0 },
           {
             active: true,
             scope: 'openid',
             client_id: opaqueApp.clientId,
             username: 'alice',
-            token_type: 'refresh_token',
+            // WSO2 IS's word; API Manager refuses a token of this type as an access token.
+            token_type: 'Refresh',
             exp: 0,
             iat: 0,
-            sub: 'alice',
+            nbf: 0,
+            aut: 'APPLICATION_USER',
             aud: opaqueApp.clientId,
-            iss: ISSUER,
           },
           `hint ${String(hint)}`,
         );
@@ -497,11 +506,11 @@ t.test('introspection, revocation, metadata', async (t) => {
     t.equal(res.statusCode, 200);
     t.match(res.headers['content-type'], /^application\/json(;|$)/);
     t.same(res.json(), {
-      issuer: ISSUER,
-      token_endpoint: `${ISSUER}/oauth2/token`,
-      jwks_uri: `${ISSUER}/oauth2/jwks`,
-      introspection_endpoint: `${ISSUER}/oauth2/introspect`,
-      revocation_endpoint: `${ISSUER}/oauth2/revoke`,
+      issuer: `${PUBLIC_URL}/oauth2/token`,
+      token_endpoint: `${PUBLIC_URL}/oauth2/token`,
+      jwks_uri: `${PUBLIC_URL}/oauth2/jwks`,
+      introspection_endpoint: `${PUBLIC_URL}/oauth2/introspect`,
+      revocation_endpoint: `${PUBLIC_URL}/oauth2/revoke`,
       scopes_supported: ['apim:dcr:app_manage', 'openid'],
       response_types_supported: [],
       grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
@@ -524,5 +533,16 @@ t.test('introspection, revocation, metadata', async (t) => {
     t.equal(withAuth.statusCode, 200);
     const jwks = await app.inject({ method: 'GET', url: '/oauth2/jwks', headers: { authorization: 'Basic junk' } });
     t.equal(jwks.statusCode, 200);
+    // One document at every path a client looks for it: OpenID Connect Discovery's, under the
+    // issuer's path (WSO2 IS's well-known URL, APIM's "Import"), and RFC 8414 §3.1's for that issuer.
+    for (const url of [
+      '/.well-known/openid-configuration',
+      '/oauth2/token/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server/oauth2/token',
+    ]) {
+      const other = await app.inject({ method: 'GET', url });
+      t.equal(other.statusCode, 200, url);
+      t.equal(other.body, res.body, `${url}: the same document`);
+    }
   });
 });

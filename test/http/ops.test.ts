@@ -11,7 +11,7 @@ import { buildApp } from '../../src/app.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { Database } from '../../src/db/database.js';
 import { createServices, databaseReadiness } from '../../src/runtime/composition.js';
-import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, testKeyPairs, ISSUER, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { freePort } from '../fixtures/server-process.js';
 
@@ -88,6 +88,7 @@ t.test('readiness over an unreachable database, and before migrations ran: 503 w
     db,
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     hasher: FAST_HASHER,
+    newKeyPair: testKeyPairs(),
     readiness: databaseReadiness(unreachable, () => false),
   });
   const app = await buildApp(services, { bodyLimit: 65536, logger: false, publicUrl: ISSUER });

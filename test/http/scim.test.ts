@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Database } from '../../src/db/database.js';
-import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN, ADMIN_AUTH, FAST_HASHER, PUBLIC_URL, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ERROR_URN = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -75,7 +75,7 @@ function assertScimUser(t: Test, body: ScimUser, expected: { id?: string; userNa
   t.match(body.meta.created, ISO_DATE);
   t.match(body.meta.lastModified, ISO_DATE);
   t.ok(body.meta.location.endsWith(`/scim2/Users/${body.id}`), `location ${body.meta.location}`);
-  t.equal(body.meta.location, `${ISSUER}/scim2/Users/${body.id}`, 'built from the public URL');
+  t.equal(body.meta.location, `${PUBLIC_URL}/scim2/Users/${body.id}`, 'built from the public URL');
 }
 
 // One app over one database for the file (CREATE DATABASE costs about a second); the tests use
@@ -745,7 +745,7 @@ t.test('meta.location and Location are built from the public URL, never from the
   });
   t.equal(res.statusCode, 201);
   const body = res.json() as { id: string; meta: { location: string } };
-  t.equal(body.meta.location, `${ISSUER}/scim2/Users/${body.id}`);
+  t.equal(body.meta.location, `${PUBLIC_URL}/scim2/Users/${body.id}`);
   t.equal(res.headers.location, body.meta.location);
   const list = await app.inject({ method: 'GET', url: '/scim2/Users', headers: { authorization: ADMIN_AUTH, host: evil } });
   t.notMatch(list.body, /evil\.example|<script>/, 'nothing of the Host header in a listing either');

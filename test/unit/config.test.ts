@@ -239,8 +239,18 @@ t.test('DCR_PUBLIC_URL: the base of written URLs, and the default issuer', async
   t.equal(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }, CWD).publicUrl, 'http://localhost:8080', 'a wildcard bind address is not reachable');
   const config = loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.org/' }, CWD);
   t.equal(config.publicUrl, 'https://dcr.example.org', 'without its trailing slash');
-  t.equal(config.issuer, 'https://dcr.example.org', 'the issuer follows it');
+  t.equal(config.issuer, 'https://dcr.example.org/oauth2/token', "the issuer follows it, at WSO2 IS's path");
+  t.equal(loadConfig({}, CWD).issuer, 'http://127.0.0.1:9763/oauth2/token');
   t.equal(loadConfig({ DCR_PUBLIC_URL: 'https://a.example', DCR_ISSUER: 'https://b.example/x' }, CWD).issuer, 'https://b.example/x', 'DCR_ISSUER still overrides');
+  t.equal(loadConfig({ DCR_ISSUER: 'https://b.example/x/' }, CWD).issuer, 'https://b.example/x/', 'as given: the gateway compares iss exactly');
+});
+
+t.test('DCR_JWT_ALG: RS256 by default, RS256, PS256 or ES256', async (t) => {
+  t.equal(loadConfig({}, CWD).jwtAlg, 'RS256');
+  for (const alg of ['RS256', 'PS256', 'ES256']) t.equal(loadConfig({ DCR_JWT_ALG: alg }, CWD).jwtAlg, alg);
+  for (const alg of ['HS256', 'rs256', 'none', 'RS512']) {
+    t.throws(() => loadConfig({ DCR_JWT_ALG: alg }, CWD), /DCR_JWT_ALG/, `${alg} refused, naming the variable`);
+  }
   t.match(configErrorOf(() => loadConfig({ DCR_PUBLIC_URL: 'https://dcr.example.org/path' }, CWD)).message, /DCR_PUBLIC_URL/, 'no path');
   t.match(configErrorOf(() => loadConfig({ DCR_PUBLIC_URL: 'dcr.example.org' }, CWD)).message, /DCR_PUBLIC_URL/, 'a scheme is required');
 });

@@ -227,6 +227,8 @@ for (const [label, file, doc, keyRoute] of [
     const app = Fastify({ logger: false, ajv: { customOptions: { keywords: ['example', 'x-read-as'] } } });
     t.teardown(() => app.close());
     const { asked, serviceHandlers, securityHandlers } = stubs();
+    const registered = new Set<string>();
+    app.addHook('onRoute', (route) => void registered.add(route.url));
     await app.register(openapiGlue, { specification: file, serviceHandlers, securityHandlers, prefix: mountPrefix(doc) });
     await app.ready();
 
@@ -236,14 +238,13 @@ for (const [label, file, doc, keyRoute] of [
     t.equal(new Set(operationIds).size, operationIds.length, 'operationIds are unique');
     t.same([...asked].sort(), [...operationIds].sort(), 'glue asked for a handler for each operationId, and only those');
 
-    const routes = app.printRoutes({ commonPrefix: false });
     for (const [path, method] of operations) {
       const url = `${mountPrefix(doc)}${path.replace(/\{([^}]+)\}/g, ':$1')}`;
       t.ok(app.hasRoute({ method: method.toUpperCase() as 'GET', url }), `${method.toUpperCase()} ${url}`);
-      t.ok(routes.includes(url.split('/:')[0]!), `printRoutes lists ${url}`);
+      t.ok(registered.has(url), `a route is registered at ${url}`);
     }
     // The route this document exists for, spelled out (a POST under the mount prefix).
-    t.match(routes, new RegExp(`${keyRoute.replace(/\./g, '\\.')} \\([^)]*\\bPOST\\b`), `${keyRoute} (POST)`);
+    t.ok(app.hasRoute({ method: 'POST', url: keyRoute }), `${keyRoute} (POST)`);
   });
 }
 

@@ -11,8 +11,25 @@ import type { OperationHandlers, OperationRequest } from './operations.js';
 
 type OAuthOperations = Pick<
   operations,
-  'issueToken' | 'introspectToken' | 'revokeToken' | 'getJwks' | 'getAuthorizationServerMetadata'
+  | 'issueToken'
+  | 'introspectToken'
+  | 'revokeToken'
+  | 'getJwks'
+  | 'getAuthorizationServerMetadata'
+  | 'getOpenIdConfiguration'
+  | 'getIssuerOpenIdConfiguration'
+  | 'getIssuerAuthorizationServerMetadata'
 >;
+
+type Metadata = components['schemas']['AuthorizationServerMetadata'];
+
+/** Where the metadata document's URLs come from. */
+export interface MetadataUrls {
+  /** `iss` of the JWTs. */
+  issuer: string;
+  /** The base of every endpoint URL (DCR_PUBLIC_URL). */
+  publicUrl: string;
+}
 
 type Schemas = components['schemas'];
 
@@ -33,13 +50,18 @@ function noStore(reply: FastifyReply): void {
 
 /** The key manager: /oauth2/token, /oauth2/introspect, /oauth2/revoke, /oauth2/jwks, RFC 8414 metadata. */
 export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
+  /** One document, the same at every path that serves it; it changes only with the configuration. */
+  private readonly metadata: Metadata;
+
   constructor(
     private readonly issuance: TokenIssuance,
     private readonly introspection: TokenIntrospection,
     private readonly keys: KeyStore,
-    private readonly issuer: string,
+    urls: MetadataUrls,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.metadata = metadataDocument(urls);
+  }
 
   async issueToken(request: OperationRequest<operations['issueToken']>, reply: FastifyReply): Promise<Schemas['TokenResponse']> {
     noStore(reply);
@@ -60,7 +82,9 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   ): Promise<Schemas['Introspection']> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
-    return this.introspection.introspect(clientCredentials(request, request.body), token, hint);
+    // Node joins a repeated X-WSO2-Tenant into one string ("a, b"): no tenant has that name.
+    const tenant = request.headers['x-wso2-tenant'];
+    return this.introspection.introspect(clientCredentials(request, request.body), token, hint, Array.isArray(tenant) ? tenant.join(', ') : tenant);
   }
 
   async revokeToken(request: OperationRequest<operations['revokeToken']>, reply: FastifyReply): Promise<undefined> {
@@ -77,22 +101,41 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     return (await this.keys.jwks()) as Schemas['Jwks'];
   }
 
-  async getAuthorizationServerMetadata(): Promise<Schemas['AuthorizationServerMetadata']> {
-    const base = this.issuer;
-    return {
-      issuer: base,
-      token_endpoint: `${base}/oauth2/token`,
-      jwks_uri: `${base}/oauth2/jwks`,
-      introspection_endpoint: `${base}/oauth2/introspect`,
-      revocation_endpoint: `${base}/oauth2/revoke`,
-      // No registration_endpoint: RFC 8414 §2 means an RFC 7591 endpoint by it, and the DCR route
-      // is WSO2's v0.17 API (an RFC 7591 body, client_name and all, gets 400 there).
-      scopes_supported: [APP_MANAGE_SCOPE, OPENID_SCOPE],
-      response_types_supported: [],
-      grant_types_supported: [...SUPPORTED_GRANTS],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    };
+  async getAuthorizationServerMetadata(): Promise<Metadata> {
+    return this.metadata;
   }
+
+  async getOpenIdConfiguration(): Promise<Metadata> {
+    return this.metadata;
+  }
+
+  async getIssuerOpenIdConfiguration(): Promise<Metadata> {
+    return this.metadata;
+  }
+
+  async getIssuerAuthorizationServerMetadata(): Promise<Metadata> {
+    return this.metadata;
+  }
+}
+
+/**
+ * RFC 8414 metadata. The endpoints are built from the public URL, not from the issuer: WSO2's
+ * issuer is the token endpoint's own URL (`<base>/oauth2/token`).
+ */
+function metadataDocument({ issuer, publicUrl: base }: MetadataUrls): Metadata {
+  return {
+    issuer,
+    token_endpoint: `${base}/oauth2/token`,
+    jwks_uri: `${base}/oauth2/jwks`,
+    introspection_endpoint: `${base}/oauth2/introspect`,
+    revocation_endpoint: `${base}/oauth2/revoke`,
+    // No registration_endpoint: RFC 8414 §2 means an RFC 7591 endpoint by it, and the DCR route
+    // is WSO2's v0.17 API (an RFC 7591 body, client_name and all, gets 400 there).
+    scopes_supported: [APP_MANAGE_SCOPE, OPENID_SCOPE],
+    response_types_supported: [],
+    grant_types_supported: [...SUPPORTED_GRANTS],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+  };
 }
