@@ -95,7 +95,7 @@ t.test('app register, status and token against a running server, through the typ
   failsWith(t, unreachable, 3, `dcr: cannot reach ${closed}: connect ECONNREFUSED ${refused}\n`, 'a closed port: exit 3');
 
   t.equal(status.code, 0, detail(status));
-  t.equal(status.stdout, `ready: ${base} (live, ready: database UP, migrations UP; issuer ${base})\n`, 'status: ready');
+  t.equal(status.stdout, `ready: ${base} (live, ready: database UP, migrations UP; issuer ${base}/oauth2/token)\n`, 'status: ready');
   t.equal(statusDown.code, 1, detail(statusDown));
   t.equal(statusDown.stdout, `down: cannot reach ${closed}: connect ECONNREFUSED ${refused}\n`, 'status on DCR_URL, nobody there');
 

@@ -60,7 +60,7 @@ t.test('loadConfig: TLS files set and no PORT → 9443 and an https issuer; one 
   const config = loadConfig({ TLS_CERT_FILE: 'tls/cert.pem', TLS_KEY_FILE: '/etc/dcr/key.pem' }, '/srv/dcr');
   t.equal(config.port, 9443, "WSO2's HTTPS port");
   t.strictSame(config.tls, { certFile: '/srv/dcr/tls/cert.pem', keyFile: '/etc/dcr/key.pem' }, 'paths resolve against the cwd');
-  t.equal(config.issuer, 'https://127.0.0.1:9443');
+  t.equal(config.issuer, 'https://127.0.0.1:9443/oauth2/token');
   t.equal(loadConfig({ TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', PORT: '8443' }).port, 8443, 'an explicit PORT wins');
   t.equal(loadConfig({}).port, 9763, 'without TLS: 9763');
   t.equal(loadConfig({}).tls, undefined);
@@ -201,7 +201,7 @@ t.test(
     t.equal(metadata.status, 200);
     const doc = JSON.parse(metadata.body) as { issuer: string; token_endpoint: string };
     t.match(doc.issuer, /^https:\/\//, `the issuer is https (${doc.issuer})`);
-    t.equal(doc.issuer, `https://127.0.0.1:${port}`);
+    t.equal(doc.issuer, `https://127.0.0.1:${port}/oauth2/token`);
     t.equal(doc.token_endpoint, `https://127.0.0.1:${port}/oauth2/token`);
 
     const live = await httpsRequest(`${base}/health/live`, ca);
