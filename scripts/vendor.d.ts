@@ -40,6 +40,8 @@ declare module 'autocannon' {
       idReplacement?: boolean;
       /** Resolve with the unaggregated result (RawResult), for aggregateResult. */
       skipAggregateResult?: boolean;
+      /** Called with every answer's body; false counts it in `mismatches`. */
+      verifyBody?: (body: string) => boolean;
     }
     /** A run's result with skipAggregateResult: histograms still encoded. */
     interface RawResult {
@@ -54,6 +56,7 @@ declare module 'autocannon' {
       errors: number;
       timeouts: number;
       non2xx: number;
+      mismatches: number;
       '1xx': number;
       '2xx': number;
       '3xx': number;
@@ -74,6 +77,15 @@ declare module 'autocannon' {
     function aggregateResult(results: RawResult[], options: Pick<Options, 'url' | 'connections' | 'sampleInt'>): Result;
   }
   export default autocannon;
+}
+
+/** autocannon's histogram helpers (lib/histUtil.js): the codec of RawResult.latencies. */
+declare module 'autocannon/lib/histUtil.js' {
+  interface Histogram {
+    add(other: Histogram): void;
+    getValueAtPercentile(percentile: number): number;
+  }
+  export function decodeHist(encoded: string | null): Histogram | null;
 }
 
 declare module 'oidc-provider' {

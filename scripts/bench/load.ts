@@ -4,18 +4,28 @@
  * that drift of the machine (other work, thermal) hits every target alike; targets compared with
  * each other alternate within a round too, in slices (see runRounds).
  *
- * Figures per target: the median over rounds of requests/s, p50 and p99 latency, and of CPU per
- * request (node process, postgres); errors summed over warm-up, lead-ins and rounds (non-2xx
- * answers plus socket errors); peak RSS of the target's node process (VmHWM from /proc).
+ * Figures per target: the median over rounds of requests/s, p50, p95 and p99 latency, and of CPU
+ * per request (node process, postgres); errors summed over warm-up, lead-ins and rounds (non-2xx
+ * answers, socket errors, and answers whose body a load's verifyBody refused); peak RSS of the
+ * target's node process (VmHWM from /proc).
  */
+import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import { cpuOf, type Log, type Processes, type Proc } from './processes.js';
 
-/** A target's load: the process it measures and autocannon's options for one run of it. */
+// autocannon's own histogram codec (hdr-histogram-js, as it encodes RawResult.latencies): its
+// summaries stop at p90, p97.5 and p99, and p95 is read from the decoded histogram.
+const { decodeHist } = createRequire(import.meta.url)('autocannon/lib/histUtil.js') as typeof import('autocannon/lib/histUtil.js');
+
+/**
+ * A target's load: the process it measures and autocannon's options for one run of it. `options`
+ * may be asynchronous (a load that needs a fresh token for each run); it is awaited before the
+ * run's CPU is read, so what it asks of the target is not counted.
+ */
 export interface Load {
   name: string;
   proc: Proc;
-  options(): autocannon.Options;
+  options(): autocannon.Options | Promise<autocannon.Options>;
 }
 
 /** How long and how hard runRounds loads each target (seconds, except where said). */
@@ -50,10 +60,13 @@ interface Run {
   /** autocannon's unaggregated result (its latency histogram), to merge slices exactly. */
   raw: autocannon.RawResult;
   p50: number;
+  p95: number;
   p99: number;
   requests: number;
   non2xx: number;
   socketErrors: number;
+  /** 2xx answers whose body the load's verifyBody refused. */
+  mismatches: number;
   timeouts: number;
   statusCodes: Record<string, number>;
 }
@@ -65,12 +78,14 @@ export interface Figures {
   rps: number;
   rpsRuns: number[];
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
   p99MsRuns: number[];
   requests: number;
   errors: number;
   non2xx: number;
   socketErrors: number;
+  mismatches: number;
   timeouts: number;
   warmupErrors: number;
   leadInErrors: number;
@@ -88,6 +103,11 @@ export const round1 = (n: number) => Math.round(n * 10) / 10;
 
 const sum = <T>(list: T[], pick: (item: T) => number) => list.reduce((total, item) => total + pick(item), 0);
 
+/** A run's failed requests: non-2xx answers, socket errors, refused bodies. */
+const errorsOf = (run: Run) => run.non2xx + run.socketErrors + run.mismatches;
+/** What a run's errors were, for the log. */
+const errorText = (run: Run) => `${JSON.stringify(run.statusCodes)} socket ${run.socketErrors}${run.mismatches ? ` body refused ${run.mismatches}` : ''}`;
+
 /** Status code counts of several runs added up. */
 function addStatusCodes(runs: Run[]): Record<string, number> {
   const statusCodes: Record<string, number> = {};
@@ -96,10 +116,11 @@ function addStatusCodes(runs: Run[]): Record<string, number> {
 }
 
 async function measure(load: Load, seconds: number, connections: number): Promise<Run> {
+  const options = await load.options();
   const cpuBefore = cpuOf(load.proc);
   // autocannon stops at its first sample tick past `duration`: with the default tick of 1 s, a
   // lead-in shorter than a second ran for a whole second. Requests/s is computed over the time it really ran.
-  const raw = (await autocannon({ ...load.options(), connections, duration: seconds, timeout: 10, sampleInt: 250, skipAggregateResult: true })) as unknown as autocannon.RawResult;
+  const raw = (await autocannon({ ...options, connections, duration: seconds, timeout: 10, sampleInt: 250, skipAggregateResult: true })) as unknown as autocannon.RawResult;
   const cpuAfter = cpuOf(load.proc);
   const result = aggregate([raw]);
   const perRequest = (ms: number) => Math.round((ms * 1000) / Math.max(1, result.requests.total));
@@ -112,13 +133,24 @@ async function measure(load: Load, seconds: number, connections: number): Promis
     seconds: result.duration,
     raw,
     p50: result.latency.p50,
+    p95: percentile([raw], 95),
     p99: result.latency.p99,
     requests: result.requests.total,
     non2xx: result.non2xx,
     socketErrors: result.errors,
+    mismatches: result.mismatches,
     timeouts: result.timeouts,
     statusCodes,
   };
+}
+
+/** The `p`th percentile (ms) of the latencies of the runs' answers together (2xx only, as autocannon records them). */
+function percentile(raws: autocannon.RawResult[], p: number): number {
+  const histograms = raws.map((raw) => decodeHist(raw.latencies)).filter((h) => h !== null);
+  const merged = histograms[0];
+  if (!merged) return 0;
+  for (const h of histograms.slice(1)) merged.add(h);
+  return merged.getValueAtPercentile(p);
 }
 
 /**
@@ -137,7 +169,8 @@ function aggregate(raws: autocannon.RawResult[]): autocannon.Result {
  */
 function combine(parts: Run[]): Run {
   if (parts.length === 1) return parts[0]!;
-  const merged = aggregate(parts.map((part) => part.raw));
+  const raws = parts.map((part) => part.raw);
+  const merged = aggregate(raws);
   const requests = sum(parts, (part) => part.requests);
   const seconds = sum(parts, (part) => part.seconds);
   const perRequest = (pick: (part: Run) => number) => Math.round(sum(parts, (part) => pick(part) * part.requests) / Math.max(1, requests));
@@ -147,11 +180,13 @@ function combine(parts: Run[]): Run {
     rps: requests / seconds,
     seconds,
     p50: merged.latency.p50,
+    p95: percentile(raws, 95),
     p99: merged.latency.p99,
     raw: parts[0]!.raw,
     requests,
     non2xx: sum(parts, (part) => part.non2xx),
     socketErrors: sum(parts, (part) => part.socketErrors),
+    mismatches: sum(parts, (part) => part.mismatches),
     timeouts: sum(parts, (part) => part.timeouts),
     statusCodes: addStatusCodes(parts),
   };
@@ -161,18 +196,21 @@ function combine(parts: Run[]): Run {
 function figuresOf(list: Run[], warmupErrors: number, leadInErrors: number, proc: Proc): Figures {
   const non2xx = sum(list, (run) => run.non2xx);
   const socketErrors = sum(list, (run) => run.socketErrors);
+  const mismatches = sum(list, (run) => run.mismatches);
   return {
     nodeCpuUsPerRequest: median(list.map((run) => run.nodeCpuUs)),
     pgCpuUsPerRequest: median(list.map((run) => run.pgCpuUs)),
     rps: Math.round(median(list.map((run) => run.rps))),
     rpsRuns: list.map((run) => Math.round(run.rps)),
     p50Ms: median(list.map((run) => run.p50)),
+    p95Ms: median(list.map((run) => run.p95)),
     p99Ms: median(list.map((run) => run.p99)),
     p99MsRuns: list.map((run) => run.p99),
     requests: sum(list, (run) => run.requests),
-    errors: non2xx + socketErrors + warmupErrors + leadInErrors,
+    errors: non2xx + socketErrors + mismatches + warmupErrors + leadInErrors,
     non2xx,
     socketErrors,
+    mismatches,
     timeouts: sum(list, (run) => run.timeouts),
     warmupErrors,
     leadInErrors,
@@ -211,8 +249,8 @@ export async function runRounds(loads: Load[], { options, log, processes }: Load
     for (const load of loads) {
       log(`warm-up ${load.name} (${options.warmup} s)`);
       const warm = await measure(load, options.warmup, options.connections);
-      warmupErrors.set(load.name, warm.non2xx + warm.socketErrors);
-      if (warm.non2xx + warm.socketErrors > 0) log(`  warm-up errors on ${load.name}: ${JSON.stringify(warm.statusCodes)} socket ${warm.socketErrors}`);
+      warmupErrors.set(load.name, errorsOf(warm));
+      if (errorsOf(warm) > 0) log(`  warm-up errors on ${load.name}: ${errorText(warm)}`);
     }
     for (let round = 0; round < options.rounds; round++) {
       const forward = round % 2 === 0;
@@ -221,8 +259,8 @@ export async function runRounds(loads: Load[], { options, log, processes }: Load
         for (const load of members) {
           if (options.leadIn <= 0) continue;
           const lead = await measure(load, options.leadIn, options.connections);
-          leadInErrors.set(load.name, leadInErrors.get(load.name)! + lead.non2xx + lead.socketErrors);
-          if (lead.non2xx + lead.socketErrors > 0) log(`  lead-in errors on ${load.name}: ${JSON.stringify(lead.statusCodes)} socket ${lead.socketErrors}`);
+          leadInErrors.set(load.name, leadInErrors.get(load.name)! + errorsOf(lead));
+          if (errorsOf(lead) > 0) log(`  lead-in errors on ${load.name}: ${errorText(lead)}`);
         }
         // Slices cycle through the group, A B C, A B C, …: every member idles as long between
         // its slices as the others. The one-slice offset of their mean times flips in the
@@ -239,7 +277,7 @@ export async function runRounds(loads: Load[], { options, log, processes }: Load
           runs.get(load.name)!.push(run);
           log(
             `round ${round + 1}/${options.rounds} ${load.name.padEnd(26)} ${Math.round(run.rps).toString().padStart(6)} req/s  ` +
-              `p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.non2xx + run.socketErrors}  CPU/req node ${run.nodeCpuUs} µs pg ${run.pgCpuUs} µs` +
+              `p50 ${run.p50} ms  p95 ${run.p95} ms  p99 ${run.p99} ms  errors ${errorsOf(run)}  CPU/req node ${run.nodeCpuUs} µs pg ${run.pgCpuUs} µs` +
               (parts.length > 1 ? `  (slices ${parts.map((part) => Math.round(part.rps)).join(' ')})` : ''),
           );
         }

@@ -52,13 +52,15 @@ function minOf(a: number | null, b: number | null): number | null {
 
 export function printTable(figures: Record<string, Figures>): void {
   const lines = [
-    `${'target'.padEnd(28)}${'req/s'.padStart(7)}  ${'(rounds)'.padEnd(20)}${'p50 ms'.padStart(7)}${'p99 ms'.padStart(8)}${'errors'.padStart(8)}${'peak RSS MB'.padStart(13)}${'CPU µs/req node+pg'.padStart(20)}  process`,
+    `${'target'.padEnd(28)}${'req/s'.padStart(7)}  ${'(rounds)'.padEnd(20)}${'p50 ms'.padStart(7)}${'p95 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'errors'.padStart(8)}${'peak RSS MB'.padStart(13)}${'CPU µs/req node+pg'.padStart(20)}  process`,
   ];
   for (const [name, f] of Object.entries(figures)) {
     lines.push(
-      `${name.padEnd(28)}${String(f.rps).padStart(7)}  ${`(${f.rpsRuns.join(', ')})`.padEnd(20)}${String(f.p50Ms).padStart(7)}${String(f.p99Ms).padStart(8)}` +
+      `${name.padEnd(28)}${String(f.rps).padStart(7)}  ${`(${f.rpsRuns.join(', ')})`.padEnd(20)}${String(f.p50Ms).padStart(7)}${String(f.p95Ms).padStart(8)}${String(f.p99Ms).padStart(8)}` +
         `${String(f.errors).padStart(8)}${String(f.peakRssMb).padStart(13)}${`${f.nodeCpuUsPerRequest}+${f.pgCpuUsPerRequest}`.padStart(20)}  ${f.process}` +
-        (f.errors > 0 ? `  status ${JSON.stringify(f.statusCodes)} socket ${f.socketErrors} warm-up ${f.warmupErrors} lead-in ${f.leadInErrors}` : ''),
+        (f.errors > 0
+          ? `  status ${JSON.stringify(f.statusCodes)} socket ${f.socketErrors}${f.mismatches ? ` body refused ${f.mismatches}` : ''} warm-up ${f.warmupErrors} lead-in ${f.leadInErrors}`
+          : ''),
     );
   }
   write(`${lines.join('\n')}\n`);
