@@ -12,7 +12,21 @@ import { timingText, type BenchOptions } from './options.js';
 import type { Log, Processes } from './processes.js';
 import { machine, printTable, seededReport, standardReport } from './report.js';
 import { databaseSizes, seedDatabase, type Servers } from './servers.js';
-import { ceilingTarget, peerTarget, ROUND_GROUP, ROUND_ORDER, SERVER_KINDS, serverLoads, serverTarget, type ServerKind, type TargetName } from './targets.js';
+import {
+  ceilingTarget,
+  KIND_TARGETS,
+  kindOf,
+  PEER_LOADS,
+  peerTarget,
+  ROUND_GROUP,
+  ROUND_ORDER,
+  SERVER_KINDS,
+  serverLoads,
+  serverTarget,
+  signCeilingTarget,
+  type ServerKind,
+  type TargetName,
+} from './targets.js';
 
 /** Everything a run needs, passed down instead of kept in globals. */
 export interface Bench {
@@ -29,14 +43,14 @@ async function standard(bench: Bench): Promise<Record<string, unknown>> {
   const wanted = (name: string) => !options.only || options.only.has(name);
   const starters: Promise<Load[]>[] = [];
   for (const kind of SERVER_KINDS) {
-    const names = kind === 'token-cc' ? ['token-cc-jwt', 'token-cc-opaque'] : [kind];
-    if (names.some(wanted)) {
+    if (KIND_TARGETS[kind].some(wanted)) {
       starters.push(serverTarget(servers, kind));
-      if (options.ab) starters.push(serverTarget(servers, kind, [], options.ab));
+      if (options.ab) starters.push(serverTarget(servers, kind, [], options.ab, bench.log));
     }
   }
   if (wanted('ceiling')) starters.push(ceilingTarget(servers));
-  if (wanted('peer-reg') || wanted('peer-token') || wanted('peer-token-jwt')) starters.push(peerTarget(servers));
+  if (wanted('sign-ceiling')) starters.push(signCeilingTarget(servers));
+  if (PEER_LOADS.some(wanted)) starters.push(peerTarget(servers));
   bench.log(`starting ${starters.length} target process(es)`);
   const loads = (await Promise.all(starters)).flat().filter((load) => wanted(withoutAb(load.name)));
   const rank = (name: string) => ROUND_ORDER.indexOf(withoutAb(name)) * 2 + (name.endsWith('@ab') ? 1 : 0);
@@ -87,13 +101,19 @@ async function seededMode(bench: Bench): Promise<Record<string, unknown>> {
 
 async function profileMode(bench: Bench): Promise<Record<string, unknown>> {
   const { options, servers } = bench;
-  const target = options.profile!;
-  const kind = target.startsWith('token-cc') ? 'token-cc' : (target as ServerKind);
+  const target = options.profile! as TargetName;
+  const kind = kindOf(target);
   const profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dcr-bench-profile-'));
   const spawned = Date.now();
   const flags = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   // With --ab, the server of that checkout (or with those settings) is the one profiled.
-  const loads = (target === 'ceiling' ? await ceilingTarget(servers, flags) : await serverTarget(servers, kind, flags, options.ab)).filter(
+  const started =
+    target === 'ceiling'
+      ? ceilingTarget(servers, flags)
+      : target === 'sign-ceiling'
+        ? signCeilingTarget(servers, flags)
+        : serverTarget(servers, kind!, flags, options.ab, bench.log);
+  const loads = (await started).filter(
     (load) => withoutAb(load.name) === target,
   );
   // The summary covers the measured round only: start-up (module loading, schema compilation)

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import type { RoundSettings } from './load.js';
 import { ROOT } from './processes.js';
 import type { AbOptions } from './servers.js';
-import { ALL_LOADS, PROFILABLE, TARGETS, type TargetName } from './targets.js';
+import { ALL_LOADS, KIND_TARGETS, PEER_LOADS, PROFILABLE, TARGETS, type TargetName } from './targets.js';
 
 export type Mode = 'full' | 'quick' | 'smoke' | 'seeded' | 'profile';
 
@@ -41,7 +41,8 @@ function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: nu
     case 'quick':
       return [3, 4, 2.5, 0.5];
     case 'smoke':
-      return [1, 3, 1, 0];
+      // Six targets (SMOKE_TARGETS): short, so that the test suite's run stays under half a minute.
+      return [1, 2, 0.5, 0];
     case 'seeded':
       return modeDefaults(quick ? 'quick' : 'full', quick);
     case 'profile':
@@ -49,6 +50,23 @@ function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: nu
       return [1, quick ? 10 : 20, quick ? 3 : 5, 0];
   }
 }
+
+/**
+ * --smoke's targets, unless --only names others: one of every kind of process (a registration
+ * server, the token server, the introspection server, the sign ceiling, the peer) and a pair of each
+ * comparison issue 19 added, so that the test suite runs every part of the benchmark's machinery.
+ */
+export const SMOKE_TARGETS: readonly TargetName[] = ['register-bearer', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect'];
+
+/**
+ * Names --only takes besides the targets: `token-cc` (both token-cc-*), `introspect` (both
+ * introspect-* and the peer's), `peer` (every peer-*).
+ */
+const ONLY_ALIASES: Record<string, readonly TargetName[]> = {
+  'token-cc': KIND_TARGETS['token-cc'],
+  introspect: [...KIND_TARGETS.introspect, 'peer-introspect'],
+  peer: PEER_LOADS,
+};
 
 /** Timings in words, for the run's first log line and --help. */
 export function timingText({ rounds, duration, warmup, leadIn }: Pick<RoundSettings, 'rounds' | 'duration' | 'warmup' | 'leadIn'>): string {
@@ -81,7 +99,7 @@ export const HELP = [
   'npm run bench -- [options]',
   '',
   wrap(
-    'Load benchmark of the real server process, started exactly as `npm start` starts it, each target in its own process on its own fresh database, against two references on the same machine: a bare Fastify ceiling and oidc-provider (the peer). Progress goes to stderr; the table, the ratios and the checks against the targets to stdout. A missed target is printed as FAIL; the exit code stays 0.',
+    'Load benchmark of the real server process, started exactly as `npm start` starts it, each server kind in its own process on its own fresh database, against three references on the same machine: two bare Fastify ceilings (registration, RS256 signing) and oidc-provider (the peer). Progress goes to stderr; the table, the ratios and the checks against the targets to stdout. A missed target is printed as FAIL; the exit code stays 0.',
     0,
   ),
   '',
@@ -90,20 +108,20 @@ export const HELP = [
   '',
   'Modes (the first that applies, in this order: --smoke, --profile, --seeded, --quick, full):',
   item('(none)', `full: ${timings('full')}`),
-  item('--quick', `everything in under 3 minutes: ${timings('quick')}`),
-  item('--smoke', `register-bearer only, a few seconds (the test suite's check that the benchmark runs): ${timings('smoke')}`),
+  item('--quick', `everything in about 4 minutes: ${timings('quick')}`),
+  item('--smoke', `the test suite's check that the benchmark runs, about 25 s: ${SMOKE_TARGETS.join(', ')} (or --only's targets), ${timings('smoke')}`),
   item(
     '--seeded N',
     "seeds N apps with scripts/seed.ts into a fresh database and measures register-bearer and token-cc there and on an empty one, with --instances servers on each database, all of a target's in one group; the full mode's timings, or with --quick the quick ones",
   ),
   item(
     '--profile TARGET',
-    `runs that server target or the ceiling under \`node --cpu-prof\` and prints the top self-time functions of the measured round: ${timings('profile')} (with --quick: ${timings('profile', true)})`,
+    `runs that server target or a ceiling under \`node --cpu-prof\` and prints the top self-time functions of the measured round: ${timings('profile')} (with --quick: ${timings('profile', true)})`,
   ),
   '',
   'Options:',
   item('--json', 'the last stdout line is one JSON object (ratios, checks and raw figures)'),
-  item('--only a,b', `measure only these targets (token-cc: both token-cc-*; peer: all three peer-*)`),
+  item('--only a,b', `measure only these targets (token-cc: both token-cc-*; introspect: both introspect-* and peer-introspect; peer: all four peer-*)`),
   item('--rounds R', 'measured rounds'),
   item('--duration S', 'seconds per measurement'),
   item('--warmup S', 'seconds of warm-up per target'),
@@ -112,7 +130,7 @@ export const HELP = [
   item('--connections C', 'autocannon connections (50)'),
   item('--instances N', '--seeded: server instances per database (2)'),
   item('--ab DIR', 'also run each selected server target from the checkout in DIR, as <target>@ab, in turn with the current one (with --profile: that server is the one profiled)'),
-  item('--ab-env NAME=v,...', 'the same with these server settings (with --ab: on that checkout)'),
+  item('--ab-env NAME=v,...', 'the same with these server settings (with --ab: on that checkout); e.g. DCR_JWT_ALG=ES256 or PS256: the @ab token rows then sign that way'),
   item('--db-latency MS', 'each server reaches its own PostgreSQL through a proxy adding MS of round-trip time (scripts/bench/remote-db.ts): a database on another host'),
   item('--help', 'this text'),
   '',
@@ -150,22 +168,22 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const profile = has('profile') ? String(flags.profile) : undefined;
   const mode: Mode = smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
   const [rounds, duration, warmup, leadIn] = modeDefaults(mode, quick);
-  const only = smoke
-    ? new Set(['register-bearer'])
-    : has('only')
-      ? new Set(
-          String(flags.only)
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean)
-            .flatMap((s) => (s === 'token-cc' ? ['token-cc-jwt', 'token-cc-opaque'] : s === 'peer' ? ['peer-reg', 'peer-token', 'peer-token-jwt'] : [s])),
-        )
+  const only = has('only')
+    ? new Set<string>(
+        String(flags.only)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .flatMap((s): readonly string[] => (Object.hasOwn(ONLY_ALIASES, s) ? ONLY_ALIASES[s]! : [s])),
+      )
+    : smoke
+      ? new Set<string>(SMOKE_TARGETS)
       : undefined;
   for (const name of only ?? []) {
     if (!(ALL_LOADS as readonly string[]).includes(name)) throw new Error(`unknown target ${name} (targets: ${ALL_LOADS.join(', ')})`);
   }
   if (profile !== undefined && !PROFILABLE.includes(profile as TargetName)) {
-    throw new Error(`--profile takes a server target or the ceiling: ${PROFILABLE.join(', ')}`);
+    throw new Error(`--profile takes a server target or a ceiling: ${PROFILABLE.join(', ')}`);
   }
   return {
     mode,

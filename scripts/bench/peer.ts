@@ -8,9 +8,14 @@
  * what a registration costs without durability.
  *
  * Two clients for client_credentials: `bench-cc` gets oidc-provider's default opaque access tokens
- * (kept in memory), `bench-cc-jwt` gets ES256 JWT access tokens (a resource server with
+ * (kept in memory), `bench-cc-rs256` gets RS256 JWT access tokens (RSA-2048; a resource server with
  * `accessTokenFormat: 'jwt'`), so that each of the service's two token types is compared with the
  * same kind of token.
+ *
+ * Introspection (RFC 7662, `/token/introspection`) is enabled; a client sees its own tokens only, as
+ * on the service. oidc-provider introspects its opaque tokens only: a JWT access token is answered
+ * 400 unsupported_token_type by design (its resource server verifies it itself), so the service's
+ * JWT introspection is compared with the peer's opaque one.
  *
  * Environment: PORT (required), PEER_IAT (the initial access token), PEER_CLIENT_SECRET.
  * Prints `ready <port>` on stdout once listening.
@@ -30,37 +35,39 @@ const ccClient = {
   redirect_uris: [],
   token_endpoint_auth_method: 'client_secret_basic',
 };
-/** The resource server whose access tokens are JWTs, signed like the service's (ES256). */
+/** The resource server whose access tokens are JWTs, signed like the service's (RS256). */
 const JWT_RESOURCE = 'urn:bench:api';
-// Signing keys of this run: RS256 (oidc-provider's default for ID tokens) and ES256.
-const jwk = (type: 'rsa' | 'ec') =>
-  (type === 'rsa'
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  ).privateKey.export({ format: 'jwk' });
+// The signing key of this run: RSA-2048, as the service's (RS256, also oidc-provider's default for ID tokens).
+const rsaJwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
 const provider = new Provider(`http://127.0.0.1:${port}`, {
   clients: [
     { client_id: 'bench-cc', ...ccClient },
-    { client_id: 'bench-cc-jwt', ...ccClient },
+    { client_id: 'bench-cc-rs256', ...ccClient },
   ],
-  jwks: { keys: [jwk('rsa'), { ...jwk('ec'), alg: 'ES256', use: 'sig' }] },
+  jwks: { keys: [{ ...rsaJwk, alg: 'RS256', use: 'sig' }] },
   // The same access-token lifetime as the server's default (DCR_ACCESS_TOKEN_TTL=3600).
   ttl: { ClientCredentials: 3600 },
   features: {
     devInteractions: { enabled: false },
     registration: { enabled: true, initialAccessToken: iat },
     clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      // The default policy lets any authenticated client see any token (and logs that it should be
+      // changed): a client sees its own, as on the service.
+      allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
+    },
     resourceIndicators: {
       enabled: true,
-      // bench-cc-jwt's tokens are for the JWT resource server without asking; bench-cc's have none.
-      defaultResource: (_ctx: unknown, client: { clientId: string }) => (client.clientId === 'bench-cc-jwt' ? JWT_RESOURCE : undefined),
+      // bench-cc-rs256's tokens are for the JWT resource server without asking; bench-cc's have none.
+      defaultResource: (_ctx: unknown, client: { clientId: string }) => (client.clientId === 'bench-cc-rs256' ? JWT_RESOURCE : undefined),
       getResourceServerInfo: () => ({
         scope: '',
         audience: JWT_RESOURCE,
         accessTokenTTL: 3600,
         accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'ES256' } },
+        jwt: { sign: { alg: 'RS256' } },
       }),
     },
   },

@@ -1,7 +1,7 @@
 /**
  * Starting what the benchmark loads: the server under test exactly as `npm start` runs it (from
- * this checkout or, for --ab, another one), further instances on its database, the ceiling and the
- * peer (scripts/bench/ceiling.ts, peer.ts), PostgreSQL behind a delaying proxy (--db-latency,
+ * this checkout or, for --ab, another one), further instances on its database, the ceilings and the
+ * peer (scripts/bench/ceiling.ts, sign-ceiling.ts, peer.ts), PostgreSQL behind a delaying proxy (--db-latency,
  * scripts/bench/remote-db.ts), and a database seeded by scripts/seed.ts (--seeded).
  */
 import { spawn } from 'node:child_process';
@@ -10,6 +10,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { capture, cleanEnv, ROOT, waitFor, type Log, type Processes, type Proc } from './processes.js';
+
+/** The JWS algorithm the servers under test sign with: src/crypto/jws.ts's default, named explicitly. */
+export const SERVER_JWT_ALG = 'RS256';
 
 export const ADMIN = 'admin';
 export const ADMIN_PASSWORD = 'bench-Admin-Pa55word';
@@ -83,7 +86,9 @@ export class Servers {
     const proc = await this.processes.spawn(
       label,
       [...nodeFlags, ...(await this.#command(cwd))],
-      { DCR_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', ...env, ...(dataDir ? { DCR_DATA_DIR: dataDir } : {}) },
+      // `warn` logs (neither ceiling nor peer logs a line per request); RS256 set explicitly, so that
+      // the token rows stay what they say if the default moves. --ab-env's settings come after and win.
+      { DCR_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'warn', DCR_JWT_ALG: SERVER_JWT_ALG, ...env, ...(dataDir ? { DCR_DATA_DIR: dataDir } : {}) },
       cwd,
     );
     if (remote) proc.pgDataDir = remote.dataDir;
@@ -122,6 +127,11 @@ export class Servers {
   /** The bare Fastify app of scripts/bench/ceiling.ts, with the server's default pool size. */
   ceiling(nodeFlags: string[] = []): Promise<Proc> {
     return this.script('ceiling', 'scripts/bench/ceiling.ts', { DCR_DB_POOL_SIZE: '10' }, nodeFlags);
+  }
+
+  /** The bare Fastify RS256 signer of scripts/bench/sign-ceiling.ts. */
+  signCeiling(nodeFlags: string[] = []): Promise<Proc> {
+    return this.script('sign-ceiling', 'scripts/bench/sign-ceiling.ts', {}, nodeFlags);
   }
 
   /** oidc-provider (scripts/bench/peer.ts), its clients' secret and initial access token ours. */

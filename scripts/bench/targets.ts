@@ -4,40 +4,80 @@
  * next to each other, is here too (ROUND_ORDER, ROUND_GROUP).
  */
 import type autocannon from 'autocannon';
+import { decodeProtectedHeader } from 'jose';
 import type { Load } from './load.js';
 import type { Proc } from './processes.js';
-import { ADMIN, ADMIN_PASSWORD, PEER_CLIENT_SECRET, PEER_IAT, type AbOptions, type Servers } from './servers.js';
+import { ADMIN, ADMIN_PASSWORD, PEER_CLIENT_SECRET, PEER_IAT, SERVER_JWT_ALG, type AbOptions, type Servers } from './servers.js';
 
 export const REGISTER_PATH = '/client-registration/v0.17/register';
+export const INTROSPECT_PATH = '/oauth2/introspect';
+/** oidc-provider's introspection endpoint (its default route). */
+const PEER_INTROSPECT_PATH = '/token/introspection';
 
 /** Every target, with what it measures (`--help` prints these). */
 export const TARGETS = {
   'register-bearer': `POST ${REGISTER_PATH}, Bearer (a JWT from the password grant with apim:dcr:app_manage), a new clientName on every request`,
   'register-basic': 'the same with Basic authentication (the super admin)',
   'register-existing': `the same body every time: WSO2's idempotent "log in" (Bearer)`,
-  'token-cc-jwt': 'client_credentials at /oauth2/token (client_secret_basic) on a JWT app',
+  'token-cc-rs256': 'client_credentials at /oauth2/token (client_secret_basic) on a JWT app: an RS256 JWT (RSA-2048; the server runs with DCR_JWT_ALG=RS256)',
   'token-cc-opaque': 'the same on an opaque-token app',
+  'introspect-jwt': `POST ${INTROSPECT_PATH} of one RS256 JWT access token (form token=..., client_secret_basic of the token's own client), every answer checked to be active`,
+  'introspect-opaque': 'the same for an opaque access token',
   ceiling:
     'scripts/bench/ceiling.ts: a bare Fastify app validating the same body with the same schema and doing one INSERT into the same Postgres: the floor cost of a durable registration',
+  'sign-ceiling':
+    "scripts/bench/sign-ceiling.ts: a bare Fastify POST /oauth2/token that parses the form and signs one RS256 JWT with jose (RSA-2048, the server's claims), no database: the floor cost of an RS256 token",
   'peer-reg': "scripts/bench/peer.ts: oidc-provider's dynamic registration (/reg), on its in-memory store (no disk at all)",
   'peer-token': "the peer's client_credentials token endpoint, opaque tokens",
-  'peer-token-jwt': 'the same with ES256 JWT access tokens (token_vs_peer compares like with like: JWT with JWT, opaque with opaque)',
+  'peer-token-rs256': 'the same with RS256 JWT access tokens (RSA-2048; token_vs_peer compares like with like: RS256 JWT with RS256 JWT, opaque with opaque)',
+  'peer-introspect': `the peer's introspection (${PEER_INTROSPECT_PATH}) of one of its opaque tokens, by its client, every answer checked to be active: oidc-provider refuses to introspect JWT access tokens, so both introspect targets are compared with this one`,
 } as const;
 
 export type TargetName = keyof typeof TARGETS;
 export const ALL_LOADS = Object.keys(TARGETS) as TargetName[];
+/** The peer's targets: one process serves them all. */
+export const PEER_LOADS: readonly TargetName[] = ['peer-reg', 'peer-token', 'peer-token-rs256', 'peer-introspect'];
 /** What --profile can profile: a process of ours, not the peer. */
-export const PROFILABLE: readonly TargetName[] = ['register-bearer', 'register-basic', 'register-existing', 'token-cc-jwt', 'token-cc-opaque', 'ceiling'];
+export const PROFILABLE: readonly TargetName[] = [
+  'register-bearer',
+  'register-basic',
+  'register-existing',
+  'token-cc-rs256',
+  'token-cc-opaque',
+  'introspect-jwt',
+  'introspect-opaque',
+  'ceiling',
+  'sign-ceiling',
+];
 
-/** One server process runs each kind; token-cc serves both token targets. */
-export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-existing', 'token-cc'] as const;
+/**
+ * One server process runs each kind; token-cc serves both token targets, introspect both
+ * introspection targets (its own process: introspection is measured on a server that is not also
+ * issuing tokens between its slices).
+ */
+export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-existing', 'token-cc', 'introspect'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
+
+/** The targets of a server kind. */
+export const KIND_TARGETS: Record<ServerKind, readonly TargetName[]> = {
+  'register-bearer': ['register-bearer'],
+  'register-basic': ['register-basic'],
+  'register-existing': ['register-existing'],
+  'token-cc': ['token-cc-rs256', 'token-cc-opaque'],
+  introspect: ['introspect-jwt', 'introspect-opaque'],
+};
+
+/** The server kind that runs a target, or undefined for the ceilings and the peer. */
+export function kindOf(target: TargetName): ServerKind | undefined {
+  return SERVER_KINDS.find((kind) => KIND_TARGETS[kind].includes(target));
+}
 
 /**
  * The order of the measurements in a round: each target next to what it is compared with
  * (register-bearer between the peer's /reg and register-basic, the ceiling one further, each token
- * target next to its peer). The machine's speed drifts within a minute (docs/performance.md, Fourth
- * pass), so targets measured far apart could land in different phases; neighbours share one.
+ * target next to its peer, the RS256 one between its peer and the sign ceiling, both introspection
+ * targets around the peer's). The machine's speed drifts within a minute (docs/performance.md,
+ * Fourth pass), so targets measured far apart could land in different phases; neighbours share one.
  * Forward then reverse rounds still give each target the same mean position.
  */
 export const ROUND_ORDER: readonly TargetName[] = [
@@ -48,14 +88,19 @@ export const ROUND_ORDER: readonly TargetName[] = [
   'register-existing',
   'token-cc-opaque',
   'peer-token',
-  'token-cc-jwt',
-  'peer-token-jwt',
+  'sign-ceiling',
+  'token-cc-rs256',
+  'peer-token-rs256',
+  'introspect-jwt',
+  'peer-introspect',
+  'introspect-opaque',
 ];
 
 /**
  * Targets compared with each other are measured as one group, their slices alternating (see
- * runRounds): register-bearer with the peer's /reg, the ceiling and register-basic; each token
- * target with its peer. register-existing is compared with nothing.
+ * runRounds): register-bearer with the peer's /reg, the ceiling and register-basic; opaque tokens
+ * with the peer's; RS256 tokens with the peer's and the sign ceiling; both introspection targets
+ * with the peer's. register-existing is compared with nothing.
  */
 export const ROUND_GROUP: Record<TargetName, string> = {
   ceiling: 'register',
@@ -65,8 +110,12 @@ export const ROUND_GROUP: Record<TargetName, string> = {
   'register-existing': 'register-existing',
   'token-cc-opaque': 'token-opaque',
   'peer-token': 'token-opaque',
-  'token-cc-jwt': 'token-jwt',
-  'peer-token-jwt': 'token-jwt',
+  'sign-ceiling': 'token-rs256',
+  'token-cc-rs256': 'token-rs256',
+  'peer-token-rs256': 'token-rs256',
+  'introspect-jwt': 'introspect',
+  'peer-introspect': 'introspect',
+  'introspect-opaque': 'introspect',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +166,43 @@ async function bearerToken(proc: Proc): Promise<string> {
   return token;
 }
 
+/** The access token of a client_credentials request at `url` (the server's or the peer's token endpoint). */
+async function clientCredentialsToken(label: string, url: string, authorization: string): Promise<string> {
+  const res = await call(url, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+  const token = res.body.access_token;
+  if (res.status !== 200 || typeof token !== 'string') throw new Error(`${label}: client_credentials at ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+  return token;
+}
+
+/** The `alg` of a JWT's header; throws if it is not `expected` (undefined: any). */
+function jwtAlg(label: string, token: string, expected: string | undefined): string {
+  let alg: string | undefined;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw new Error(`${label}: the access token is not a JWT: ${token.slice(0, 40)}...`);
+  }
+  if (expected !== undefined && alg !== expected) throw new Error(`${label}: the access token is signed ${alg}, not ${expected}`);
+  return alg ?? 'none';
+}
+
+/** Every introspection answer of a load must say this: an inactive token would be a cheaper answer, not the one measured. */
+const isActive = (body: string) => body.includes('"active":true');
+
+/** Introspects `token` once at `url` and throws unless it is active (a set-up check). */
+async function checkIntrospection(label: string, url: string, authorization: string, token: string): Promise<void> {
+  const res = await call(url, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (res.status !== 200 || res.body.active !== true) throw new Error(`${label}: introspection at ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loads
 
@@ -158,8 +244,38 @@ function tokenLoad(name: string, proc: Proc, pathName: string, authorization: st
   return fixedLoad(name, proc, pathName, { authorization, 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials');
 }
 
-/** The loads of one server target kind on a running server (`suffix` tells copies apart). */
-export async function serverLoads(proc: Proc, kind: ServerKind, suffix = ''): Promise<Load[]> {
+/**
+ * Introspection of the token `token()` gives (asked before each run: a token that can be evicted
+ * gets a fresh one), the form `token=...` alone; an answer that is not active counts as an error.
+ */
+function introspectLoad(name: string, proc: Proc, pathName: string, authorization: string, token: () => string | Promise<string>): Load {
+  return {
+    name,
+    proc,
+    options: async () => ({
+      url: `${proc.base}${pathName}`,
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: await token() }).toString(),
+      verifyBody: isActive,
+    }),
+  };
+}
+
+/**
+ * The loads of one server target kind on a running server (`suffix` tells copies apart). Its JWTs
+ * must be RS256 (SERVER_JWT_ALG), except on an @ab server, whose checkout or settings may sign
+ * otherwise (`--ab-env DCR_JWT_ALG=ES256`): that one's algorithm is logged.
+ */
+export async function serverLoads(proc: Proc, kind: ServerKind, suffix = '', log?: (message: string) => void): Promise<Load[]> {
+  const ab = suffix.includes('@ab');
+  /** A JWT from the app, its algorithm checked. */
+  const jwtFrom = async (app: RegisteredApp) => {
+    const token = await clientCredentialsToken(proc.label, `${proc.base}/oauth2/token`, basic(app.clientId, app.clientSecret));
+    const alg = jwtAlg(proc.label, token, ab ? undefined : SERVER_JWT_ALG);
+    if (ab) log?.(`${proc.label}: JWT access tokens signed ${alg}`);
+    return token;
+  };
   switch (kind) {
     case 'register-bearer':
       return [registerLoad(`register-bearer${suffix}`, proc, `Bearer ${await bearerToken(proc)}`)];
@@ -174,9 +290,25 @@ export async function serverLoads(proc: Proc, kind: ServerKind, suffix = ''): Pr
     case 'token-cc': {
       const jwt = await registerApp(proc, { clientName: 'bench_cc_jwt', grantType: 'client_credentials', tokenType: 'JWT' });
       const opaque = await registerApp(proc, { clientName: 'bench_cc_opaque', grantType: 'client_credentials' });
+      await jwtFrom(jwt);
       return [
-        tokenLoad(`token-cc-jwt${suffix}`, proc, '/oauth2/token', basic(jwt.clientId, jwt.clientSecret)),
+        tokenLoad(`token-cc-rs256${suffix}`, proc, '/oauth2/token', basic(jwt.clientId, jwt.clientSecret)),
         tokenLoad(`token-cc-opaque${suffix}`, proc, '/oauth2/token', basic(opaque.clientId, opaque.clientSecret)),
+      ];
+    }
+    case 'introspect': {
+      const jwtApp = await registerApp(proc, { clientName: 'bench_introspect_jwt', grantType: 'client_credentials', tokenType: 'JWT' });
+      const opaqueApp = await registerApp(proc, { clientName: 'bench_introspect_opaque', grantType: 'client_credentials' });
+      const jwtAuth = basic(jwtApp.clientId, jwtApp.clientSecret);
+      const opaqueAuth = basic(opaqueApp.clientId, opaqueApp.clientSecret);
+      // One token each, valid for the server's hour (DCR_ACCESS_TOKEN_TTL), introspected by its own client.
+      const jwt = await jwtFrom(jwtApp);
+      const opaque = await clientCredentialsToken(proc.label, `${proc.base}/oauth2/token`, opaqueAuth);
+      await checkIntrospection(proc.label, `${proc.base}${INTROSPECT_PATH}`, jwtAuth, jwt);
+      await checkIntrospection(proc.label, `${proc.base}${INTROSPECT_PATH}`, opaqueAuth, opaque);
+      return [
+        introspectLoad(`introspect-jwt${suffix}`, proc, INTROSPECT_PATH, jwtAuth, () => jwt),
+        introspectLoad(`introspect-opaque${suffix}`, proc, INTROSPECT_PATH, opaqueAuth, () => opaque),
       ];
     }
   }
@@ -186,13 +318,21 @@ export async function serverLoads(proc: Proc, kind: ServerKind, suffix = ''): Pr
  * One server process on a fresh database, running one target kind; with `ab`, the server of
  * another checkout (its folder) or other settings, its loads named `<target>@ab`.
  */
-export async function serverTarget(servers: Servers, kind: ServerKind, nodeFlags: string[] = [], ab?: AbOptions): Promise<Load[]> {
+export async function serverTarget(servers: Servers, kind: ServerKind, nodeFlags: string[] = [], ab?: AbOptions, log?: (message: string) => void): Promise<Load[]> {
   if (!ab) return serverLoads(await servers.server(kind, { nodeFlags }), kind);
-  return serverLoads(await servers.server(`${kind}@ab`, { nodeFlags, cwd: ab.cwd, env: ab.env }), kind, '@ab');
+  return serverLoads(await servers.server(`${kind}@ab`, { nodeFlags, cwd: ab.cwd, env: ab.env }), kind, '@ab', log);
 }
 
 export async function ceilingTarget(servers: Servers, nodeFlags: string[] = []): Promise<Load[]> {
   return [registerLoad('ceiling', await servers.ceiling(nodeFlags), undefined)];
+}
+
+/** The sign ceiling, sent the server's token request (its Authorization header is not read). */
+export async function signCeilingTarget(servers: Servers, nodeFlags: string[] = []): Promise<Load[]> {
+  const proc = await servers.signCeiling(nodeFlags);
+  const authorization = basic('bench0signceiling0client0000', PEER_CLIENT_SECRET);
+  jwtAlg(proc.label, await clientCredentialsToken(proc.label, `${proc.base}/oauth2/token`, authorization), 'RS256');
+  return [tokenLoad('sign-ceiling', proc, '/oauth2/token', authorization)];
 }
 
 export async function peerTarget(servers: Servers): Promise<Load[]> {
@@ -211,9 +351,17 @@ export async function peerTarget(servers: Servers): Promise<Load[]> {
   });
   if (reg.status !== 201) throw new Error(`peer /reg: ${reg.status} ${JSON.stringify(reg.body)}`);
   const requests = uniqueNames('peer', 'client_name', peerClient, { authorization: `Bearer ${PEER_IAT}` }, '/reg');
+  const opaqueAuth = basic('bench-cc', PEER_CLIENT_SECRET);
+  const rs256Auth = basic('bench-cc-rs256', PEER_CLIENT_SECRET);
+  jwtAlg('peer', await clientCredentialsToken('peer', `${proc.base}/token`, rs256Auth), 'RS256');
+  // The peer keeps its tokens in an LRU of 1,000 entries, which peer-token's load churns: each run
+  // of peer-introspect introspects a token issued just before it (no other load runs meanwhile).
+  const freshOpaque = () => clientCredentialsToken('peer', `${proc.base}/token`, opaqueAuth);
+  await checkIntrospection('peer', `${proc.base}${PEER_INTROSPECT_PATH}`, opaqueAuth, await freshOpaque());
   return [
     { name: 'peer-reg', proc, options: () => ({ url: proc.base, requests: requests() }) },
-    tokenLoad('peer-token', proc, '/token', basic('bench-cc', PEER_CLIENT_SECRET)),
-    tokenLoad('peer-token-jwt', proc, '/token', basic('bench-cc-jwt', PEER_CLIENT_SECRET)),
+    tokenLoad('peer-token', proc, '/token', opaqueAuth),
+    tokenLoad('peer-token-rs256', proc, '/token', rs256Auth),
+    introspectLoad('peer-introspect', proc, PEER_INTROSPECT_PATH, opaqueAuth, freshOpaque),
   ];
 }
