@@ -1,8 +1,12 @@
 /**
- * The benchmark still runs: `scripts/bench.ts --smoke` starts the real server on a fresh database,
- * runs one target (register-bearer) for a few seconds with autocannon, and prints its JSON line.
- * Only that it ran is asserted — no error answer, no socket error, a JSON last line — never a
- * figure: the machine running the suite decides those (docs/performance.md).
+ * The benchmark still runs: `scripts/bench.ts --smoke` starts one process of every kind it loads
+ * (a registration server, the token server, the introspection server on fresh databases, the sign
+ * ceiling, oidc-provider), runs one target of each for two seconds with autocannon
+ * (options.ts's SMOKE_TARGETS), and prints its JSON line. Only that it ran is asserted: every
+ * target answered without an error (non-2xx, socket error, or an introspection answer that was not
+ * active), latency percentiles were read, the ratios of the targets it ran were computed and the
+ * others not, and a JSON last line. Never a figure: the machine running the suite decides those
+ * (docs/performance.md).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +14,7 @@ import t from 'tap';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-t.test('npm run bench -- --smoke --json', { timeout: 90_000 }, async (t) => {
+t.test('npm run bench -- --smoke --json', { timeout: 120_000 }, async (t) => {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     // Not tap's loaders and coverage: the benchmark and its servers run as `npm run bench` runs them.
@@ -31,12 +35,18 @@ t.test('npm run bench -- --smoke --json', { timeout: 90_000 }, async (t) => {
   t.equal(code, 0, `exit code\n${stderr.slice(-3000)}`);
 
   const last = stdout.trim().split('\n').pop() ?? '';
-  let result: { mode?: string; targets?: Record<string, { requests: number; errors: number; rps: number }> } = {};
+  type Figures = { requests: number; errors: number; rps: number; p50Ms: number; p95Ms: number; p99Ms: number };
+  let result: { mode?: string; targets?: Record<string, Figures>; [ratio: string]: unknown } = {};
   t.doesNotThrow(() => (result = JSON.parse(last) as typeof result), 'the last line is JSON');
   t.equal(result.mode, 'smoke');
-  const target = result.targets?.['register-bearer'];
-  t.ok(target, 'register-bearer was measured');
-  t.ok((target?.requests ?? 0) > 0, 'requests were answered');
-  t.equal(target?.errors, 0, 'no non-2xx answer and no socket error');
-  t.match(result, { register_vs_peer: null, register_vs_ceiling: null, basic_vs_bearer: null, token_vs_peer: null });
+  for (const name of ['register-bearer', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect']) {
+    const target = result.targets?.[name];
+    t.ok(target, `${name} was measured`);
+    t.ok((target?.requests ?? 0) > 0, `${name}: requests were answered`);
+    t.equal(target?.errors, 0, `${name}: no error answer, no socket error, no inactive introspection`);
+    t.ok((target?.p50Ms ?? 0) <= (target?.p95Ms ?? -1) && (target?.p95Ms ?? 0) <= (target?.p99Ms ?? -1), `${name}: p50 <= p95 <= p99`);
+  }
+  // Ratios of the pairs it ran are numbers; those of targets it did not run are null.
+  for (const ratio of ['token_rs256_vs_peer', 'token_rs256_vs_sign_ceiling', 'introspect_jwt_vs_peer']) t.type(result[ratio], 'number', `${ratio} computed`);
+  t.match(result, { register_vs_peer: null, register_vs_ceiling: null, basic_vs_bearer: null, token_opaque_vs_peer: null, introspect_opaque_vs_peer: null });
 });
