@@ -15,8 +15,9 @@ import { ExpiringCache } from './expiring-cache.js';
  *   KeyStore's cache. A key that is merely retired keeps verifying until its tokens expire anyway;
  * - only the signature check is remembered. The caller still looks the token up in the database on
  *   every request, so a revoked token, a deleted user or app is refused at once, on every instance;
- * - failures are never remembered, tokens with `nbf` are never remembered, nothing but digests,
- *   jtis and times is held, and the cache holds at most `maxEntries` (oldest evicted).
+ * - failures are never remembered, nor a token whose `nbf` is still in the future (jose would
+ *   refuse it now and accept it later; once `nbf` has passed, time only moves towards `exp`),
+ *   nothing but digests, jtis and times is held, and the cache holds at most `maxEntries`.
  */
 export class VerifiedJwtCache {
   private readonly entries: ExpiringCache<string>;
@@ -39,11 +40,12 @@ export class VerifiedJwtCache {
   }
 
   /**
-   * Remembers a token jose has just verified, with its claims. `exp` is in seconds (RFC 7519); a
-   * token without `exp`, or with `nbf`, is not remembered.
+   * Remembers a token jose has just verified, with its claims. `exp` and `nbf` are in seconds
+   * (RFC 7519); a token without `exp`, or whose `nbf` has not passed yet, is not remembered.
    */
   add(token: string, claims: { jti: string; exp?: number; nbf?: number }): void {
-    if (typeof claims.exp !== 'number' || claims.nbf !== undefined) return;
+    if (typeof claims.exp !== 'number') return;
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > this.entries.now())) return;
     // jose refuses a token once `exp <= now` in whole seconds: die no later than that.
     this.entries.setUntil(VerifiedJwtCache.key(token), claims.jti, Math.min(claims.exp * 1000, this.entries.now() + this.maxAgeMs));
   }

@@ -58,16 +58,25 @@ t.test('an entry lives at most maxAgeMs, however long the token lives', async (t
   t.equal(cache.get(TOKEN), undefined, 'verified again after maxAgeMs');
 });
 
-t.test('never remembered: expired tokens, tokens without exp, tokens with nbf; nothing with size 0', async (t) => {
+t.test('never remembered: expired tokens, tokens without exp, tokens not yet valid; nothing with size 0', async (t) => {
   const c = clock();
   const cache = new VerifiedJwtCache(100, 60_000, c.now);
   cache.add(TOKEN, { jti: 'a', exp: c.now() / 1000 });
   cache.add(`${TOKEN}1`, { jti: 'b' });
-  cache.add(`${TOKEN}2`, { jti: 'c', exp: c.now() / 1000 + 60, nbf: c.now() / 1000 });
+  cache.add(`${TOKEN}2`, { jti: 'c', exp: c.now() / 1000 + 60, nbf: c.now() / 1000 + 1 });
   t.equal(cache.size, 0);
   const off = new VerifiedJwtCache(0, 60_000, c.now);
   off.add(TOKEN, { jti: 'a', exp: c.now() / 1000 + 60 });
   t.equal(off.get(TOKEN), undefined);
+});
+
+t.test('a token whose nbf has passed is remembered (every token this server signs has one)', async (t) => {
+  const c = clock();
+  const cache = new VerifiedJwtCache(100, 60_000, c.now);
+  cache.add(TOKEN, { jti: 'now', exp: c.now() / 1000 + 60, nbf: c.now() / 1000 });
+  cache.add(`${TOKEN}1`, { jti: 'past', exp: c.now() / 1000 + 60, nbf: c.now() / 1000 - 30 });
+  t.equal(cache.get(TOKEN), 'now');
+  t.equal(cache.get(`${TOKEN}1`), 'past');
 });
 
 t.test('at most maxEntries: the oldest entry goes first', async (t) => {
