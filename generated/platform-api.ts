@@ -62,6 +62,157 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/scim2/v2/Roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List or filter roles (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description RFC 7644 §3.4.2, each role with its users and permissions. The only filter supported is
+         *     `displayName eq <name>`, the value quoted (`"creator"`, a JSON string) or not (the rest of
+         *     the filter, without white space at its ends), matched exactly. Without `count`, up to
+         *     1000 roles (the most answered at once): clients that do not page see every role.
+         */
+        get: operations["listRoles"];
+        put?: never;
+        /**
+         * Create a role (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description WSO2 Identity Server 7's SCIM 2 roles (`/scim2/v2/Roles`), which API Manager's Key Manager
+         *     connector creates to bind scopes to roles. `permissions` name scopes (RFC 6749 §3.3 scope
+         *     tokens: no white space, `"` or `\`), which need not be defined anywhere yet. `users` names
+         *     each member by user id or by user name (ignoring case); an unknown one is 400
+         *     `invalidValue`, and nothing is created. `displayName` is 1 to 255 characters, without white
+         *     space at either end or control characters, and unique (exactly: 409 `uniqueness`).
+         *     `schemas` and attributes not listed are accepted and ignored; the connector sends
+         *     `displayName` and `permissions` only.
+         */
+        post: operations["createRole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim2/v2/Roles/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search roles (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description RFC 7644 §3.4.3, how API Manager's connector looks a role up: `filter` as on `listRoles`
+         *     (`displayName eq <name>`, quoted or not), `startIndex` and `count` likewise. Without a
+         *     filter, every role (up to `count`, 1000 without it), each with its users and permissions.
+         *     `attributes`, `excludedAttributes` and attributes not listed are accepted and ignored:
+         *     roles are always answered whole.
+         */
+        post: operations["searchRoles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim2/v2/Roles/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role's `id` (a UUID). Any other text names no role (404). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Read one role (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description The request takes no body; one that is sent (API Manager's connector sends
+         *     `Content-Type: application/json` and nothing else) is read and ignored.
+         */
+        get: operations["getRole"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a role (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description Its memberships and permissions go with it; its users and the scopes it named stay.
+         *     The request takes no body; one that is sent (API Manager's connector sends
+         *     `Content-Type: application/json` and nothing else) is read and ignored.
+         */
+        delete: operations["deleteRole"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a role (super admin, or a user DCR_APP_MANAGE_USERS lists)
+         * @description RFC 7644 §3.5.2 PatchOp, its operations applied in order, all or none (one transaction):
+         *     - `add` on `users` or `permissions` (value: an array of `{value}`) adds them; on
+         *       `displayName` (value: a string) renames;
+         *     - `remove` on `users` or `permissions` removes the values given, or every one without a
+         *       value; a path `users[value eq <x>]` (or `permissions[...]`) removes one;
+         *     - `replace` on `users` or `permissions` sets the whole list; on `displayName` renames.
+         *     Without a `path`, `value` is an object whose `displayName`, `users` and `permissions` are
+         *     each treated as above: API Manager's connector sends
+         *     `{"Operations":[{"op":"replace","value":{"permissions":[...]}}]}`, the full new list, with
+         *     no `schemas` and no `path`. `op` is read in any letter case, attribute names too, and a
+         *     path may carry the Role schema's URN as its prefix. Members and permissions follow the
+         *     rules of `createRole`. Answers 200 with the role as it is now.
+         */
+        patch: operations["patchRole"];
+        trace?: never;
+    };
+    "/scim2/Me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling user (Bearer token or HTTP Basic)
+         * @description The user the credentials act for, in the shape of `getUser`: API Manager reads it as the
+         *     user's information, with the user's own access token. A token of the client_credentials
+         *     grant acts for its application's owner, so it answers the owner (spec/CHANGES.md). Any
+         *     active access token of this server will do, whatever its scopes; by HTTP Basic, any user
+         *     for themselves.
+         */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim2/Schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The SCIM schemas this server supports (RFC 7643 §7)
+         * @description RFC 7644 §4, answered as a bare JSON array of schema definitions, as API Manager's
+         *     connector reads it (not a ListResponse): the core User schema with the attributes users
+         *     have here (`userName`, `password`), and the Role extension of `/scim2/v2/Roles`. Any
+         *     active access token of this server will do, or any user's HTTP Basic credentials: the
+         *     definitions describe the server, not its users.
+         */
+        get: operations["listSchemas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth2/token": {
         parameters: {
             query?: never;
@@ -451,6 +602,218 @@ export interface components {
             jti?: string;
             sub?: string;
             iss?: string;
+        };
+        /** @description A member of a role, named by its user id or its user name (ignoring case). `display` is ignored. */
+        ScimRoleMemberReference: {
+            /** @example alice */
+            value: string;
+            display?: string;
+        };
+        /**
+         * @description A scope the role binds: an RFC 6749 §3.3 scope token (printable ASCII but space, `"` and
+         *     `\`), up to 255 characters. `display` is ignored.
+         */
+        ScimRolePermissionReference: {
+            /** @example apim:api_view */
+            value: string;
+            display?: string;
+        };
+        /**
+         * @description Attributes beyond these (`audience`, `groups`, ...) are accepted and ignored, and so is
+         *     `schemas` (any URNs). Up to 1000 users and 1000 permissions; repeated ones count once.
+         * @example {
+         *       "displayName": "creator",
+         *       "permissions": [
+         *         {
+         *           "value": "apim:api_view"
+         *         },
+         *         {
+         *           "value": "apim:api_create"
+         *         }
+         *       ]
+         *     }
+         */
+        ScimRoleCreate: {
+            /**
+             * @example [
+             *       "urn:ietf:params:scim:schemas:extension:2.0:Role"
+             *     ]
+             */
+            schemas?: string[];
+            /**
+             * @description Unique (exactly); no white space at either end, no control characters.
+             * @example creator
+             */
+            displayName: string;
+            users?: components["schemas"]["ScimRoleMemberReference"][];
+            permissions?: components["schemas"]["ScimRolePermissionReference"][];
+        };
+        /**
+         * @description The value of an operation without a `path`: each attribute present is treated as that
+         *     operation on its path. Other attributes are ignored.
+         */
+        ScimRolePatchValue: {
+            displayName?: string;
+            users?: components["schemas"]["ScimRoleMemberReference"][];
+            permissions?: components["schemas"]["ScimRolePermissionReference"][];
+        };
+        ScimRolePatchOperation: {
+            /**
+             * @description In any letter case.
+             * @enum {string}
+             */
+            op: "add" | "remove" | "replace" | "Add" | "Remove" | "Replace" | "ADD" | "REMOVE" | "REPLACE";
+            /**
+             * @description `displayName`, `users`, `permissions`, or `users[value eq <x>]` / `permissions[value eq
+             *     <x>]` (remove only), `<x>` quoted or not; optionally prefixed with
+             *     `urn:ietf:params:scim:schemas:extension:2.0:Role:`. Any other path is 400 `invalidPath`.
+             * @example permissions
+             */
+            path?: string;
+            /**
+             * @description A string (`displayName`), an array of `{value}` (`users`, `permissions`), or, without a
+             *     `path`, a `ScimRolePatchValue`.
+             */
+            value?: string | components["schemas"]["ScimRoleMemberReference"][] | components["schemas"]["ScimRolePatchValue"];
+        };
+        /**
+         * @description RFC 7644 §3.5.2. `schemas` (`urn:ietf:params:scim:api:messages:2.0:PatchOp`) may be left
+         *     out, as API Manager's connector does; attributes not listed are ignored.
+         * @example {
+         *       "Operations": [
+         *         {
+         *           "op": "replace",
+         *           "value": {
+         *             "permissions": [
+         *               {
+         *                 "value": "apim:api_view"
+         *               },
+         *               {
+         *                 "value": "apim:api_publish"
+         *               }
+         *             ]
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        ScimRolePatch: {
+            schemas?: string[];
+            Operations: components["schemas"]["ScimRolePatchOperation"][];
+        };
+        /**
+         * @description RFC 7644 §3.4.3. `attributes`, `excludedAttributes`, `sortBy`, `sortOrder` and attributes not
+         *     listed are accepted and ignored.
+         */
+        ScimSearchRequest: {
+            /**
+             * @example [
+             *       "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+             *     ]
+             */
+            schemas?: string[];
+            /**
+             * @description `displayName eq <name>`, the name quoted (a JSON string) or not.
+             * @example displayName eq creator
+             */
+            filter?: string;
+            /** @description As the query parameter of `listRoles`. */
+            startIndex?: number;
+            /** @description As the query parameter of `listRoles`. */
+            count?: number;
+        };
+        ScimRoleMember: {
+            /**
+             * Format: uuid
+             * @description The user's id.
+             */
+            value: string;
+            /** @description The user's name. */
+            display: string;
+        };
+        ScimRolePermission: {
+            /** @description The scope's name. */
+            value: string;
+            /** @description The scope's name again (this server keeps no display name for it). */
+            display: string;
+        };
+        /** @description `users` are ordered by user name, `permissions` by scope name; both are always present, empty or not. */
+        ScimRole: {
+            /**
+             * @example [
+             *       "urn:ietf:params:scim:schemas:extension:2.0:Role"
+             *     ]
+             */
+            schemas: string[];
+            /** Format: uuid */
+            id: string;
+            displayName: string;
+            users: components["schemas"]["ScimRoleMember"][];
+            permissions: components["schemas"]["ScimRolePermission"][];
+            meta: components["schemas"]["ScimMeta"];
+        };
+        ScimRoleListResponse: {
+            /**
+             * @example [
+             *       "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+             *     ]
+             */
+            schemas: string[];
+            /** Format: int32 */
+            totalResults: number;
+            /** Format: int32 */
+            startIndex: number;
+            /** Format: int32 */
+            itemsPerPage: number;
+            Resources: components["schemas"]["ScimRole"][];
+        };
+        /** @description An attribute of a complex attribute (RFC 7643 §7); it has no sub-attributes of its own. */
+        ScimSchemaSubAttribute: {
+            name: string;
+            /** @enum {string} */
+            type: "string" | "boolean" | "decimal" | "integer" | "dateTime" | "reference" | "binary";
+            multiValued: boolean;
+            description: string;
+            required: boolean;
+            caseExact: boolean;
+            /** @enum {string} */
+            mutability: "readOnly" | "readWrite" | "immutable" | "writeOnly";
+            /** @enum {string} */
+            returned: "always" | "never" | "default" | "request";
+            /** @enum {string} */
+            uniqueness: "none" | "server" | "global";
+        };
+        /** @description An attribute definition (RFC 7643 §7). */
+        ScimSchemaAttribute: {
+            name: string;
+            /** @enum {string} */
+            type: "string" | "boolean" | "decimal" | "integer" | "dateTime" | "reference" | "complex" | "binary";
+            multiValued: boolean;
+            description: string;
+            required: boolean;
+            caseExact: boolean;
+            /** @enum {string} */
+            mutability: "readOnly" | "readWrite" | "immutable" | "writeOnly";
+            /** @enum {string} */
+            returned: "always" | "never" | "default" | "request";
+            /** @enum {string} */
+            uniqueness: "none" | "server" | "global";
+            subAttributes?: components["schemas"]["ScimSchemaSubAttribute"][];
+        };
+        /** @description One schema (RFC 7643 §7). */
+        ScimSchemaDefinition: {
+            /**
+             * @example [
+             *       "urn:ietf:params:scim:schemas:core:2.0:Schema"
+             *     ]
+             */
+            schemas: string[];
+            /** @example urn:ietf:params:scim:schemas:core:2.0:User */
+            id: string;
+            /** @example User */
+            name: string;
+            description: string;
+            attributes: components["schemas"]["ScimSchemaAttribute"][];
         };
         Jwks: {
             keys: {
@@ -854,6 +1217,101 @@ export interface components {
                 "application/scim+json": components["schemas"]["ScimError"];
             };
         };
+        /**
+         * @description Bad Request. No body, a body that does not parse, whose chunked transfer coding is
+         *     malformed, or that holds a forbidden key (`__proto__`, or `constructor` holding `prototype`;
+         *     `scimType` invalidSyntax), or one that does not match `ScimRoleCreate` or its rules
+         *     (`scimType` invalidValue): a missing or mistyped attribute, a `displayName` with white
+         *     space at an end or a control character, a permission that is not a scope token, a member
+         *     that names no user. Also more than one `Authorization` header. The body is judged only once
+         *     the caller is authenticated.
+         */
+        ScimRoleBadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /**
+         * @description Bad Request. As for `createRole` (no body, one that does not parse or does not match
+         *     `ScimRolePatch`, a value breaking a rule of `createRole`), and: a `path` this server does
+         *     not know (`scimType` invalidPath), `remove` without a `path` or a value (`noTarget`), or a
+         *     `value` of the wrong kind for its path (`invalidValue`: an array for `displayName`, a string
+         *     for `users`, removing `displayName`). Nothing is changed.
+         */
+        ScimRolePatchBadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /**
+         * @description Bad Request. `filter` is longer than 1024 characters or is not `displayName eq <name>`
+         *     (`scimType` invalidFilter); `startIndex` or `count` is not an integer, or `startIndex` is
+         *     above 2147483647 (`scimType` invalidValue); more than one `Authorization` header.
+         */
+        ScimRoleListBadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /**
+         * @description Bad Request. No body, one that does not parse (`scimType` invalidSyntax) or does not match
+         *     `ScimSearchRequest` (`invalidValue`), a `filter` that is not `displayName eq <name>`
+         *     (`invalidFilter`), a `startIndex` above 2147483647; more than one `Authorization` header.
+         */
+        ScimRoleSearchBadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /**
+         * @description Forbidden. Only the super admin, and the users an explicit `DCR_APP_MANAGE_USERS` lists (those
+         *     who may introspect every token), manage roles.
+         */
+        ScimRoleForbidden: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description No role with that id. */
+        ScimRoleNotFound: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
+        /** @description Conflict. Another role has that `displayName` (`scimType` uniqueness). */
+        ScimRoleConflict: {
+            headers: {
+                "Cache-Control": components["headers"]["ScimNoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/scim+json": components["schemas"]["ScimError"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -1061,6 +1519,342 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    listRoles: {
+        parameters: {
+            query?: {
+                /** @example displayName eq creator */
+                filter?: string;
+                /**
+                 * @description 1-based index of the first result (RFC 7644 §3.4.2.4). A value below 1 is read as 1.
+                 *     Above 2147483647, or not an integer: 400.
+                 */
+                startIndex?: number;
+                /**
+                 * @description How many results at most (RFC 7644 §3.4.2.4). A negative value is read as 0, a value
+                 *     above 1000 as 1000; without it, 1000. Not an integer: 400.
+                 */
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching roles. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimRoleListResponse"];
+                };
+            };
+            400: components["responses"]["ScimRoleListBadRequest"];
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    createRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimRoleCreate"];
+                "application/json": components["schemas"]["ScimRoleCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    /** @description The new role's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimRole"];
+                };
+            };
+            400: components["responses"]["ScimRoleBadRequest"];
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            409: components["responses"]["ScimRoleConflict"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            415: components["responses"]["ScimUnsupportedMediaType"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    searchRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimSearchRequest"];
+                "application/json": components["schemas"]["ScimSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description The matching roles. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimRoleListResponse"];
+                };
+            };
+            400: components["responses"]["ScimRoleSearchBadRequest"];
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            415: components["responses"]["ScimUnsupportedMediaType"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    getRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role's `id` (a UUID). Any other text names no role (404). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The role. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimRole"];
+                };
+            };
+            /** @description Bad Request. More than one `Authorization` header. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            404: components["responses"]["ScimRoleNotFound"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    deleteRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role's `id` (a UUID). Any other text names no role (404). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Bad Request. A body was sent that does not parse as its Content-Type says, whose chunked
+             *     transfer coding is malformed, or that holds a forbidden key (`__proto__`,
+             *     `constructor.prototype`) (`scimType` invalidSyntax); or more than one `Authorization`
+             *     header.
+             */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            404: components["responses"]["ScimRoleNotFound"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            /**
+             * @description Unsupported Media Type. A body was sent in a media type this server does not read, in a
+             *     charset other than UTF-8, or with a Content-Encoding other than `identity` (then
+             *     `Accept-Encoding: identity`).
+             */
+            415: {
+                headers: {
+                    /** @description `identity`, when the cause was the body's Content-Encoding. */
+                    "Accept-Encoding"?: string;
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    patchRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The role's `id` (a UUID). Any other text names no role (404). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimRolePatch"];
+                "application/json": components["schemas"]["ScimRolePatch"];
+            };
+        };
+        responses: {
+            /** @description Changed; the role as it is now. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimRole"];
+                };
+            };
+            400: components["responses"]["ScimRolePatchBadRequest"];
+            401: components["responses"]["ScimUnauthorized"];
+            403: components["responses"]["ScimRoleForbidden"];
+            404: components["responses"]["ScimRoleNotFound"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            409: components["responses"]["ScimRoleConflict"];
+            413: components["responses"]["ScimPayloadTooLarge"];
+            415: components["responses"]["ScimUnsupportedMediaType"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calling user. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimUser"];
+                };
+            };
+            /** @description Bad Request. More than one `Authorization` header. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            401: components["responses"]["ScimUnauthorized"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
+            429: components["responses"]["ScimTooManyRequests"];
+            500: components["responses"]["ScimInternalServerError"];
+            503: components["responses"]["ScimServiceUnavailable"];
+        };
+    };
+    listSchemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema definitions. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimSchemaDefinition"][];
+                };
+            };
+            /** @description Bad Request. More than one `Authorization` header. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["ScimNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            401: components["responses"]["ScimUnauthorized"];
+            405: components["responses"]["ScimMethodNotAllowed"];
+            408: components["responses"]["ScimRequestTimeout"];
             429: components["responses"]["ScimTooManyRequests"];
             500: components["responses"]["ScimInternalServerError"];
             503: components["responses"]["ScimServiceUnavailable"];

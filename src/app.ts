@@ -5,7 +5,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { notFound, shuttingDown } from './domain/errors.js';
 import './http/caller.js';
-import { tellingForbiddenKeys } from './http/body-reading.js';
+import { emptyWithoutBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { registerDocs } from './http/docs.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
@@ -14,6 +14,7 @@ import { DcrService } from './http/handlers/dcr.js';
 import { HealthHandlers, type Readiness } from './http/handlers/health.js';
 import { OAuthHandlers } from './http/handlers/oauth.js';
 import { platformService } from './http/handlers/platform.js';
+import { RoleHandlers } from './http/handlers/roles.js';
 import { scaffolds } from './http/handlers/scaffold/index.js';
 import { withScaffolds } from './http/handlers/scaffolding.js';
 import { ScimHandlers } from './http/handlers/scim.js';
@@ -25,6 +26,7 @@ import { AJV_OPTIONS, platformValidatorCompiler } from './http/validation.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
 import type { RegistrationService } from './services/registration.js';
+import type { RoleService } from './services/roles.js';
 import type { KeyStore } from './services/signing-keys.js';
 import type { TokenIntrospection } from './services/token-introspection.js';
 import type { TokenIssuance } from './services/token-issuance.js';
@@ -35,6 +37,7 @@ export interface AppServices {
   auth: Authenticator;
   registration: RegistrationService;
   users: UserService;
+  roles: RoleService;
   clients: ClientAuthentication;
   tokenIssuance: TokenIssuance;
   introspection: TokenIntrospection;
@@ -148,8 +151,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.decorateRequest('clientBasic', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key.
-  const json = tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error'));
+  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key, and
+  // reading an empty body as none where the operation takes none (body-reading.ts).
+  const json = emptyWithoutBody(tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error')));
   app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));
@@ -214,6 +218,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new ScimHandlers(services.users, options.publicUrl),
       new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, { issuer: services.issuer, publicUrl: options.publicUrl }, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
+      new RoleHandlers(services.roles, options.publicUrl),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);
   });

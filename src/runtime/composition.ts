@@ -7,6 +7,7 @@ import type { AppManagePolicy } from '../domain/scopes.js';
 import type { Readiness } from '../http/handlers/health.js';
 import { Metrics } from '../observability/metrics.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
+import { PgRoleRepository } from '../repositories/roles.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
@@ -15,6 +16,7 @@ import { CredentialCache } from '../cache/credential-cache.js';
 import { ClientAuthentication } from '../services/client-authentication.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 import { RegistrationService } from '../services/registration.js';
+import { RoleService } from '../services/roles.js';
 import { KeyStore, type KeyPairGenerator } from '../services/signing-keys.js';
 import { TokenIntrospection } from '../services/token-introspection.js';
 import { TokenIssuance } from '../services/token-issuance.js';
@@ -86,6 +88,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     clients,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
+    roles: new RoleService(new PgRoleRepository(db), policy),
     tokenIssuance: new TokenIssuance(clients, auth, tokens, policy),
     introspection: new TokenIntrospection(clients, auth, tokens, policy),
     keys,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../crypto/passwords.js';
-import type { User } from '../domain/types.js';
-import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
+import type { Caller, User } from '../domain/types.js';
+import { badRequest, conflict, forbidden, notFound, unauthorized } from '../domain/errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
 /**
@@ -67,6 +67,16 @@ export class UserService {
   async get(id: string): Promise<User> {
     const user = await this.users.findById(id);
     if (!user) throw notFound(`User ${id} not found`);
+    return user;
+  }
+
+  /**
+   * The caller's own user (/scim2/Me). Its account can go between the check of its credentials and
+   * this read: then the credentials name no one, as for any other request (401).
+   */
+  async me(caller: Caller): Promise<User> {
+    const user = await this.users.findById(caller.userId);
+    if (!user) throw unauthorized();
     return user;
   }
 

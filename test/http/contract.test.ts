@@ -155,13 +155,30 @@ t.test('the served document, on the wire', async (t) => {
     { name: 'no credentials', header: undefined, passes: [] },
   ];
 
-  /** Ids for path parameters: existing users (the super admin, users to delete), unknown ones, odd text. */
-  const idText = fc.oneof(
-    { weight: 2, arbitrary: fc.constantFrom(adminId, ...poolIds) },
-    { weight: 1, arbitrary: fc.uuid() },
-    { weight: 1, arbitrary: oddString(300).filter((text) => text.length > 0) },
-    { weight: 1, arbitrary: fc.string({ minLength: 101, maxLength: 400 }) },
-  );
+  /** Ids for path parameters: existing ones (of `pool`), unknown ones, odd text. */
+  const idsFrom = (pool: readonly string[]) =>
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constantFrom(...pool) },
+      { weight: 1, arbitrary: fc.uuid() },
+      { weight: 1, arbitrary: oddString(300).filter((text) => text.length > 0) },
+      { weight: 1, arbitrary: fc.string({ minLength: 101, maxLength: 400 }) },
+    );
+  /** Users: the super admin, users to delete. */
+  const idText = idsFrom([adminId, ...poolIds]);
+  // Roles: deleteRole runs before patchRole and gets roles of its own, so that the others still
+  // find roles to read and change after it.
+  const newRoles = async (prefix: string) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const role = await app.inject({ method: 'POST', url: '/scim2/v2/Roles', headers: { authorization: ADMIN_AUTH }, payload: { displayName: `${prefix}-${i}` } });
+      ids.push((role.json() as { id: string }).id);
+    }
+    return ids;
+  };
+  const roleIdText = idsFrom(await newRoles('kept-role'));
+  const doomedRoleIdText = idsFrom(await newRoles('doomed-role'));
+  const idTextFor = (entry: OperationEntry) =>
+    !entry.path.startsWith('/scim2/v2/Roles/') ? idText : entry.operation.operationId === 'deleteRole' ? doomedRoleIdText : roleIdText;
 
   // ---------------------------------------------------------------------------------------------
   // Requests for one operation, with the verdict: does the request break the document?
@@ -238,7 +255,7 @@ t.test('the served document, on the wire', async (t) => {
     return fc
       .record({
         method: method === 'GET' ? fc.constantFrom('GET', 'GET', 'GET', 'HEAD') : fc.constant(method),
-        path: fc.tuple(...pathParameters.map(() => idText)),
+        path: fc.tuple(...pathParameters.map(() => idTextFor(entry))),
         query: fc.tuple(...queryParameters.map(queryText)),
         credential: passing.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...passing) }, { weight: 2, arbitrary: fc.constantFrom(...CREDENTIALS) }) : fc.constantFrom(...CREDENTIALS),
         body: entry.operation.requestBody ? bodyArbitrary(entry) : fc.constant(undefined),

@@ -2,6 +2,7 @@ import type { operations } from '../../../generated/platform-api.js';
 import type { HealthHandlers } from './health.js';
 import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
+import type { RoleHandlers } from './roles.js';
 import type { ScimHandlers } from './scim.js';
 
 /**
@@ -9,7 +10,7 @@ import type { ScimHandlers } from './scim.js';
  * against the generated operations, so an operation added to the spec without a line here
  * fails `tsc`.
  */
-export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health: HealthHandlers): OperationHandlers<operations> {
+export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health: HealthHandlers, roles: RoleHandlers): OperationHandlers<operations> {
   return {
     createUser: (request, reply) => scim.createUser(request, reply),
     listUsers: (request, reply) => scim.listUsers(request, reply),
@@ -26,5 +27,13 @@ export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health
     healthLive: () => health.healthLive(),
     healthReady: (request, reply) => health.healthReady(request, reply),
     getMetrics: (request, reply) => health.getMetrics(request, reply),
+    getMe: (request, reply) => scim.getMe(request, reply),
+    listSchemas: (request, reply) => scim.listSchemas(request, reply),
+    createRole: (request, reply) => roles.createRole(request, reply),
+    listRoles: (request, reply) => roles.listRoles(request, reply),
+    searchRoles: (request, reply) => roles.searchRoles(request, reply),
+    getRole: (request, reply) => roles.getRole(request, reply),
+    patchRole: (request, reply) => roles.patchRole(request, reply),
+    deleteRole: (request, reply) => roles.deleteRole(request, reply),
   };
 }

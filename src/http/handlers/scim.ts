@@ -6,10 +6,11 @@ import { badRequest, forbidden } from '../../domain/errors.js';
 import type { UserService } from '../../services/users.js';
 import { callerOf } from '../caller.js';
 import type { OperationHandlers, OperationRequest } from './operations.js';
+import { SCIM_SCHEMAS, SCIM_USER_SCHEMA } from './scim-schemas.js';
 
 type ScimUser = components['schemas']['ScimUser'];
 
-export const SCIM_USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export { SCIM_USER_SCHEMA };
 export const SCIM_LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
 
@@ -47,7 +48,7 @@ export function toScimUser(user: User, base: string): ScimUser {
  * A SCIM answer: its media type, and never cached (the error handler does the same for SCIM
  * errors). Every answer here carries user data: names, ids, or whether a user exists.
  */
-function scimAnswer(reply: FastifyReply): FastifyReply {
+export function scimAnswer(reply: FastifyReply): FastifyReply {
   return reply.type(SCIM_CONTENT_TYPE).header('cache-control', 'no-store');
 }
 
@@ -56,9 +57,9 @@ function requireSuperAdmin(request: FastifyRequest): void {
   if (!callerOf(request).isSuperAdmin) throw forbidden('Only the super admin can manage users');
 }
 
-type ScimOperations = Pick<operations, 'createUser' | 'listUsers' | 'getUser' | 'deleteUser'>;
+type ScimOperations = Pick<operations, 'createUser' | 'listUsers' | 'getUser' | 'deleteUser' | 'getMe' | 'listSchemas'>;
 
-/** /scim2/Users: RFC 7644 user management, super admin only. */
+/** /scim2/Users: RFC 7644 user management, super admin only; /scim2/Me and /scim2/Schemas for any caller. */
 export class ScimHandlers implements OperationHandlers<ScimOperations> {
   constructor(
     private readonly users: UserService,
@@ -122,5 +123,21 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     // No body, so no media type; not cached all the same.
     reply.code(204).header('cache-control', 'no-store');
     return undefined;
+  }
+
+  /**
+   * The caller's own user: API Manager's "userinfo", read with the user's bearer token. A
+   * client_credentials token acts for its application's owner (its `sub`), so it answers the owner.
+   */
+  async getMe(request: OperationRequest<operations['getMe']>, reply: FastifyReply): Promise<ScimUser> {
+    const user = await this.users.me(callerOf(request));
+    scimAnswer(reply);
+    return toScimUser(user, this.publicUrl);
+  }
+
+  /** RFC 7644 §4, as a bare array: how API Manager's connector reads it. */
+  async listSchemas(_request: OperationRequest<operations['listSchemas']>, reply: FastifyReply): Promise<components['schemas']['ScimSchemaDefinition'][]> {
+    scimAnswer(reply);
+    return [...SCIM_SCHEMAS];
   }
 }
