@@ -5,7 +5,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { notFound, shuttingDown } from './domain/errors.js';
 import './http/caller.js';
-import { tellingForbiddenKeys } from './http/body-reading.js';
+import { emptyWithoutBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { registerDocs } from './http/docs.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
@@ -148,8 +148,9 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.decorateRequest('clientBasic', null);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key.
-  const json = tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error'));
+  // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key, and
+  // reading an empty body as none where the operation takes none (body-reading.ts).
+  const json = emptyWithoutBody(tellingForbiddenKeys(app.getDefaultJsonParser('error', 'error')));
   app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(notFound(`No resource at ${request.url}`), request, reply));

@@ -79,3 +79,20 @@ function isJson(text: string): boolean {
     return false;
   }
 }
+
+/**
+ * A JSON parser that reads an empty body as no body on an operation that takes none. API
+ * Manager's Key Manager connector sends `Content-Type: application/json` on every call, its
+ * DELETEs included, with nothing after the headers; Fastify's JSON parser refused that empty body
+ * ("Body cannot be empty"), so removing a scope or a key failed with a 400. An operation that
+ * does declare a body still gets the empty one as an error (400, the body is required).
+ */
+export function emptyWithoutBody(parse: FastifyBodyParser<string>): FastifyBodyParser<string> {
+  return function parseJson(this: FastifyInstance, request, body, done) {
+    if (body.length === 0 && request.routeOptions.schema?.body === undefined) {
+      done(null, undefined);
+      return;
+    }
+    parse.call(this, request, body, done);
+  };
+}
