@@ -1,4 +1,5 @@
 import type { operations } from '../../../generated/platform-api.js';
+import type { ApiResourceHandlers } from './api-resources.js';
 import type { HealthHandlers } from './health.js';
 import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
@@ -9,7 +10,12 @@ import type { ScimHandlers } from './scim.js';
  * against the generated operations, so an operation added to the spec without a line here
  * fails `tsc`.
  */
-export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health: HealthHandlers): OperationHandlers<operations> {
+export function platformService(
+  scim: ScimHandlers,
+  oauth: OAuthHandlers,
+  health: HealthHandlers,
+  apiResources: ApiResourceHandlers,
+): OperationHandlers<operations> {
   return {
     createUser: (request, reply) => scim.createUser(request, reply),
     listUsers: (request, reply) => scim.listUsers(request, reply),
@@ -26,5 +32,13 @@ export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health
     healthLive: () => health.healthLive(),
     healthReady: (request, reply) => health.healthReady(request, reply),
     getMetrics: (request, reply) => health.getMetrics(request, reply),
+    listApiResources: (request) => apiResources.listApiResources(request),
+    createApiResource: (request, reply) => apiResources.createApiResource(request, reply),
+    getApiResource: (request) => apiResources.getApiResource(request),
+    patchApiResource: (request, reply) => apiResources.patchApiResource(request, reply),
+    deleteApiResource: (request, reply) => apiResources.deleteApiResource(request, reply),
+    listApiResourceScopes: (request) => apiResources.listApiResourceScopes(request),
+    updateApiResourceScope: (request, reply) => apiResources.updateApiResourceScope(request, reply),
+    deleteApiResourceScope: (request, reply) => apiResources.deleteApiResourceScope(request, reply),
   };
 }
