@@ -80,6 +80,7 @@ export const apiResourceErrors = {
     ),
   invalidFilter: () => new IsApiError(400, 'API-RESOURCE-60001', 'Unable to retrieve API resources.', 'Invalid format used for filtering.'),
   invalidCursor: () => new IsApiError(400, 'API-RESOURCE-60002', 'Unable to retrieve API resources.', 'Invalid cursor used for pagination.'),
+  invalidLimit: () => new IsApiError(400, 'API-RESOURCE-60010', 'Invalid limit provided.', 'Limit should be a positive integer.'),
   beforeAndAfter: () =>
     new IsApiError(400, 'API-RESOURCE-60011', 'Invalid before/after provided.', 'Both before and after parameters cannot be provided at the same time.'),
 };
@@ -161,8 +162,12 @@ export function decodeCursor(cursor: string): string {
   return id.toLowerCase();
 }
 
-/** The page asked for: `limit` defaulted and capped, cursors decoded, not both directions. */
+/**
+ * The page asked for: `limit` defaulted and capped, cursors decoded, not both directions. A limit
+ * of `1e400` passes the schema's integer check as Infinity: it is refused here.
+ */
 export function pageQuery(query: { identifier?: string; limit?: number; after?: string; before?: string }): PageQuery {
+  if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit < 1)) throw apiResourceErrors.invalidLimit();
   if (query.after !== undefined && query.before !== undefined) throw apiResourceErrors.beforeAndAfter();
   return {
     ...(query.identifier === undefined ? {} : { identifier: query.identifier }),

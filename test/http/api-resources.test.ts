@@ -275,7 +275,7 @@ t.test('errors, in IS\'s shape', async (t) => {
     }
     const control = await call(app, 'GET', `${BASE}?filter=identifier+eq+a%00b`);
     t.strictSame(control.json(), { totalResults: 0, apiResources: [], links: [] }, 'an identifier no resource can have: no match');
-    for (const query of ['limit=0', 'limit=x', 'after=abc&before=abc', 'after=bm90LWEtdXVpZA==']) {
+    for (const query of ['limit=0', 'limit=x', 'limit=1e400', 'limit=2147483648', 'after=abc&before=abc', 'after=bm90LWEtdXVpZA==']) {
       t.equal((await call(app, 'GET', `${BASE}?${query}`)).statusCode, 400, query);
     }
   });

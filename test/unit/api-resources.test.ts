@@ -44,6 +44,7 @@ t.test('cursors: a resource id, base64; anything else is 400', async (t) => {
   }
   t.throws(() => pageQuery({ after: encodeCursor(id), before: encodeCursor(id) }), { code: 'API-RESOURCE-60011' });
   t.strictSame(pageQuery({}), { limit: 10 }, "IS's default limit");
+  for (const limit of [Infinity, 0, -1, 2.5, NaN]) t.throws(() => pageQuery({ limit }), { code: 'API-RESOURCE-60010' }, String(limit));
   t.strictSame(pageQuery({ limit: 5000 }), { limit: 1000 }, 'capped');
 });
 
