@@ -1739,9 +1739,15 @@ export interface operations {
                 filter?: string;
                 /** @description How many resources at most (default 10). Above 1000 is read as 1000. */
                 limit?: number;
-                /** @description The cursor of a `next` link. Not with `before`. */
+                /**
+                 * @description The cursor of a `next` link. Not with `before`.
+                 * @example NWQzZTFmMGEtOGMyYi00ZjZlLTlhN2QtMGIxYzJkM2U0ZjUw
+                 */
                 after?: string;
-                /** @description The cursor of a `previous` link. Not with `after`. */
+                /**
+                 * @description The cursor of a `previous` link. Not with `after`.
+                 * @example NWQzZTFmMGEtOGMyYi00ZjZlLTlhN2QtMGIxYzJkM2U0ZjUw
+                 */
                 before?: string;
             };
             header?: never;
@@ -1761,7 +1767,8 @@ export interface operations {
             };
             /**
              * @description Bad Request. `filter` is not `identifier eq <value>` (`API-RESOURCE-60001`); `limit` is
-             *     not a positive integer, `after` or `before` is longer than 128 characters (`UE-10000`);
+             *     not an integer from 1 to 2147483647 (`UE-10000`, or `API-RESOURCE-60010` for a
+             *     non-finite one such as `1e400`); `after` or `before` is longer than 128 characters (`UE-10000`);
              *     both `after` and `before` (`API-RESOURCE-60011`); a cursor that is not one this server
              *     wrote (`API-RESOURCE-60002`); more than one `Authorization` header.
              */
