@@ -395,6 +395,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/server/v1/api-resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API resources, or find one by its identifier
+         * @description WSO2 Identity Server's API resource list. API Manager's Key Manager connector looks up the
+         *     resource that holds its scopes with `filter=identifier eq User-defined-oauth2-resource`
+         *     (spaces as `+` or `%20`, the value unquoted or a JSON string in double quotes); the only
+         *     filter supported is `identifier eq <value>`, the exact identifier. No match is 200 with an
+         *     empty `apiResources`. Pages are IS's: `limit` resources at most (10 unless asked, 1000 at
+         *     most), in creation order, and `links` to the `next` and `previous` pages (cursors for
+         *     `after` and `before`) when there are any; `totalResults` counts every match.
+         *     Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        get: operations["listApiResources"];
+        put?: never;
+        /**
+         * Create an API resource with its scopes
+         * @description IS's `POST /api/server/v1/api-resources`, as API Manager's connector sends it the first
+         *     time an API with scopes is published. Attributes this server does not know (IS's
+         *     `authorizationDetailsTypes`, ...) are accepted and ignored. `type` is `BUSINESS`, as IS
+         *     sets it. A scope's `displayName` is its name unless given. Scope names are unique across
+         *     all resources (as in an IS tenant): a name another resource defines is 409.
+         *     Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        post: operations["createApiResource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/api-resources/{apiResourceId}/scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The scopes of an API resource
+         * @description A bare JSON array, as IS answers and API Manager's connector reads it. Super admin, or a
+         *     user DCR_APP_MANAGE_USERS lists.
+         */
+        get: operations["listApiResourceScopes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/api-resources/{apiResourceId}/scopes/{scopeName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+                /** @description The scope's name. A name the resource does not define is 404 (PATCH) or a no-op (DELETE). */
+                scopeName: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a scope of an API resource
+         * @description 204 also when the resource or the scope does not exist, as IS answers. The request takes no
+         *     body; API Manager's connector sends `Content-Type: application/json` with an empty one,
+         *     which is read as none. A body that is sent is read and ignored, and the answers it can
+         *     cause are listed. Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        delete: operations["deleteApiResourceScope"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a scope's display name or description
+         * @description A `displayName` that is absent, null or blank, and a `description` that is absent or null,
+         *     keep the stored value (IS's rule). Answers 204, as IS does. Super admin, or a user
+         *     DCR_APP_MANAGE_USERS lists.
+         */
+        patch: operations["updateApiResourceScope"];
+        trace?: never;
+    };
+    "/api/server/v1/api-resources/{apiResourceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * An API resource with its scopes
+         * @description Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        get: operations["getApiResource"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an API resource and its scopes
+         * @description 204 also when no resource has that id, as IS answers. The request takes no body; one sent
+         *     with `Content-Type: application/json` and nothing in it is read as none, any other is read
+         *     and ignored. Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        delete: operations["deleteApiResource"];
+        options?: never;
+        head?: never;
+        /**
+         * Add or remove scopes, rename or describe an API resource
+         * @description How API Manager's connector adds the scopes of a newly published API: `addedScopes`.
+         *     `removedScopes` (names) are removed first, so a scope can be removed and added again in
+         *     one request; a name the resource does not define is ignored (IS answers 501 to
+         *     `removedScopes` at all). `name` and `description` replace the stored ones when given. An
+         *     added scope name that any resource defines is 409, and nothing is changed. Answers 204, as
+         *     IS does. Super admin, or a user DCR_APP_MANAGE_USERS lists.
+         */
+        patch: operations["patchApiResource"];
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -536,6 +668,150 @@ export interface components {
             /** @example uniqueness */
             scimType?: string;
             detail?: string;
+        };
+        /**
+         * @description The resource's identifier, unique on this server (IS: its audience, often a URL; API
+         *     Manager's is `User-defined-oauth2-resource`). No control characters.
+         * @example User-defined-oauth2-resource
+         */
+        ApiResourceIdentifier: string;
+        /**
+         * @description A human name. No control characters.
+         * @example User-defined OAuth2 resource
+         */
+        ApiResourceName: string;
+        /** @description Free text, newlines included; no NUL. */
+        ApiDescription: string | null;
+        /**
+         * @description A scope name: an RFC 6749 §3.3 scope-token (printable ASCII without space, `"` and `\`),
+         *     since tokens carry scopes space-separated. Unique across every resource. `openid` and
+         *     `apim:dcr:app_manage` are this server's own scopes and cannot be defined (400).
+         * @example read:pets
+         */
+        ApiScopeName: string;
+        /**
+         * @description Shown to people. No control characters.
+         * @example Read pets
+         */
+        ApiScopeDisplayName: string | null;
+        /** @description A scope to define. Without `displayName` (or with a blank one) it is the name, as in IS. */
+        ApiScopeCreate: {
+            name: components["schemas"]["ApiScopeName"];
+            displayName?: components["schemas"]["ApiScopeDisplayName"];
+            description?: components["schemas"]["ApiDescription"];
+        };
+        /**
+         * @description IS's APIResourceCreationModel. Other attributes are accepted and ignored. `name` and
+         *     `identifier` must not be blank (400 `API-RESOURCE-60003`, `-60004`), nor a scope name
+         *     given twice (400 `API-RESOURCE-60005`). At most 500 scopes.
+         * @example {
+         *       "identifier": "User-defined-oauth2-resource",
+         *       "name": "User-defined-oauth2-resource",
+         *       "description": "The scopes of the APIs API Manager publishes",
+         *       "requiresAuthorization": true,
+         *       "scopes": [
+         *         {
+         *           "name": "read:pets",
+         *           "displayName": "Read pets",
+         *           "description": "Read the pets"
+         *         }
+         *       ]
+         *     }
+         */
+        ApiResourceCreate: {
+            identifier: components["schemas"]["ApiResourceIdentifier"];
+            name: components["schemas"]["ApiResourceName"];
+            description?: components["schemas"]["ApiDescription"];
+            /** @description Default true. */
+            requiresAuthorization?: boolean;
+            scopes?: components["schemas"]["ApiScopeCreate"][];
+        };
+        /**
+         * @description IS's APIResourcePatchModel: `removedScopes` are removed, then `addedScopes` added (at most
+         *     500 each); `name` and `description` replace the stored ones when present (a blank `name` is
+         *     400 `API-RESOURCE-60003`). Other attributes are accepted and ignored.
+         * @example {
+         *       "addedScopes": [
+         *         {
+         *           "name": "write:pets",
+         *           "displayName": "Write pets",
+         *           "description": "Change the pets"
+         *         }
+         *       ]
+         *     }
+         */
+        ApiResourcePatch: {
+            name?: components["schemas"]["ApiResourceName"];
+            description?: components["schemas"]["ApiDescription"];
+            addedScopes?: components["schemas"]["ApiScopeCreate"][];
+            removedScopes?: components["schemas"]["ApiScopeName"][];
+        };
+        /**
+         * @description IS's ScopePatchModel. Other attributes are accepted and ignored.
+         * @example {
+         *       "displayName": "Read the pets",
+         *       "description": "Read every pet"
+         *     }
+         */
+        ApiScopeUpdate: {
+            displayName?: components["schemas"]["ApiScopeDisplayName"];
+            description?: components["schemas"]["ApiDescription"];
+        };
+        ApiScope: {
+            name: string;
+            displayName: string;
+            /** @description Absent when the scope has none. */
+            description?: string;
+        };
+        /** @description IS's APIResourceResponse, with the attributes this server keeps. */
+        ApiResource: {
+            /** Format: uuid */
+            id: string;
+            identifier: string;
+            name: string;
+            /** @description Absent when the resource has none. */
+            description?: string;
+            /** @description `BUSINESS`: every resource made through this API. */
+            type?: string;
+            requiresAuthorization: boolean;
+            scopes: components["schemas"]["ApiScope"][];
+        };
+        ApiResourceListItem: {
+            /** Format: uuid */
+            id: string;
+            identifier: string;
+            name: string;
+            type?: string;
+            requiresAuthorization: boolean;
+            /** @description The resource's path, `/api/server/v1/api-resources/<id>`. */
+            self: string;
+        };
+        /** @description IS's APIResourceListResponse. */
+        ApiResourceList: {
+            /**
+             * Format: int32
+             * @description How many resources match, on every page together.
+             */
+            totalResults: number;
+            apiResources: components["schemas"]["ApiResourceListItem"][];
+            links: {
+                href: string;
+                /** @enum {string} */
+                rel: "next" | "previous";
+            }[];
+        };
+        /**
+         * @description WSO2 Identity Server's error of its server APIs (`/api/server/v1`). `code` is IS's code for
+         *     the case (`API-RESOURCE-60002`: no such resource; `-60003`: identifier taken; `-60004`:
+         *     scope name taken; ...), else `UE-10000` for a client error and `SE-50000` for a server
+         *     error, IS's generic ones. `traceId` is the request's id (`X-Request-Id`).
+         */
+        IsError: {
+            /** @example API-RESOURCE-60002 */
+            code: string;
+            message: string;
+            description?: string;
+            traceId?: string;
         };
         /** @description Form parameters (RFC 6749 §4.3, §4.4, §6). Unknown parameters are ignored. */
         TokenRequest: {
@@ -1060,6 +1336,174 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Bad Request (`UE-10000`). More than one `Authorization` header. */
+        IsBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Bad Request. No body, a body that does not parse, whose chunked transfer coding is
+         *     malformed, or that holds a forbidden key (`__proto__`, `constructor.prototype`), or one
+         *     outside its schema (`UE-10000`); a blank `name` or `identifier` (`API-RESOURCE-60003`,
+         *     `-60004`); a scope name given twice in the request (`API-RESOURCE-60005`); `openid` or
+         *     `apim:dcr:app_manage` as a scope name (`API-RESOURCE-60009`, `-60008`). Also more than one
+         *     `Authorization` header. The body is judged only once the caller is authenticated.
+         */
+        IsBodyBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Bad Request (`UE-10000`). A body was sent that does not parse as its Content-Type says,
+         *     whose chunked transfer coding is malformed, or that holds a forbidden key (`__proto__`,
+         *     `constructor.prototype`); or more than one `Authorization` header. An empty body is no body.
+         */
+        IsNoBodyBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Unauthorized. No or wrong credentials (IS answers this without a body). */
+        IsUnauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Forbidden. Only the super admin, and the users DCR_APP_MANAGE_USERS lists when it is a list,
+         *     manage API resources: the rule of who introspects every token, the Key Manager's admin.
+         */
+        IsForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Not Found (`API-RESOURCE-60002`). No API resource with that id. */
+        IsNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Conflict. Another resource has that identifier (`API-RESOURCE-60003`), or a scope of that
+         *     name exists, in this resource or another (`API-RESOURCE-60004`). Nothing is changed.
+         */
+        IsConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Method Not Allowed (`UE-10000`). A method this path does not declare (OPTIONS too); `Allow` lists the path's methods. */
+        IsMethodNotAllowed: {
+            headers: {
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Request Timeout (`UE-10000`). The request, its body included, was not received in time; the connection is closed. */
+        IsRequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Payload Too Large (`UE-10000`). The body exceeds the server's body limit (DCR_BODY_LIMIT). */
+        IsPayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Unsupported Media Type (`UE-10000`). The body is not `application/json` (or a body has no
+         *     Content-Type), names a charset other than UTF-8, or has a Content-Encoding other than
+         *     `identity` (then `Accept-Encoding: identity`).
+         */
+        IsUnsupportedMediaType: {
+            headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Too Many Requests (`UE-10000`). Too many failed logins for this user name or from this address; `Retry-After` says when to try again. */
+        IsTooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Internal Server Error (`SE-50000`). Details are logged by the server, never sent. */
+        IsInternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Service Unavailable (`SE-50000`). The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
+        IsServiceUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /**
+         * @description Not Implemented (`SE-50000`), on an operation whose errors are IS's. The operation's
+         *     handler is not written yet: `npm run generate` put a stub in its place
+         *     (src/http/handlers/scaffold/), and the stub answers this. No operation in this file lists
+         *     it: the served document (`/docs/json`) adds it to exactly the operations a stub answers,
+         *     for as long as it does.
+         */
+        IsNotImplemented: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
             };
         };
         /**
@@ -2080,6 +2524,310 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listApiResources: {
+        parameters: {
+            query?: {
+                /** @example identifier eq User-defined-oauth2-resource */
+                filter?: string;
+                /** @description How many resources at most (default 10). Above 1000 is read as 1000. */
+                limit?: number;
+                /**
+                 * @description The cursor of a `next` link. Not with `before`.
+                 * @example NWQzZTFmMGEtOGMyYi00ZjZlLTlhN2QtMGIxYzJkM2U0ZjUw
+                 */
+                after?: string;
+                /**
+                 * @description The cursor of a `previous` link. Not with `after`.
+                 * @example NWQzZTFmMGEtOGMyYi00ZjZlLTlhN2QtMGIxYzJkM2U0ZjUw
+                 */
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching resources, without their scopes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiResourceList"];
+                };
+            };
+            /**
+             * @description Bad Request. `filter` is not `identifier eq <value>` (`API-RESOURCE-60001`); `limit` is
+             *     not an integer from 1 to 2147483647 (`UE-10000`, or `API-RESOURCE-60010` for a
+             *     non-finite one such as `1e400`); `after` or `before` is longer than 128 characters (`UE-10000`);
+             *     both `after` and `before` (`API-RESOURCE-60011`); a cursor that is not one this server
+             *     wrote (`API-RESOURCE-60002`); more than one `Authorization` header.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    createApiResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiResourceCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. `Location` is the new resource's URL. */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiResource"];
+                };
+            };
+            400: components["responses"]["IsBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            409: components["responses"]["IsConflict"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    listApiResourceScopes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource's scopes, oldest first (by name within one request). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiScope"][];
+                };
+            };
+            400: components["responses"]["IsBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            404: components["responses"]["IsNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    deleteApiResourceScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+                /** @description The scope's name. A name the resource does not define is 404 (PATCH) or a no-op (DELETE). */
+                scopeName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, or there was nothing to delete. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["IsNoBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    updateApiResourceScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+                /** @description The scope's name. A name the resource does not define is 404 (PATCH) or a no-op (DELETE). */
+                scopeName: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiScopeUpdate"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["IsBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            /** @description Not Found. No API resource with that id (`API-RESOURCE-60002`), or it defines no scope of that name (`API-RESOURCE-60005`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    getApiResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiResource"];
+                };
+            };
+            400: components["responses"]["IsBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            404: components["responses"]["IsNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    deleteApiResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, or there was nothing to delete. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["IsNoBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    patchApiResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The resource's `id` (a UUID). Any other text names no resource. */
+                apiResourceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiResourcePatch"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["IsBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["IsForbidden"];
+            404: components["responses"]["IsNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            409: components["responses"]["IsConflict"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
         };
     };
     getMetrics: {

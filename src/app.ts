@@ -10,6 +10,7 @@ import { clientErrorHandler } from './http/client-errors.js';
 import { registerDocs } from './http/docs.js';
 import { DEFAULT_DRAIN, untilListenerQuiet, type DrainOptions } from './http/drain.js';
 import { errorHandler, RouteErrorFormats } from './http/error-handler.js';
+import { ApiResourceHandlers } from './http/handlers/api-resources.js';
 import { DcrService } from './http/handlers/dcr.js';
 import { HealthHandlers, type Readiness } from './http/handlers/health.js';
 import { OAuthHandlers } from './http/handlers/oauth.js';
@@ -24,6 +25,7 @@ import { apiSecurityHeaders, documentSecurityHeaders } from './http/security-hea
 import { loadSpec } from './http/spec.js';
 import { AJV_OPTIONS, platformValidatorCompiler } from './http/validation.js';
 import type { Metrics } from './observability/metrics.js';
+import type { ApiResourceService } from './services/api-resources.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
 import type { RegistrationService } from './services/registration.js';
 import type { RoleService } from './services/roles.js';
@@ -44,6 +46,7 @@ export interface AppServices {
   keys: KeyStore;
   readiness: Readiness;
   metrics: Metrics;
+  apiResources: ApiResourceService;
   /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
   issuer: string;
 }
@@ -219,6 +222,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new OAuthHandlers(services.tokenIssuance, services.introspection, services.keys, { issuer: services.issuer, publicUrl: options.publicUrl }, services.metrics),
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
       new RoleHandlers(services.roles, options.publicUrl),
+      new ApiResourceHandlers(services.apiResources, options.publicUrl),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);
   });

@@ -179,3 +179,21 @@ export const oauth = {
   invalidScope: (description: string) => new OAuthError(400, 'invalid_scope', description),
   unsupportedTokenType: (description: string) => new OAuthError(400, 'unsupported_token_type', description),
 };
+
+/**
+ * An error of WSO2 Identity Server's server APIs (`/api/server/v1/...`) with IS's own error code
+ * (`API-RESOURCE-60002`, ...), rendered as IS's `{"code","message","description","traceId"}` on
+ * the routes whose errorFormat is `is`. Errors without a code of their own get IS's generic ones
+ * there (src/http/error-handler.ts).
+ */
+export class IsApiError extends ApiError {
+  override name = 'IsApiError';
+  constructor(
+    statusCode: number,
+    readonly code: string,
+    title: string,
+    description: string,
+  ) {
+    super(statusCode, title, description);
+  }
+}

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailable } from '../db/errors.js';
 import {
   ApiError,
+  IsApiError,
   OAuthError,
   badRequest,
   internalError,
@@ -14,8 +15,11 @@ import {
   type ErrorDetail,
 } from '../domain/errors.js';
 
-/** Which body shape a route's errors take: the spec's `Error`, RFC 7644's on SCIM routes, RFC 6749's on OAuth2 routes. */
-export type ErrorFormat = 'wso2' | 'scim' | 'oauth';
+/**
+ * Which body shape a route's errors take: the spec's `Error`, RFC 7644's on SCIM routes, RFC 6749's
+ * on OAuth2 routes, WSO2 Identity Server's on its server APIs (`is`, under /api/server/).
+ */
+export type ErrorFormat = 'wso2' | 'scim' | 'oauth' | 'is';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -176,12 +180,30 @@ export function wso2Body(error: ApiError) {
 }
 
 /**
+ * IS's generic codes, for an error that has no code of its own: `UE-10000` is what IS answers to
+ * a request its framework refuses (a body or parameter outside the API's schema), `SE-50000` to an
+ * unexpected server failure.
+ */
+const IS_CLIENT_ERROR_CODE = 'UE-10000';
+const IS_SERVER_ERROR_CODE = 'SE-50000';
+
+/**
+ * WSO2 Identity Server's error of its server APIs (identity-api-server's ErrorDTO): `traceId` is
+ * the request's id (X-Request-Id), which IS fills with its correlation id.
+ */
+function isBody(error: ApiError, traceId: string | undefined) {
+  const code = error instanceof IsApiError ? error.code : error.statusCode >= 500 ? IS_SERVER_ERROR_CODE : IS_CLIENT_ERROR_CODE;
+  return { code, message: error.title, description: error.description, ...(traceId === undefined ? {} : { traceId }) };
+}
+
+/**
  * The error shape of an answer no route gives (an unknown path, a path that does not decode): SCIM
- * clients read RFC 7644's under /scim2, everyone else the spec's `Error`. RFC 6749's shape is only
- * for the OAuth2 operations that declare it.
+ * clients read RFC 7644's under /scim2, IS clients IS's under /api/server/, everyone else the
+ * spec's `Error`. RFC 6749's shape is only for the OAuth2 operations that declare it.
  */
 export function errorFormatForPath(url: string): ErrorFormat {
-  return /^\/scim2(?:[/?#]|$)/.test(url) ? 'scim' : 'wso2';
+  if (/^\/scim2(?:[/?#]|$)/.test(url)) return 'scim';
+  return url.startsWith('/api/server/') ? 'is' : 'wso2';
 }
 
 /** The route's declared error shape, or the path's when no route matched. */
@@ -216,8 +238,12 @@ function safeDecode(path: string): string {
   }
 }
 
-/** The body and media type of `error` in one route format, serialised here (see errorHandler). */
-export function render(error: ApiError, format: ErrorFormat | undefined): { type: string; body: string } {
+/**
+ * The body and media type of `error` in one route format, serialised here (see errorHandler).
+ * `traceId` (the request's id) is written by the formats that carry one (IS's).
+ */
+export function render(error: ApiError, format: ErrorFormat | undefined, traceId?: string): { type: string; body: string } {
+  if (format === 'is') return { type: 'application/json; charset=utf-8', body: JSON.stringify(isBody(error, traceId)) };
   if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
   if (format === 'oauth') return { type: 'application/json; charset=utf-8', body: JSON.stringify(oauthBody(error)) };
   return { type: 'application/json; charset=utf-8', body: JSON.stringify(wso2Body(error)) };
@@ -231,6 +257,7 @@ export const FORMAT_HEADERS: Readonly<Record<ErrorFormat, Readonly<Record<string
   wso2: {},
   scim: { 'cache-control': 'no-store' },
   oauth: { 'cache-control': 'no-store', pragma: 'no-cache' },
+  is: {},
 };
 
 /**
@@ -241,6 +268,7 @@ const LAST_RESORT: Readonly<Record<ErrorFormat, { type: string; body: string }>>
   wso2: render(internalError(), 'wso2'),
   scim: render(internalError(), 'scim'),
   oauth: render(internalError(), 'oauth'),
+  is: render(internalError(), 'is'),
 };
 
 /**
@@ -279,7 +307,7 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   try {
     const apiError = classify(error, request);
     logRejection(request, apiError, error);
-    answer = { status: apiError.statusCode, headers: apiError.headers, ...render(apiError, format) };
+    answer = { status: apiError.statusCode, headers: apiError.headers, ...render(apiError, format, request.id) };
   } catch {
     answer = { status: 500, headers: {}, ...LAST_RESORT[format] };
   }

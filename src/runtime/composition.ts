@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import type { AppManagePolicy } from '../domain/scopes.js';
 import type { Readiness } from '../http/handlers/health.js';
 import { Metrics } from '../observability/metrics.js';
+import { PgApiResourceRepository } from '../repositories/api-resources.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
 import { PgRoleRepository } from '../repositories/roles.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
@@ -13,6 +14,7 @@ import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
 import { ClientCache } from '../cache/client-cache.js';
 import { CredentialCache } from '../cache/credential-cache.js';
+import { ApiResourceService } from '../services/api-resources.js';
 import { ClientAuthentication } from '../services/client-authentication.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 import { RegistrationService } from '../services/registration.js';
@@ -94,6 +96,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     keys,
     readiness: resources.readiness ?? databaseReadiness(db, () => true),
     metrics: new Metrics(db.pool),
+    apiResources: new ApiResourceService(new PgApiResourceRepository(db), policy),
     issuer: config.issuer,
   };
 }

@@ -136,6 +136,33 @@ t.test('the served document, on the wire', async (t) => {
   });
   const bearer = (issued.json() as { access_token: string }).access_token;
 
+  /**
+   * API resources with scopes, for the operations on one (`apiResourceId`, `scopeName`): the
+   * DELETE operations get resources of their own to delete, so that the operations after them in
+   * the document (PATCH comes after DELETE) still find theirs.
+   */
+  interface KnownResource {
+    id: string;
+    scopes: string[];
+  }
+  async function apiResources(prefix: string, count: number): Promise<KnownResource[]> {
+    const made: KnownResource[] = [];
+    for (let i = 0; i < count; i++) {
+      const scopes = [`contract:${prefix}:${i}:read`, `contract:${prefix}:${i}:write`];
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/server/v1/api-resources',
+        headers: { authorization: ADMIN_AUTH },
+        payload: { identifier: `contract-${prefix}-${i}`, name: `contract ${prefix} ${i}`, scopes: scopes.map((name) => ({ name })) },
+      });
+      if (res.statusCode !== 201) throw new Error(`creating an API resource: ${res.statusCode} ${res.body}`);
+      made.push({ id: (res.json() as { id: string }).id, scopes });
+    }
+    return made;
+  }
+  const keptResources = await apiResources('kept', 4);
+  const doomedResources = await apiResources('doomed', 12);
+
   interface Credential {
     name: string;
     header: string | undefined;
@@ -179,6 +206,20 @@ t.test('the served document, on the wire', async (t) => {
   const doomedRoleIdText = idsFrom(await newRoles('doomed-role'));
   const idTextFor = (entry: OperationEntry) =>
     !entry.path.startsWith('/scim2/v2/Roles/') ? idText : entry.operation.operationId === 'deleteRole' ? doomedRoleIdText : roleIdText;
+
+  /**
+   * Values for an operation's path parameters: ids as for users, and for an API resource's
+   * operations often an existing resource with one of its own scope names.
+   */
+  function pathArbitrary(entry: OperationEntry, parameters: readonly { name: string }[]): fc.Arbitrary<string[]> {
+    const any = fc.tuple(...parameters.map(() => idTextFor(entry)));
+    if (!parameters.some((parameter) => parameter.name === 'apiResourceId')) return any;
+    const pool = entry.method === 'delete' ? doomedResources : keptResources;
+    const known = fc
+      .constantFrom(...pool)
+      .chain((resource) => fc.tuple(...parameters.map((parameter) => (parameter.name === 'apiResourceId' ? fc.constant(resource.id) : fc.constantFrom(...resource.scopes)))));
+    return fc.oneof({ weight: 3, arbitrary: known }, { weight: 2, arbitrary: any });
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Requests for one operation, with the verdict: does the request break the document?
@@ -255,8 +296,13 @@ t.test('the served document, on the wire', async (t) => {
     return fc
       .record({
         method: method === 'GET' ? fc.constantFrom('GET', 'GET', 'GET', 'HEAD') : fc.constant(method),
-        path: fc.tuple(...pathParameters.map(() => idTextFor(entry))),
-        query: fc.tuple(...queryParameters.map(queryText)),
+        path: pathArbitrary(entry, pathParameters),
+        // Often only the required parameters: with several optional ones, each mostly given a
+        // text outside its rules, a request that reaches the operation's success would be rare.
+        query: fc.oneof(
+          { weight: 3, arbitrary: fc.tuple(...queryParameters.map(queryText)) },
+          { weight: 1, arbitrary: fc.tuple(...queryParameters.map((parameter) => (parameter.required ? queryText(parameter) : fc.constant({ text: undefined, verdict: 'valid' as const })))) },
+        ),
         credential: passing.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...passing) }, { weight: 2, arbitrary: fc.constantFrom(...CREDENTIALS) }) : fc.constantFrom(...CREDENTIALS),
         body: entry.operation.requestBody ? bodyArbitrary(entry) : fc.constant(undefined),
       })
@@ -416,8 +462,9 @@ t.test('the served document, on the wire', async (t) => {
   const templates = Object.keys(doc.paths).map((path) => new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`));
   const ERROR = doc.components.schemas.Error!;
   const SCIM_ERROR = doc.components.schemas.ScimError!;
-  /** The error shape of an answer that no operation gives: SCIM's under /scim2, else the Error. */
-  const errorSchemaFor = (path: string) => (/^\/scim2(\/|$)/.test(path) ? SCIM_ERROR : ERROR);
+  const IS_ERROR = doc.components.schemas.IsError!;
+  /** The error shape of an answer that no operation gives: SCIM's under /scim2, IS's under /api/server/, else the Error. */
+  const errorSchemaFor = (path: string) => (/^\/scim2(\/|$)/.test(path) ? SCIM_ERROR : path.startsWith('/api/server/') ? IS_ERROR : ERROR);
   const errorMediaFor = (path: string) => (/^\/scim2(\/|$)/.test(path) ? 'application/scim+json' : 'application/json');
 
   function documentLevel(res: Wire, status: number, path: string): string[] {

@@ -1,4 +1,5 @@
 import type { operations } from '../../../generated/platform-api.js';
+import type { ApiResourceHandlers } from './api-resources.js';
 import type { HealthHandlers } from './health.js';
 import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
@@ -10,7 +11,13 @@ import type { ScimHandlers } from './scim.js';
  * against the generated operations, so an operation added to the spec without a line here
  * fails `tsc`.
  */
-export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health: HealthHandlers, roles: RoleHandlers): OperationHandlers<operations> {
+export function platformService(
+  scim: ScimHandlers,
+  oauth: OAuthHandlers,
+  health: HealthHandlers,
+  roles: RoleHandlers,
+  apiResources: ApiResourceHandlers,
+): OperationHandlers<operations> {
   return {
     createUser: (request, reply) => scim.createUser(request, reply),
     listUsers: (request, reply) => scim.listUsers(request, reply),
@@ -35,5 +42,13 @@ export function platformService(scim: ScimHandlers, oauth: OAuthHandlers, health
     getRole: (request, reply) => roles.getRole(request, reply),
     patchRole: (request, reply) => roles.patchRole(request, reply),
     deleteRole: (request, reply) => roles.deleteRole(request, reply),
+    listApiResources: (request) => apiResources.listApiResources(request),
+    createApiResource: (request, reply) => apiResources.createApiResource(request, reply),
+    getApiResource: (request) => apiResources.getApiResource(request),
+    patchApiResource: (request, reply) => apiResources.patchApiResource(request, reply),
+    deleteApiResource: (request, reply) => apiResources.deleteApiResource(request, reply),
+    listApiResourceScopes: (request) => apiResources.listApiResourceScopes(request),
+    updateApiResourceScope: (request, reply) => apiResources.updateApiResourceScope(request, reply),
+    deleteApiResourceScope: (request, reply) => apiResources.deleteApiResourceScope(request, reply),
   };
 }

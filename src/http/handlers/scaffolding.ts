@@ -107,6 +107,7 @@ const NOT_IMPLEMENTED_RESPONSE: Readonly<Record<ErrorFormat, string>> = {
   wso2: 'NotImplemented',
   scim: 'ScimNotImplemented',
   oauth: 'OAuthNotImplemented',
+  is: 'IsNotImplemented',
 };
 
 /**
