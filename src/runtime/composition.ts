@@ -7,6 +7,7 @@ import type { AppManagePolicy } from '../domain/scopes.js';
 import type { Readiness } from '../http/handlers/health.js';
 import { Metrics } from '../observability/metrics.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
+import { PgScopeBindingRepository } from '../repositories/scope-bindings.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
@@ -86,7 +87,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     clients,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
-    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy),
+    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db)),
     introspection: new TokenIntrospection(clients, auth, tokens, policy),
     keys,
     readiness: resources.readiness ?? databaseReadiness(db, () => true),
