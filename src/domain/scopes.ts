@@ -1,6 +1,9 @@
 /**
  * Scope rules of the key manager, as WSO2 applies them: only known scopes are granted, the
- * result is sorted, and an empty result is WSO2's `default`.
+ * result is sorted, and an empty result is WSO2's `default`. Known means built in (below, each
+ * with its own rule) or defined in an API resource (`/api/server/v1/api-resources`, as API
+ * Manager publishes its APIs' scopes), the latter granted by WSO2 IS 7's role-based rule
+ * (roleScopeGranted).
  */
 export const APP_MANAGE_SCOPE = 'apim:dcr:app_manage';
 export const OPENID_SCOPE = 'openid';
@@ -25,13 +28,47 @@ export function parseScopeParameter(scope: string | undefined): string[] {
   return (scope ?? '').split(' ').filter(Boolean);
 }
 
-export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppManagePolicy): boolean {
+/**
+ * What the database knows of a requested scope that is not built in: whether an API resource
+ * defines it, whether any role names it as a permission, and whether one of those roles is the
+ * subject's (the user; for client_credentials, the application's owner).
+ */
+export interface ScopeBinding {
+  boundToRoles: boolean;
+  heldBySubject: boolean;
+}
+
+/** Scope facts by name, for the requested scopes an API resource defines (an undefined one is absent). */
+export type ScopeBindings = ReadonlyMap<string, ScopeBinding>;
+
+/** The built-in scopes, each granted by its own rule (mayHoldScope), never by roles. */
+export function isBuiltInScope(scope: string): boolean {
+  return KNOWN_SCOPES.includes(scope);
+}
+
+/**
+ * WSO2 IS 7's role-based scope issuer (wso2-key-manager.md §6): a scope no API resource defines
+ * is dropped; a defined one is granted when no role names it, or when one of the subject's roles
+ * does; one only other roles name is dropped.
+ */
+export function roleScopeGranted(binding: ScopeBinding | undefined): boolean {
+  if (!binding) return false;
+  return !binding.boundToRoles || binding.heldBySubject;
+}
+
+export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppManagePolicy, bindings?: ScopeBindings): boolean {
   if (scope === OPENID_SCOPE) return true;
   if (scope === APP_MANAGE_SCOPE) {
     if (holder.application && policy.applicationTokens === false) return false;
     return policy.anyone || holder.isSuperAdmin || policy.users.has(holder.username);
   }
-  return false;
+  if (isBuiltInScope(scope)) return false;
+  return roleScopeGranted(bindings?.get(scope));
+}
+
+/** The requested scopes whose grant depends on API resources and roles: the database is asked only for them. */
+export function roleBoundCandidates(requested: readonly string[]): string[] {
+  return [...new Set(requested)].filter((scope) => !isBuiltInScope(scope));
 }
 
 /**
@@ -44,9 +81,12 @@ export function mayIntrospectAll(user: { username: string; isSuperAdmin: boolean
   return user.isSuperAdmin || (!policy.anyone && policy.users.has(user.username));
 }
 
-/** The scopes granted for a request: unknown or not-allowed ones are dropped, never an error. */
-export function grantScopes(requested: readonly string[], holder: ScopeHolder, policy: AppManagePolicy): string[] {
-  const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, holder, policy)).sort();
+/**
+ * The scopes granted for a request: unknown or not-allowed ones are dropped, never an error.
+ * `bindings` holds what the database says of roleBoundCandidates(requested).
+ */
+export function grantScopes(requested: readonly string[], holder: ScopeHolder, policy: AppManagePolicy, bindings?: ScopeBindings): string[] {
+  const granted = [...new Set(requested)].filter((scope) => mayHoldScope(scope, holder, policy, bindings)).sort();
   return granted.length > 0 ? granted : [DEFAULT_SCOPE];
 }
 

@@ -9,6 +9,7 @@ import { Metrics } from '../observability/metrics.js';
 import { PgApiResourceRepository } from '../repositories/api-resources.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
 import { PgRoleRepository } from '../repositories/roles.js';
+import { PgScopeBindingRepository } from '../repositories/scope-bindings.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
@@ -91,7 +92,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
     roles: new RoleService(new PgRoleRepository(db), policy),
-    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy),
+    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db)),
     introspection: new TokenIntrospection(clients, auth, tokens, policy),
     keys,
     readiness: resources.readiness ?? databaseReadiness(db, () => true),

@@ -1,7 +1,8 @@
 import type { components } from '../../generated/platform-api.js';
-import { grantScopes, narrowScopes, parseScopeParameter, type AppManagePolicy } from '../domain/scopes.js';
+import { grantScopes, narrowScopes, parseScopeParameter, roleBoundCandidates, type AppManagePolicy, type ScopeBindings } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
 import { oauth } from '../domain/errors.js';
+import type { ScopeBindingRepository } from '../repositories/scope-bindings.js';
 import { isUnknownApplication } from '../repositories/tokens.js';
 import type { ClientAuthentication, ClientCredentialsInput } from './client-authentication.js';
 import type { TokenResponse, TokenService } from './tokens.js';
@@ -19,7 +20,17 @@ export class TokenIssuance {
     private readonly users: Authenticator,
     private readonly tokens: TokenService,
     private readonly appManagePolicy: AppManagePolicy,
+    private readonly scopeBindings: ScopeBindingRepository,
   ) {}
+
+  /**
+   * What roles say of the requested scopes that are not built in, for subject `subjectId`. A
+   * request for built-in scopes only (API Manager's own, or none: the hot path) asks nothing.
+   */
+  private async bindingsFor(requested: readonly string[], subjectId: string): Promise<ScopeBindings | undefined> {
+    const candidates = roleBoundCandidates(requested);
+    return candidates.length === 0 ? undefined : this.scopeBindings.bindings(candidates, subjectId);
+  }
 
   async token(input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
     const app = await this.clients.authenticate(input);
@@ -61,22 +72,27 @@ export class TokenIssuance {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
     const user = await this.users.verifyPassword(form.username, form.password, address);
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
+    const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
-      parseScopeParameter(form.scope),
+      requested,
       { username: user.username, isSuperAdmin: this.users.isSuperAdmin(user.username) },
       this.appManagePolicy,
+      await this.bindingsFor(requested, user.id),
     );
     return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app) });
   }
 
   private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
     // The token acts for the app's owner; an app is deleted with its owner (migration 006).
-    // The scopes depend on the owner's name alone, so the owner is looked up by the token's INSERT
-    // (one round trip fewer than a lookup first; same answers). RFC 6749 §4.4.3: no refresh token.
+    // The scopes depend on the owner's name and roles alone, so the owner is looked up by the
+    // token's INSERT (one round trip fewer than a lookup first; same answers), and roles, when a
+    // scope needs them, by the owner's id. RFC 6749 §4.4.3: no refresh token.
+    const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
-      parseScopeParameter(form.scope),
+      requested,
       { username: app.owner, isSuperAdmin: this.users.isSuperAdmin(app.owner), application: true },
       this.appManagePolicy,
+      await this.bindingsFor(requested, app.ownerId),
     );
     const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials' });
     if (!token) throw oauth.invalidGrant(`The application's owner '${app.owner}' no longer exists`);

@@ -1,6 +1,7 @@
 /**
  * The key manager's scope rules as pure functions, table-driven:
- * parseScopeParameter, mayHoldScope, grantScopes, narrowScopes.
+ * parseScopeParameter, mayHoldScope, grantScopes, narrowScopes, and WSO2 IS 7's role-based rule
+ * (roleScopeGranted, roleBoundCandidates).
  */
 import t from 'tap';
 import {
@@ -12,7 +13,10 @@ import {
   mayHoldScope,
   narrowScopes,
   parseScopeParameter,
+  roleBoundCandidates,
+  roleScopeGranted,
   type AppManagePolicy,
+  type ScopeBindings,
 } from '../../src/domain/scopes.js';
 
 const ANYONE: AppManagePolicy = { anyone: true };
@@ -100,6 +104,34 @@ t.test('grantScopes', async (t) => {
     t.same(grantScopes(requested, user, policy), expected, label);
     t.same(requested, before, `${label}: the input is not mutated`);
   }
+});
+
+t.test('roleScopeGranted: WSO2 IS 7\'s role-based scope issuer', async (t) => {
+  t.equal(roleScopeGranted(undefined), false, 'defined by no API resource: dropped');
+  t.equal(roleScopeGranted({ boundToRoles: false, heldBySubject: false }), true, 'defined, bound to no role: granted');
+  t.equal(roleScopeGranted({ boundToRoles: true, heldBySubject: true }), true, "bound to one of the subject's roles: granted");
+  t.equal(roleScopeGranted({ boundToRoles: true, heldBySubject: false }), false, 'bound only to roles the subject lacks: dropped');
+});
+
+t.test('roleBoundCandidates: the database is asked only of scopes that are not built in', async (t) => {
+  t.same(roleBoundCandidates([]), []);
+  t.same(roleBoundCandidates([APP_MANAGE_SCOPE, OPENID_SCOPE]), [], 'built-in scopes only: no query');
+  t.same(roleBoundCandidates(['orders:read', APP_MANAGE_SCOPE, 'orders:read', 'orders:write']), ['orders:read', 'orders:write'], 'once each');
+});
+
+t.test('grantScopes with role bindings', async (t) => {
+  const bindings: ScopeBindings = new Map([
+    ['open', { boundToRoles: false, heldBySubject: false }],
+    ['mine', { boundToRoles: true, heldBySubject: true }],
+    ['theirs', { boundToRoles: true, heldBySubject: false }],
+  ]);
+  t.same(grantScopes(['theirs', 'mine', 'undefined-scope', 'open'], bob, ANYONE, bindings), ['mine', 'open'], 'each by the rule, sorted');
+  t.same(grantScopes(['theirs', 'undefined-scope'], bob, ANYONE, bindings), ['default'], 'nothing left: default');
+  t.same(grantScopes(['open', APP_MANAGE_SCOPE], bob, ONLY_ALICE, bindings), ['open'], 'apim:dcr:app_manage keeps its own rule');
+  t.same(grantScopes([APP_MANAGE_SCOPE, 'mine'], alice, ONLY_ALICE, bindings), [APP_MANAGE_SCOPE, 'mine']);
+  const asRole: ScopeBindings = new Map([[APP_MANAGE_SCOPE, { boundToRoles: false, heldBySubject: false }]]);
+  t.same(grantScopes([APP_MANAGE_SCOPE], bob, ONLY_ALICE, asRole), ['default'], 'an API resource defining a built-in scope does not widen its rule');
+  t.same(grantScopes(['open'], bob, ANYONE), ['default'], 'without bindings, a non-built-in scope is dropped as before');
 });
 
 t.test('narrowScopes', async (t) => {
