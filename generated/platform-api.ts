@@ -896,6 +896,7 @@ export interface components {
          *     must not hold NUL (400 `invalid_client_metadata`).
          * @example {
          *       "client_name": "admin_a102b2a0-5b29-4c4c-9d0e-3f3d0c6b1f1e_PRODUCTION",
+         *       "ext_param_client_id": "Nf6jPqdaxQ5bEZfYSWkpNRBzYyoa",
          *       "ext_application_display_name": "PizzaShack",
          *       "grant_types": [
          *         "client_credentials",
@@ -3280,7 +3281,7 @@ export interface operations {
     getIsApplicationByName: {
         parameters: {
             query: {
-                /** @example contract_is_app */
+                /** @example admin_a102b2a0-5b29-4c4c-9d0e-3f3d0c6b1f1e_SANDBOX */
                 client_name: string;
             };
             header?: never;
