@@ -320,7 +320,8 @@ export interface paths {
          *     this server issues no ID tokens and has no authorization endpoint). Its `issuer` is the
          *     `iss` of every JWT (by default `<DCR_PUBLIC_URL>/oauth2/token`, as WSO2 IS's); every
          *     endpoint it names is built from `DCR_PUBLIC_URL` and speaks the RFC its key is named for.
-         *     There is no `registration_endpoint`: the DCR route is WSO2's v0.17 API, not RFC 7591.
+         *     `registration_endpoint` is IS's DCR v1.1 (`<DCR_PUBLIC_URL>/api/identity/oauth2/dcr/v1.1/register`),
+         *     which speaks RFC 7591; WSO2's v0.17 API does not and is not advertised.
          */
         get: operations["getAuthorizationServerMetadata"];
         put?: never;
@@ -527,6 +528,93 @@ export interface paths {
         patch: operations["patchApiResource"];
         trace?: never;
     };
+    "/api/identity/oauth2/dcr/v1.1/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find an application by its name
+         * @description One application, not a list (as IS answers): the app whose `client_name` is exactly this,
+         *     registered on v1.1 or v0.17. For its owner and the super admin. HTTP Basic of any user, or
+         *     a Bearer token with `internal_dcr_view` or `apim:dcr:app_manage`.
+         */
+        get: operations["getIsApplicationByName"];
+        put?: never;
+        /**
+         * Register an application (WSO2 IS DCR v1.1, RFC 7591)
+         * @description What API Manager's WSO2-IS-7 Key Manager connector calls on "Generate Keys": the body as
+         *     its Gson writes it (every unset lifetime as `0`, every unset flag as `false`,
+         *     `token_type_extension` `JWT` or `DEFAULT`, `ext_allowed_audience` `organization`) is
+         *     accepted. The app is the same app v0.17 registers (one store: `client_name` is v0.17's
+         *     `clientName`, `grant_types` its `grantType`, `redirect_uris` its `callbackUrl`, several
+         *     as `regexp=(a|b)`; `ext_token_type`/`token_type_extension` its `tokenType`;
+         *     `ext_application_owner` its `owner`), under the same name rules; the name must be free
+         *     (a taken one is 400 `invalid_client_metadata`, not v0.17's "same app again").
+         *     `ext_param_client_id` and `ext_param_client_secret` set the app's id and secret. A
+         *     lifetime of `0` is the server's default; a longer one than the server's
+         *     (`DCR_ACCESS_TOKEN_TTL`, `DCR_REFRESH_TOKEN_TTL`) is capped at it. The IS fields the
+         *     server does not act on are stored and answered back; other fields are ignored.
+         *     HTTP Basic of any user (the owner is the caller unless the super admin names another
+         *     user in `ext_application_owner`), or a Bearer token with `internal_dcr_create` or
+         *     `apim:dcr:app_manage`.
+         */
+        post: operations["registerIsApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/identity/oauth2/dcr/v1.1/register/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's client id (v0.17's `clientId`). Any other text names no application (404). */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Read an application, with its plaintext client secret
+         * @description API Manager's connector reads this when keys are mapped ("Provide existing OAuth keys") and
+         *     compares `client_secret` with what its user typed, so the secret is answered in plaintext.
+         *     404 means no such app (the connector's "not found"; IS answers 401). For the app's owner
+         *     and the super admin. HTTP Basic of any user, or a Bearer token with `internal_dcr_view` or
+         *     `apim:dcr:app_manage`. The connector sends `Content-Type: application/json` with an
+         *     empty body, which is read as none.
+         */
+        get: operations["getIsApplication"];
+        /**
+         * Replace an application's metadata
+         * @description The connector's key edit: the create body, with `client_id` (and `client_secret` when it
+         *     knows it) in place of `ext_param_*`. The body replaces the app's metadata (RFC 7592
+         *     §2.2): a field left out is none or the default, except that without `client_name` the
+         *     name, and without `ext_application_owner` the owner, stay. `client_id`, when sent, must be
+         *     the path's (400 otherwise); `client_secret` and the `ext_param_*` presets are ignored: the
+         *     id, the secret and its expiry never change here. Renaming onto a taken name is 400
+         *     `invalid_client_metadata`. For the app's owner and the super admin. HTTP Basic of any
+         *     user, or a Bearer token with `internal_dcr_update` or `apim:dcr:app_manage`.
+         */
+        put: operations["updateIsApplication"];
+        post?: never;
+        /**
+         * Delete an application and its tokens
+         * @description The connector's key removal: the app goes, on both surfaces, with every access and refresh
+         *     token issued to it (introspection answers them inactive at once). For the app's owner and
+         *     the super admin. HTTP Basic of any user, or a Bearer token with `internal_dcr_delete` or
+         *     `apim:dcr:app_manage`. The connector sends `Content-Type: application/json` with an empty
+         *     body, which is read as none; a body that is sent is read and ignored.
+         */
+        delete: operations["deleteIsApplication"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -684,8 +772,9 @@ export interface components {
         ApiDescription: string | null;
         /**
          * @description A scope name: an RFC 6749 §3.3 scope-token (printable ASCII without space, `"` and `\`),
-         *     since tokens carry scopes space-separated. Unique across every resource. `openid` and
-         *     `apim:dcr:app_manage` are this server's own scopes and cannot be defined (400).
+         *     since tokens carry scopes space-separated. Unique across every resource. `openid`,
+         *     `apim:dcr:app_manage` and `internal_dcr_create`, `_view`, `_update`, `_delete` are this
+         *     server's own scopes and cannot be defined (400).
          * @example read:pets
          */
         ApiScopeName: string;
@@ -799,6 +888,208 @@ export interface components {
                 /** @enum {string} */
                 rel: "next" | "previous";
             }[];
+        };
+        /**
+         * @description WSO2 IS's RegistrationRequest/UpdateRequest (DCR v1.1): every IS field, each nullable
+         *     (null is absent). The fields the server does not act on are stored and answered back (four
+         *     of them under IS's response names); fields outside IS's are accepted and ignored. Strings
+         *     must not hold NUL (400 `invalid_client_metadata`).
+         * @example {
+         *       "client_name": "admin_a102b2a0-5b29-4c4c-9d0e-3f3d0c6b1f1e_PRODUCTION",
+         *       "ext_param_client_id": "Nf6jPqdaxQ5bEZfYSWkpNRBzYyoa",
+         *       "ext_application_display_name": "PizzaShack",
+         *       "grant_types": [
+         *         "client_credentials",
+         *         "password",
+         *         "refresh_token"
+         *       ],
+         *       "redirect_uris": [],
+         *       "token_type_extension": "JWT",
+         *       "ext_allowed_audience": "organization",
+         *       "ext_refresh_token_lifetime": 0,
+         *       "ext_id_token_lifetime": 0,
+         *       "ext_pkce_mandatory": false,
+         *       "ext_pkce_support_plain": false,
+         *       "ext_public_client": false,
+         *       "backchannel_logout_session_required": false,
+         *       "require_signed_request_object": false,
+         *       "require_pushed_authorization_requests": false,
+         *       "tls_client_certificate_bound_access_tokens": false
+         *     }
+         */
+        IsDcrRequest: {
+            /** @description The app's name (v0.17's `clientName`, under its rules: letters, digits, white space inside, `.`, `_`, `-`); unique. Required on create. */
+            client_name?: string | null;
+            /** @description PUT only: the path's client id, or absent. */
+            client_id?: string | null;
+            /** @description PUT only: ignored (the secret never changes here). */
+            client_secret?: string | null;
+            /** @description Grants among the server's allowed ones (`DCR_ALLOWED_GRANT_TYPES`); none when absent. `authorization_code` and `implicit` need `redirect_uris`. */
+            grant_types?: string[] | null;
+            /** @description URIs (no white space or control characters; not `javascript:`, `data:`, `vbscript:`). One is stored as v0.17's `callbackUrl` as it is, several as `regexp=(a|b)`; one may itself be a `regexp=` pattern. */
+            redirect_uris?: string[] | null;
+            jwks_uri?: string | null;
+            url?: string | null;
+            contacts?: string[] | null;
+            post_logout_redirect_uris?: string[] | null;
+            request_uris?: string[] | null;
+            /** @description Create only: the client id to use instead of a new one: 8 to 255 of letters, digits, `.`, `_`, `~`, `-`. A taken one is 400 `invalid_client_metadata`. */
+            ext_param_client_id?: string | null;
+            /** @description Create only: the client secret to use instead of a new one: 16 to 255 printable ASCII characters without spaces. */
+            ext_param_client_secret?: string | null;
+            /**
+             * Format: int64
+             * @description Create only: when the secret expires (epoch seconds; 0 never). Stored and answered as `client_secret_expires_at`, not enforced. One in the past is 400.
+             */
+            ext_param_client_secret_expires_at?: number | null;
+            ext_param_sp_template?: string | null;
+            backchannel_logout_uri?: string | null;
+            backchannel_logout_session_required?: boolean | null;
+            frontchannel_logout_uri?: string | null;
+            /** @description The human application name (API Manager's). */
+            ext_application_display_name?: string | null;
+            /** @description The owner (v0.17's `owner`): the caller when absent on create, unchanged when absent on update. Only the super admin may name another (existing) user. */
+            ext_application_owner?: string | null;
+            ext_application_version?: string | null;
+            /** @description Deprecated spelling of `ext_token_type`. */
+            token_type_extension?: string | null;
+            /** @description `JWT` (any case) for JWT access tokens; anything else (API Manager sends `DEFAULT`) opaque ones. Wins over `token_type_extension`; absent or blank is `DEFAULT`. */
+            ext_token_type?: string | null;
+            /**
+             * Format: int64
+             * @description Seconds, for client_credentials tokens; 0 or absent: the server's default.
+             */
+            ext_application_token_lifetime?: number | null;
+            /**
+             * Format: int64
+             * @description Seconds, for password and refresh_token grants' access tokens; 0 or absent: the server's default.
+             */
+            ext_user_token_lifetime?: number | null;
+            /**
+             * Format: int64
+             * @description Seconds, for refresh tokens; 0 or absent: the server's default.
+             */
+            ext_refresh_token_lifetime?: number | null;
+            /**
+             * Format: int64
+             * @description Stored and answered (this server issues no ID tokens).
+             */
+            ext_id_token_lifetime?: number | null;
+            ext_pkce_mandatory?: boolean | null;
+            ext_pkce_support_plain?: boolean | null;
+            ext_public_client?: boolean | null;
+            token_endpoint_auth_method?: string | null;
+            token_endpoint_auth_signing_alg?: string | null;
+            tls_client_auth_subject_dn?: string | null;
+            /** @description Answered as `tls_client_certificate_bound_access_token` (IS's response name). */
+            tls_client_certificate_bound_access_tokens?: boolean | null;
+            sector_identifier_uri?: string | null;
+            id_token_signed_response_alg?: string | null;
+            id_token_encrypted_response_alg?: string | null;
+            id_token_encrypted_response_enc?: string | null;
+            subject_type?: string | null;
+            request_object_signing_alg?: string | null;
+            require_signed_request_object?: boolean | null;
+            /** @description Answered as `require_push_authorization_request` (IS's response name). */
+            require_pushed_authorization_requests?: boolean | null;
+            /** @description Answered as `request_object_encryption_algorithm` (IS's response name). */
+            request_object_encryption_alg?: string | null;
+            /** @description Answered as `request_object_encryption_method` (IS's response name). */
+            request_object_encryption_enc?: string | null;
+            /** @description Stored and answered; not verified. */
+            software_statement?: string | null;
+            /** @description API Manager sends `organization`. */
+            ext_allowed_audience?: string | null;
+        };
+        /**
+         * @description IS's RegistrationResponse (RFC 7591 §3.2.1 with IS's extensions). The IS metadata fields
+         *     are present when the app has them (an app registered on v0.17 has none); IS drops null
+         *     fields, and so does this server.
+         */
+        IsDcrApplication: {
+            client_id: string;
+            /** @description The plaintext secret (the connector compares it when keys are mapped). */
+            client_secret: string;
+            /**
+             * Format: int64
+             * @description Epoch seconds; 0: never.
+             */
+            client_secret_expires_at: number;
+            client_name: string;
+            /** @description As registered on v1.1; for an app registered on v0.17 its `callbackUrl` as one entry (none: empty). */
+            redirect_uris: string[];
+            grant_types: string[];
+            ext_application_owner: string;
+            /** @description v0.17's `tokenType`: `JWT`, or `DEFAULT` (or what was sent) for opaque tokens. */
+            ext_token_type: string;
+            /** @description The same as `ext_token_type`. */
+            token_type_extension: string;
+            /**
+             * Format: int64
+             * @description The lifetime that applies, in seconds: the app's own (capped at the server's), else the server's.
+             */
+            ext_application_token_lifetime: number;
+            /**
+             * Format: int64
+             * @description As `ext_application_token_lifetime`.
+             */
+            ext_user_token_lifetime: number;
+            /**
+             * Format: int64
+             * @description As `ext_application_token_lifetime`.
+             */
+            ext_refresh_token_lifetime: number;
+            jwks_uri?: string;
+            url?: string;
+            contacts?: string[];
+            post_logout_redirect_uris?: string[];
+            request_uris?: string[];
+            ext_param_sp_template?: string;
+            backchannel_logout_uri?: string;
+            backchannel_logout_session_required?: boolean;
+            frontchannel_logout_uri?: string;
+            ext_application_display_name?: string;
+            ext_application_version?: string;
+            /**
+             * Format: int64
+             * @description As sent (not acted on).
+             */
+            ext_id_token_lifetime?: number;
+            ext_pkce_mandatory?: boolean;
+            ext_pkce_support_plain?: boolean;
+            ext_public_client?: boolean;
+            token_endpoint_auth_method?: string;
+            token_endpoint_auth_signing_alg?: string;
+            tls_client_auth_subject_dn?: string;
+            /** @description The request's `tls_client_certificate_bound_access_tokens`. */
+            tls_client_certificate_bound_access_token?: boolean;
+            sector_identifier_uri?: string;
+            id_token_signed_response_alg?: string;
+            id_token_encrypted_response_alg?: string;
+            id_token_encrypted_response_enc?: string;
+            subject_type?: string;
+            request_object_signing_alg?: string;
+            require_signed_request_object?: boolean;
+            /** @description The request's `require_pushed_authorization_requests`. */
+            require_push_authorization_request?: boolean;
+            /** @description The request's `request_object_encryption_alg`. */
+            request_object_encryption_algorithm?: string;
+            /** @description The request's `request_object_encryption_enc`. */
+            request_object_encryption_method?: string;
+            software_statement?: string;
+            ext_allowed_audience?: string;
+        };
+        /**
+         * @description The error of IS's DCR (RFC 7591 §3.2.2): `invalid_client_metadata`,
+         *     `invalid_redirect_uri`; for the answers IS gives without a body this server's own codes:
+         *     `invalid_request` (a body or header it cannot read), `unauthorized` (401), `access_denied`
+         *     (403), `not_found` (404), `slow_down` (429), `server_error` (500, 501),
+         *     `temporarily_unavailable` (503).
+         */
+        DcrError: {
+            /** @example invalid_client_metadata */
+            error: string;
+            error_description: string;
         };
         /**
          * @description WSO2 Identity Server's error of its server APIs (`/api/server/v1`). `code` is IS's code for
@@ -1110,7 +1401,7 @@ export interface components {
             jwks_uri: string;
             introspection_endpoint?: string;
             revocation_endpoint?: string;
-            /** @description Not sent by this server (no RFC 7591 endpoint); kept so that a client's type for RFC 8414 fits. */
+            /** @description IS's DCR v1.1, RFC 7591's registration endpoint: `<DCR_PUBLIC_URL>/api/identity/oauth2/dcr/v1.1/register` (not v0.17, which is no RFC 7591 endpoint). */
             registration_endpoint?: string;
             scopes_supported?: string[];
             /** @description Empty: this server has no authorization endpoint. */
@@ -1352,7 +1643,8 @@ export interface components {
          *     malformed, or that holds a forbidden key (`__proto__`, `constructor.prototype`), or one
          *     outside its schema (`UE-10000`); a blank `name` or `identifier` (`API-RESOURCE-60003`,
          *     `-60004`); a scope name given twice in the request (`API-RESOURCE-60005`); `openid` or
-         *     `apim:dcr:app_manage` as a scope name (`API-RESOURCE-60009`, `-60008`). Also more than one
+         *     another of this server's own scopes (`apim:dcr:app_manage`, `internal_dcr_*`) as a scope
+         *     name (`API-RESOURCE-60009`, `-60008`). Also more than one
          *     `Authorization` header. The body is judged only once the caller is authenticated.
          */
         IsBodyBadRequest: {
@@ -1504,6 +1796,158 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Bad Request (`invalid_request`). More than one `Authorization` header; `client_name` missing or longer than 2000 characters (`invalid_client_metadata`). */
+        DcrBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /**
+         * @description Bad Request. `invalid_client_metadata`: a body outside `IsDcrRequest`, `client_name`
+         *     missing or outside v0.17's name rules, a name (or an `ext_param_client_id`) another app
+         *     has, a grant the server does not allow, a preset outside its format, a secret expiry in the
+         *     past, an `ext_application_owner` the caller may not name, `client_id` other than the path's
+         *     (PUT), NUL in a string. `invalid_redirect_uri`: a redirect URI that is blank, holds white
+         *     space or a control character, or uses a forbidden scheme; `authorization_code` or
+         *     `implicit` without redirect URIs. `invalid_request`: no body, one that does not parse or
+         *     holds a forbidden key (`__proto__`, `constructor.prototype`), more than one
+         *     `Authorization` header. The body is judged only once the caller is authenticated.
+         */
+        DcrBodyBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Bad Request (`invalid_request`). A body was sent that does not parse as its Content-Type says, or that holds a forbidden key; or more than one `Authorization` header. An empty body is no body. */
+        DcrNoBodyBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Unauthorized (`unauthorized`). No or wrong credentials, or a Bearer token without the operation's scope (IS answers this without a body). */
+        DcrUnauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Forbidden (`access_denied`). The application belongs to another user: only its owner and the super admin read, change or delete it. */
+        DcrForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Not Found (`not_found`). No application with that client id (or name). IS answers 401; API Manager's connector reads only 404 as "not found". */
+        DcrNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Method Not Allowed (`invalid_request`). A method this path does not declare (OPTIONS too); `Allow` lists the path's methods. */
+        DcrMethodNotAllowed: {
+            headers: {
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Request Timeout (`invalid_request`). The request, its body included, was not received in time; the connection is closed. */
+        DcrRequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Payload Too Large (`invalid_request`). The body exceeds the server's body limit (DCR_BODY_LIMIT). */
+        DcrPayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /**
+         * @description Unsupported Media Type (`invalid_request`). The body is not `application/json` (or a body
+         *     has no Content-Type), names a charset other than UTF-8, or has a Content-Encoding other
+         *     than `identity` (then `Accept-Encoding: identity`).
+         */
+        DcrUnsupportedMediaType: {
+            headers: {
+                /** @description `identity`, when the cause was the body's Content-Encoding. */
+                "Accept-Encoding"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Too Many Requests (`slow_down`). Too many failed logins for this user name or from this address; `Retry-After` says when to try again. */
+        DcrTooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Internal Server Error (`server_error`). Details are logged by the server, never sent. */
+        DcrInternalServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /** @description Service Unavailable (`temporarily_unavailable`). The database cannot be reached, or the server is shutting down; `Retry-After` says when to try again. */
+        DcrServiceUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
+            };
+        };
+        /**
+         * @description Not Implemented (`server_error`), on an operation whose errors are IS DCR's. The
+         *     operation's handler is not written yet: `npm run generate` put a stub in its place
+         *     (src/http/handlers/scaffold/), and the stub answers this. No operation in this file lists
+         *     it: the served document (`/docs/json`) adds it to exactly the operations a stub answers,
+         *     for as long as it does.
+         */
+        DcrNotImplemented: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["DcrError"];
             };
         };
         /**
@@ -1760,6 +2204,10 @@ export interface components {
     parameters: never;
     requestBodies: never;
     headers: {
+        /** @description Always `no-store`: the answer carries the client secret (RFC 6749 §5.1, RFC 7591 §3.2.1). */
+        DcrNoStore: "no-store";
+        /** @description Always `no-cache`, for HTTP/1.0 caches. */
+        DcrNoCache: "no-cache";
         /**
          * @description Always `no-store` on SCIM answers, errors included: they carry user data (names, ids, who
          *     exists), which no shared or browser cache should keep.
@@ -2828,6 +3276,183 @@ export interface operations {
             429: components["responses"]["IsTooManyRequests"];
             500: components["responses"]["IsInternalServerError"];
             503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    getIsApplicationByName: {
+        parameters: {
+            query: {
+                /** @example admin_a102b2a0-5b29-4c4c-9d0e-3f3d0c6b1f1e_SANDBOX */
+                client_name: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application, with its client secret. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["DcrNoStore"];
+                    Pragma: components["headers"]["DcrNoCache"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsDcrApplication"];
+                };
+            };
+            400: components["responses"]["DcrBadRequest"];
+            401: components["responses"]["DcrUnauthorized"];
+            403: components["responses"]["DcrForbidden"];
+            404: components["responses"]["DcrNotFound"];
+            405: components["responses"]["DcrMethodNotAllowed"];
+            408: components["responses"]["DcrRequestTimeout"];
+            429: components["responses"]["DcrTooManyRequests"];
+            500: components["responses"]["DcrInternalServerError"];
+            503: components["responses"]["DcrServiceUnavailable"];
+        };
+    };
+    registerIsApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IsDcrRequest"];
+            };
+        };
+        responses: {
+            /** @description Registered. The body carries the client secret. */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["DcrNoStore"];
+                    Pragma: components["headers"]["DcrNoCache"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsDcrApplication"];
+                };
+            };
+            400: components["responses"]["DcrBodyBadRequest"];
+            401: components["responses"]["DcrUnauthorized"];
+            405: components["responses"]["DcrMethodNotAllowed"];
+            408: components["responses"]["DcrRequestTimeout"];
+            413: components["responses"]["DcrPayloadTooLarge"];
+            415: components["responses"]["DcrUnsupportedMediaType"];
+            429: components["responses"]["DcrTooManyRequests"];
+            500: components["responses"]["DcrInternalServerError"];
+            503: components["responses"]["DcrServiceUnavailable"];
+        };
+    };
+    getIsApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's client id (v0.17's `clientId`). Any other text names no application (404). */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["DcrNoStore"];
+                    Pragma: components["headers"]["DcrNoCache"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsDcrApplication"];
+                };
+            };
+            400: components["responses"]["DcrNoBodyBadRequest"];
+            401: components["responses"]["DcrUnauthorized"];
+            403: components["responses"]["DcrForbidden"];
+            404: components["responses"]["DcrNotFound"];
+            405: components["responses"]["DcrMethodNotAllowed"];
+            408: components["responses"]["DcrRequestTimeout"];
+            413: components["responses"]["DcrPayloadTooLarge"];
+            415: components["responses"]["DcrUnsupportedMediaType"];
+            429: components["responses"]["DcrTooManyRequests"];
+            500: components["responses"]["DcrInternalServerError"];
+            503: components["responses"]["DcrServiceUnavailable"];
+        };
+    };
+    updateIsApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's client id (v0.17's `clientId`). Any other text names no application (404). */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IsDcrRequest"];
+            };
+        };
+        responses: {
+            /** @description The application as it is now. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["DcrNoStore"];
+                    Pragma: components["headers"]["DcrNoCache"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsDcrApplication"];
+                };
+            };
+            400: components["responses"]["DcrBodyBadRequest"];
+            401: components["responses"]["DcrUnauthorized"];
+            403: components["responses"]["DcrForbidden"];
+            404: components["responses"]["DcrNotFound"];
+            405: components["responses"]["DcrMethodNotAllowed"];
+            408: components["responses"]["DcrRequestTimeout"];
+            413: components["responses"]["DcrPayloadTooLarge"];
+            415: components["responses"]["DcrUnsupportedMediaType"];
+            429: components["responses"]["DcrTooManyRequests"];
+            500: components["responses"]["DcrInternalServerError"];
+            503: components["responses"]["DcrServiceUnavailable"];
+        };
+    };
+    deleteIsApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's client id (v0.17's `clientId`). Any other text names no application (404). */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["DcrNoBodyBadRequest"];
+            401: components["responses"]["DcrUnauthorized"];
+            403: components["responses"]["DcrForbidden"];
+            404: components["responses"]["DcrNotFound"];
+            405: components["responses"]["DcrMethodNotAllowed"];
+            408: components["responses"]["DcrRequestTimeout"];
+            413: components["responses"]["DcrPayloadTooLarge"];
+            415: components["responses"]["DcrUnsupportedMediaType"];
+            429: components["responses"]["DcrTooManyRequests"];
+            500: components["responses"]["DcrInternalServerError"];
+            503: components["responses"]["DcrServiceUnavailable"];
         };
     };
     getMetrics: {

@@ -13,6 +13,7 @@ import { errorHandler, RouteErrorFormats } from './http/error-handler.js';
 import { ApiResourceHandlers } from './http/handlers/api-resources.js';
 import { DcrService } from './http/handlers/dcr.js';
 import { HealthHandlers, type Readiness } from './http/handlers/health.js';
+import { IsDcrHandlers } from './http/handlers/is-dcr.js';
 import { OAuthHandlers } from './http/handlers/oauth.js';
 import { platformService } from './http/handlers/platform.js';
 import { RoleHandlers } from './http/handlers/roles.js';
@@ -27,6 +28,7 @@ import { AJV_OPTIONS, platformValidatorCompiler } from './http/validation.js';
 import type { Metrics } from './observability/metrics.js';
 import type { ApiResourceService } from './services/api-resources.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
+import type { IsDcrService } from './services/is-dcr.js';
 import type { RegistrationService } from './services/registration.js';
 import type { RoleService } from './services/roles.js';
 import type { KeyStore } from './services/signing-keys.js';
@@ -47,6 +49,8 @@ export interface AppServices {
   readiness: Readiness;
   metrics: Metrics;
   apiResources: ApiResourceService;
+  /** WSO2 IS DCR v1.1, over the same applications as `registration`. */
+  isDcr: IsDcrService;
   /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
   issuer: string;
 }
@@ -223,6 +227,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new HealthHandlers(services.readiness, options.metrics === false ? undefined : services.metrics),
       new RoleHandlers(services.roles, options.publicUrl),
       new ApiResourceHandlers(services.apiResources, options.publicUrl),
+      new IsDcrHandlers(services.isDcr),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);
   });

@@ -197,3 +197,20 @@ export class IsApiError extends ApiError {
     super(statusCode, title, description);
   }
 }
+
+/**
+ * An error of WSO2 IS's DCR v1.1 (`/api/identity/oauth2/dcr/v1.1/register`) with its RFC 7591
+ * §3.2.2 code (`invalid_client_metadata`, `invalid_redirect_uri`), rendered as
+ * `{"error","error_description"}` on the routes whose errorFormat is `dcr`. Errors without a code
+ * of their own get one by status there (src/http/error-handler.ts).
+ */
+export class DcrError extends ApiError {
+  override name = 'DcrError';
+  constructor(
+    statusCode: number,
+    readonly error: string,
+    description: string,
+  ) {
+    super(statusCode, error, description);
+  }
+}

@@ -8,7 +8,28 @@
 export const APP_MANAGE_SCOPE = 'apim:dcr:app_manage';
 export const OPENID_SCOPE = 'openid';
 export const DEFAULT_SCOPE = 'default';
-export const KNOWN_SCOPES: readonly string[] = [APP_MANAGE_SCOPE, OPENID_SCOPE];
+
+/**
+ * WSO2 IS's scopes of its DCR v1.1 API (/api/identity/oauth2/dcr/v1.1/register), one per kind of
+ * operation: a Bearer token with the matching one (or apim:dcr:app_manage) may call it. They
+ * manage apps as apim:dcr:app_manage does, so they are granted by its rule (mayHoldScope).
+ */
+export const DCR_SCOPES = {
+  create: 'internal_dcr_create',
+  view: 'internal_dcr_view',
+  update: 'internal_dcr_update',
+  delete: 'internal_dcr_delete',
+} as const;
+
+/** The scopes granted by apim:dcr:app_manage's rule: who may manage apps. */
+export const APP_MANAGE_RULE_SCOPES: readonly string[] = [APP_MANAGE_SCOPE, ...Object.values(DCR_SCOPES)];
+
+export const KNOWN_SCOPES: readonly string[] = [...APP_MANAGE_RULE_SCOPES, OPENID_SCOPE];
+
+/** Whether `scope` is granted by who may manage apps (apim:dcr:app_manage, internal_dcr_*). */
+export function followsAppManageRule(scope: string): boolean {
+  return APP_MANAGE_RULE_SCOPES.includes(scope);
+}
 
 /**
  * Who may hold apim:dcr:app_manage: everyone (WSO2's default), or listed users and the super admin;
@@ -41,7 +62,10 @@ export interface ScopeBinding {
 /** Scope facts by name, for the requested scopes an API resource defines (an undefined one is absent). */
 export type ScopeBindings = ReadonlyMap<string, ScopeBinding>;
 
-/** The built-in scopes, each granted by its own rule (mayHoldScope), never by roles. */
+/**
+ * The built-in scopes, each granted by its own rule (mayHoldScope), never by roles: a request for
+ * them alone asks the database nothing (roleBoundCandidates).
+ */
 export function isBuiltInScope(scope: string): boolean {
   return KNOWN_SCOPES.includes(scope);
 }
@@ -58,7 +82,7 @@ export function roleScopeGranted(binding: ScopeBinding | undefined): boolean {
 
 export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppManagePolicy, bindings?: ScopeBindings): boolean {
   if (scope === OPENID_SCOPE) return true;
-  if (scope === APP_MANAGE_SCOPE) {
+  if (followsAppManageRule(scope)) {
     if (holder.application && policy.applicationTokens === false) return false;
     return policy.anyone || holder.isSuperAdmin || policy.users.has(holder.username);
   }

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailable } from '../db/errors.js';
 import {
   ApiError,
+  DcrError,
   IsApiError,
   OAuthError,
   badRequest,
@@ -17,9 +18,10 @@ import {
 
 /**
  * Which body shape a route's errors take: the spec's `Error`, RFC 7644's on SCIM routes, RFC 6749's
- * on OAuth2 routes, WSO2 Identity Server's on its server APIs (`is`, under /api/server/).
+ * on OAuth2 routes, WSO2 Identity Server's on its server APIs (`is`, under /api/server/), RFC
+ * 7591's on IS's DCR v1.1 (`dcr`, under /api/identity/).
  */
-export type ErrorFormat = 'wso2' | 'scim' | 'oauth' | 'is';
+export type ErrorFormat = 'wso2' | 'scim' | 'oauth' | 'is' | 'dcr';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -197,12 +199,45 @@ function isBody(error: ApiError, traceId: string | undefined) {
 }
 
 /**
+ * RFC 7591 §3.2.2's `error` for an error of IS's DCR v1.1 that has no code of its own. IS answers
+ * its 401, 403, 404 and 500 with no body at all; these names are this server's (spec/CHANGES.md).
+ * A 400 that judged the body against the schema is `invalid_client_metadata`; one that could not
+ * read it (malformed JSON, two Authorization headers) `invalid_request`.
+ */
+function dcrCode(error: ApiError): string {
+  if (error instanceof DcrError) return error.error;
+  switch (error.statusCode) {
+    case 400:
+      return error.scimType === 'invalidValue' ? 'invalid_client_metadata' : 'invalid_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'access_denied';
+    case 404:
+      return 'not_found';
+    case 429:
+      return 'slow_down';
+    case 503:
+      return 'temporarily_unavailable';
+    default:
+      return error.statusCode >= 500 ? 'server_error' : 'invalid_request';
+  }
+}
+
+/** IS's DCR error (its ErrorDTO): `{"error","error_description"}`. */
+function dcrBody(error: ApiError) {
+  return { error: dcrCode(error), error_description: error.description };
+}
+
+/**
  * The error shape of an answer no route gives (an unknown path, a path that does not decode): SCIM
- * clients read RFC 7644's under /scim2, IS clients IS's under /api/server/, everyone else the
+ * clients read RFC 7644's under /scim2, IS clients IS's under /api/server/ and RFC 7591's under
+ * /api/identity/ (IS's DCR), everyone else the
  * spec's `Error`. RFC 6749's shape is only for the OAuth2 operations that declare it.
  */
 export function errorFormatForPath(url: string): ErrorFormat {
   if (/^\/scim2(?:[/?#]|$)/.test(url)) return 'scim';
+  if (url.startsWith('/api/identity/')) return 'dcr';
   return url.startsWith('/api/server/') ? 'is' : 'wso2';
 }
 
@@ -244,6 +279,7 @@ function safeDecode(path: string): string {
  */
 export function render(error: ApiError, format: ErrorFormat | undefined, traceId?: string): { type: string; body: string } {
   if (format === 'is') return { type: 'application/json; charset=utf-8', body: JSON.stringify(isBody(error, traceId)) };
+  if (format === 'dcr') return { type: 'application/json; charset=utf-8', body: JSON.stringify(dcrBody(error)) };
   if (format === 'scim') return { type: 'application/scim+json; charset=utf-8', body: JSON.stringify(scimBody(error)) };
   if (format === 'oauth') return { type: 'application/json; charset=utf-8', body: JSON.stringify(oauthBody(error)) };
   return { type: 'application/json; charset=utf-8', body: JSON.stringify(wso2Body(error)) };
@@ -258,6 +294,7 @@ export const FORMAT_HEADERS: Readonly<Record<ErrorFormat, Readonly<Record<string
   scim: { 'cache-control': 'no-store' },
   oauth: { 'cache-control': 'no-store', pragma: 'no-cache' },
   is: {},
+  dcr: {},
 };
 
 /**
@@ -269,6 +306,7 @@ const LAST_RESORT: Readonly<Record<ErrorFormat, { type: string; body: string }>>
   scim: render(internalError(), 'scim'),
   oauth: render(internalError(), 'oauth'),
   is: render(internalError(), 'is'),
+  dcr: render(internalError(), 'dcr'),
 };
 
 /**

@@ -51,6 +51,31 @@ export function descriptionSection(description: string, heading: string): string
   return description.slice(start, next < 0 ? undefined : next).trim();
 }
 
+interface OAuthScheme {
+  flows?: Record<string, { scopes?: Record<string, string> }>;
+}
+
+/**
+ * The security schemes of both documents, the DCR document's winning as for every component, with
+ * each OAuth2 flow's scopes the union of both documents' (the DCR document's description of a
+ * scope both name).
+ */
+export function mergeSecuritySchemes(platform: OpenApiDocument, dcr: OpenApiDocument): Record<string, unknown> {
+  const schemesOf = (doc: OpenApiDocument) => ((doc.components as Components | undefined)?.securitySchemes ?? {}) as Record<string, OAuthScheme>;
+  const merged: Record<string, OAuthScheme> = { ...schemesOf(platform), ...schemesOf(dcr) };
+  for (const [name, scheme] of Object.entries(schemesOf(platform))) {
+    const winner = merged[name];
+    if (!winner?.flows || !scheme.flows || winner === scheme) continue;
+    const flows: NonNullable<OAuthScheme['flows']> = { ...winner.flows };
+    for (const [flow, settings] of Object.entries(scheme.flows)) {
+      const own = flows[flow];
+      if (own) flows[flow] = { ...own, scopes: { ...settings.scopes, ...own.scopes } };
+    }
+    merged[name] = { ...winner, flows };
+  }
+  return merged;
+}
+
 /**
  * One OpenAPI document for the documentation UI: both spec/ files, with each path under the
  * prefix its own document mounts it at, and their components merged (the DCR document's `Error`
@@ -71,13 +96,17 @@ export function combinedDocument(version: string): OpenApiDocument {
       components[section] = { ...components[section], ...entries };
     }
   }
+  // Both documents declare OAuth2Security, each with the scopes its own operations name: the
+  // served one lists them all (IS DCR's internal_dcr_* are only in the platform document's).
+  components.securitySchemes = mergeSecuritySchemes(platform, dcr);
   const anyRequest = descriptionSection(String((dcr.info as { description?: unknown } | undefined)?.description ?? ''), ANY_REQUEST_HEADING);
   return {
     openapi: dcr.openapi,
     info: {
       title: 'WSO2-compatible DCR server and key manager',
       description: [
-        'WSO2 API Manager DCR v0.17 (`/client-registration/v0.17/register`), the OAuth2 key manager ' +
+        'WSO2 API Manager DCR v0.17 (`/client-registration/v0.17/register`), WSO2 IS DCR v1.1 ' +
+          '(`/api/identity/oauth2/dcr/v1.1/register`), the OAuth2 key manager ' +
           '(`/oauth2/*`), user management (`/scim2/Users`) and health probes. Authorise with Basic ' +
           '(a user of this server) to try the register call.',
         ...(anyRequest ? [anyRequest] : []),

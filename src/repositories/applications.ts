@@ -3,7 +3,7 @@ import { ItemFailure } from '../db/batcher.js';
 import type { Database, NamedStatement } from '../db/database.js';
 import { DatabaseUnavailable } from '../db/errors.js';
 import { YoungTableAnalyzer } from '../db/young-table.js';
-import type { Application, NewApplication } from '../domain/types.js';
+import { DEFAULT_LIFETIMES, type Application, type IsApplication, type IsMetadata, type NewApplication, type NewIsApplication } from '../domain/types.js';
 
 export interface ApplicationRepository {
   findByName(clientName: string): Promise<Application | undefined>;
@@ -18,6 +18,23 @@ export interface ApplicationRepository {
   count(): Promise<number>;
   /** Ordered by creation; `offset` is 0-based. */
   list(offset: number, limit: number): Promise<ApplicationPage>;
+  /** IS DCR v1.1: the app with its IS metadata, by client id or by name. */
+  findIsByClientId(clientId: string): Promise<IsApplication | undefined>;
+  findIsByName(clientName: string): Promise<IsApplication | undefined>;
+  /**
+   * IS DCR v1.1's create: one INSERT, so a refused one leaves nothing. A taken name or client id
+   * throws UniqueViolation (applications_client_name_key, applications_client_id_key), an owner
+   * whose account is gone ForeignKeyViolation (applications_owner_id_fkey).
+   */
+  createIs(app: NewIsApplication): Promise<IsApplication>;
+  /**
+   * IS DCR v1.1's update of the app with this row id: everything but its ids, its secret and its
+   * creation. Undefined when no such app exists (any more); a name taken by another app throws
+   * UniqueViolation, as createIs.
+   */
+  updateIs(app: Omit<NewIsApplication, 'clientSecret' | 'clientId'>): Promise<IsApplication | undefined>;
+  /** Deletes the app; its tokens go with it (ON DELETE CASCADE, migration 002). False when there was none. */
+  deleteById(id: string): Promise<boolean>;
 }
 
 export interface ApplicationPage {
@@ -37,11 +54,21 @@ interface ApplicationRow {
   saas_app: boolean;
   token_type: string;
   user_store_domain_in_subject: boolean;
+  application_token_lifetime: number | null;
+  user_token_lifetime: number | null;
+  refresh_token_lifetime: number | null;
   created_at: Date;
 }
 
+interface IsApplicationRow extends ApplicationRow {
+  is_metadata: IsMetadata;
+}
+
+// The lifetimes are part of every read, the token path's included (three integers); the jsonb
+// metadata only of the IS DCR operations' reads (IS_COLUMNS).
 const COLUMNS = `id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url, saas_app,
-  token_type, user_store_domain_in_subject, created_at`;
+  token_type, user_store_domain_in_subject, application_token_lifetime, user_token_lifetime, refresh_token_lifetime, created_at`;
+const IS_COLUMNS = `${COLUMNS}, is_metadata`;
 
 // The statements of /register and of every client authentication: prepared once per connection.
 const BY_NAME: NamedStatement = { name: 'application_by_name', text: `SELECT ${COLUMNS} FROM applications WHERE client_name = $1` };
@@ -154,7 +181,7 @@ export class PgApplicationRepository implements ApplicationRepository {
       }
     }
     // The row just inserted holds what the first call said: no need to decrypt the secret sealed here.
-    const application = { ...firstOfName, createdAt: found.row.created_at };
+    const application = { ...firstOfName, lifetimes: { ...DEFAULT_LIFETIMES }, createdAt: found.row.created_at };
     return app === firstOfName ? { application, created: true } : { application, created: false };
   }
 
@@ -193,12 +220,89 @@ export class PgApplicationRepository implements ApplicationRepository {
     return { total, applications: rows.map((row) => this.toApplication(row)) };
   }
 
-  private toApplication(row: ApplicationRow): Application {
+  async findIsByClientId(clientId: string): Promise<IsApplication | undefined> {
+    if (clientId.includes('\u0000')) return undefined;
+    const { rows } = await this.db.query<IsApplicationRow>(`SELECT ${IS_COLUMNS} FROM applications WHERE client_id = $1`, [clientId]);
+    return rows[0] && this.toIsApplication(rows[0]);
+  }
+
+  async findIsByName(clientName: string): Promise<IsApplication | undefined> {
+    if (clientName.includes('\u0000')) return undefined;
+    const { rows } = await this.db.query<IsApplicationRow>(`SELECT ${IS_COLUMNS} FROM applications WHERE client_name = $1`, [clientName]);
+    return rows[0] && this.toIsApplication(rows[0]);
+  }
+
+  async createIs(app: NewIsApplication): Promise<IsApplication> {
+    const { rows } = await this.db.query<IsApplicationRow>(
+      `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url,
+         saas_app, token_type, user_store_domain_in_subject, application_token_lifetime, user_token_lifetime,
+         refresh_token_lifetime, is_metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15::jsonb)
+       RETURNING ${IS_COLUMNS}`,
+      [
+        app.id,
+        app.clientId,
+        this.secrets.seal(app.clientSecret, app.clientId),
+        app.clientName,
+        app.owner,
+        app.ownerId,
+        app.grantTypes,
+        app.callbackUrl,
+        app.saasApp,
+        app.tokenType,
+        app.userStoreDomainInSubject,
+        app.lifetimes.applicationToken,
+        app.lifetimes.userToken,
+        app.lifetimes.refreshToken,
+        JSON.stringify(app.metadata),
+      ],
+    );
+    this.young.recordInserts(1);
+    // The secret was given: no need to open the envelope just sealed.
+    return { ...this.toIsApplication(rows[0]!, app.clientSecret) };
+  }
+
+  async updateIs(app: Omit<NewIsApplication, 'clientSecret' | 'clientId'>): Promise<IsApplication | undefined> {
+    const { rows } = await this.db.query<IsApplicationRow>(
+      `UPDATE applications SET client_name = $2, owner = $3, owner_id = $4, grant_types = $5::text[], callback_url = $6,
+         saas_app = $7, token_type = $8, user_store_domain_in_subject = $9, application_token_lifetime = $10,
+         user_token_lifetime = $11, refresh_token_lifetime = $12, is_metadata = $13::jsonb
+       WHERE id = $1
+       RETURNING ${IS_COLUMNS}`,
+      [
+        app.id,
+        app.clientName,
+        app.owner,
+        app.ownerId,
+        app.grantTypes,
+        app.callbackUrl,
+        app.saasApp,
+        app.tokenType,
+        app.userStoreDomainInSubject,
+        app.lifetimes.applicationToken,
+        app.lifetimes.userToken,
+        app.lifetimes.refreshToken,
+        JSON.stringify(app.metadata),
+      ],
+    );
+    return rows[0] && this.toIsApplication(rows[0]);
+  }
+
+  async deleteById(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM applications WHERE id = $1', [id]);
+    return rowCount === 1;
+  }
+
+  private toIsApplication(row: IsApplicationRow, clientSecret?: string): IsApplication {
+    return { ...this.toApplication(row, clientSecret), metadata: row.is_metadata };
+  }
+
+  private toApplication(row: ApplicationRow, clientSecret?: string): Application {
     return {
       id: row.id,
       clientId: row.client_id,
       // The client id is the additional authenticated data: an envelope moved to another row fails.
-      clientSecret: this.secrets.open(row.client_secret_enc, row.client_id),
+      clientSecret: clientSecret ?? this.secrets.open(row.client_secret_enc, row.client_id),
       clientName: row.client_name,
       owner: row.owner,
       ownerId: row.owner_id,
@@ -207,6 +311,11 @@ export class PgApplicationRepository implements ApplicationRepository {
       saasApp: row.saas_app,
       tokenType: row.token_type,
       userStoreDomainInSubject: row.user_store_domain_in_subject,
+      lifetimes: {
+        applicationToken: row.application_token_lifetime,
+        userToken: row.user_token_lifetime,
+        refreshToken: row.refresh_token_lifetime,
+      },
       createdAt: row.created_at,
     };
   }

@@ -17,6 +17,7 @@ import { ClientCache } from '../cache/client-cache.js';
 import { CredentialCache } from '../cache/credential-cache.js';
 import { ApiResourceService } from '../services/api-resources.js';
 import { ClientAuthentication } from '../services/client-authentication.js';
+import { IsDcrService } from '../services/is-dcr.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 import { RegistrationService } from '../services/registration.js';
 import { RoleService } from '../services/roles.js';
@@ -98,6 +99,10 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     readiness: resources.readiness ?? databaseReadiness(db, () => true),
     metrics: new Metrics(db.pool),
     apiResources: new ApiResourceService(new PgApiResourceRepository(db), policy),
+    isDcr: new IsDcrService(apps, users, config.allowedGrantTypes, {
+      accessTtlSeconds: config.accessTokenTtlSeconds,
+      refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    }, clients),
     issuer: config.issuer,
   };
 }

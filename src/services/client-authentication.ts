@@ -117,7 +117,15 @@ export class ClientAuthentication {
     return credentials.fromHeader && input.basic ? input.basic.verified : this.verify(credentials);
   }
 
-  /** Forgets a verified client whose application turned out to be gone (deleted by hand). */
+  /**
+   * Forgets the verified client of an application this instance just changed or deleted (IS DCR
+   * v1.1): its next token request reads the row again.
+   */
+  forgetApplication(clientId: string, clientSecret: string): void {
+    this.verified.delete([clientId, clientSecret]);
+  }
+
+  /** Forgets a verified client whose application turned out to be gone (deleted meanwhile). */
   forget(input: ClientCredentialsInput): void {
     const basic = input.basic ?? basicCredentials(input.authorization);
     const credentials = basic ?? { clientId: input.clientId ?? '', clientSecret: input.clientSecret ?? '' };

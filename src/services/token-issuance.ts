@@ -1,4 +1,5 @@
 import type { components } from '../../generated/platform-api.js';
+import { effectiveLifetime } from '../domain/is-dcr.js';
 import { grantScopes, narrowScopes, parseScopeParameter, roleBoundCandidates, type AppManagePolicy, type ScopeBindings } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
 import { oauth } from '../domain/errors.js';
@@ -38,7 +39,7 @@ export class TokenIssuance {
       return await this.grant(app, form, input.address);
     } catch (err) {
       if (!isUnknownApplication(err)) throw err;
-      // The app's row is gone (deleted by hand: the API deletes no app), so is the client.
+      // The app's row is gone (deleted on IS DCR v1.1, or by hand), so is the client.
       this.clients.forget(input);
       throw oauth.invalidClient();
     }
@@ -63,6 +64,22 @@ export class TokenIssuance {
     }
   }
 
+  /**
+   * The app's own lifetimes (IS DCR v1.1's ext_*_token_lifetime), capped at the server's
+   * DCR_ACCESS_TOKEN_TTL and DCR_REFRESH_TOKEN_TTL, which are also the defaults. From the cached
+   * client: nothing is read on the token path for them. An application token (client_credentials)
+   * takes the app's application lifetime, one acting for a user (password, refresh_token) its user
+   * lifetime, as IS does.
+   */
+  private lifetimes(app: Client, grantType: string): { accessTtlSeconds: number; refreshTtlSeconds: number } {
+    const { accessTtlSeconds, refreshTtlSeconds } = this.tokens.settings;
+    const own = grantType === 'client_credentials' ? app.lifetimes.applicationToken : app.lifetimes.userToken;
+    return {
+      accessTtlSeconds: effectiveLifetime(own, accessTtlSeconds),
+      refreshTtlSeconds: effectiveLifetime(app.lifetimes.refreshToken, refreshTtlSeconds),
+    };
+  }
+
   private withRefresh(app: Client): boolean {
     // WSO2 issues refresh tokens only to apps registered for the refresh_token grant.
     return app.grantTypes.includes('refresh_token');
@@ -79,7 +96,7 @@ export class TokenIssuance {
       this.appManagePolicy,
       await this.bindingsFor(requested, user.id),
     );
-    return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app) });
+    return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app), ...this.lifetimes(app, 'password') });
   }
 
   private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
@@ -94,7 +111,8 @@ export class TokenIssuance {
       this.appManagePolicy,
       await this.bindingsFor(requested, app.ownerId),
     );
-    const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials' });
+    const { accessTtlSeconds } = this.lifetimes(app, 'client_credentials');
+    const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials', accessTtlSeconds });
     if (!token) throw oauth.invalidGrant(`The application's owner '${app.owner}' no longer exists`);
     return token;
   }
@@ -114,6 +132,7 @@ export class TokenIssuance {
           grantType: 'refresh_token',
           withRefreshToken: true,
           familyId: consumed.token.familyId,
+          ...this.lifetimes(app, 'refresh_token'),
         });
       }
     } else if (!current) {

@@ -24,6 +24,9 @@ export interface IssueRequest {
   withRefreshToken: boolean;
   /** The refresh family to continue (refresh_token grant); a new one otherwise. */
   familyId?: string;
+  /** This app's lifetimes (src/services/token-issuance.ts); the server's settings when absent. */
+  accessTtlSeconds?: number;
+  refreshTtlSeconds?: number;
 }
 
 /** Tokens are high-entropy randoms, so a fast hash is enough to store them (no KDF needed). */
@@ -86,6 +89,7 @@ export class TokenService {
     scopes: string[],
     grantType: string,
     now: number,
+    ttlSeconds: number,
   ): Promise<{ token: string; id: string }> {
     if (app.tokenType.toUpperCase() !== 'JWT') {
       const token = pooledRandomBytes(32).toString('base64url');
@@ -105,7 +109,7 @@ export class TokenService {
       azp: app.clientId,
       scope: scopes.join(' '),
       iss: this.settings.issuer,
-      exp: now + this.settings.accessTtlSeconds,
+      exp: now + ttlSeconds,
       iat: now,
       jti: id,
       client_id: app.clientId,
@@ -113,13 +117,13 @@ export class TokenService {
     return { token, id };
   }
 
-  private response(accessToken: string, scopes: string[], refreshToken?: string): TokenResponse {
+  private response(accessToken: string, scopes: string[], expiresIn: number, refreshToken?: string): TokenResponse {
     return {
       access_token: accessToken,
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
       scope: scopes.join(' '),
       token_type: 'Bearer',
-      expires_in: this.settings.accessTtlSeconds,
+      expires_in: expiresIn,
     };
   }
 
@@ -129,10 +133,17 @@ export class TokenService {
    * INSERT itself; undefined when no user has that name (nothing is stored, and the token made
    * for the attempt, never stored, is worthless: every token is checked against the database).
    */
-  async issueForUsername(request: { app: Client; username: string; scopes: string[]; grantType: string }): Promise<TokenResponse | undefined> {
+  async issueForUsername(request: {
+    app: Client;
+    username: string;
+    scopes: string[];
+    grantType: string;
+    accessTtlSeconds?: number;
+  }): Promise<TokenResponse | undefined> {
     const { app, username, scopes, grantType } = request;
+    const ttl = request.accessTtlSeconds ?? this.settings.accessTtlSeconds;
     const now = Math.floor(Date.now() / 1000);
-    const { token, id } = await this.makeAccessToken(app, username, scopes, grantType, now);
+    const { token, id } = await this.makeAccessToken(app, username, scopes, grantType, now, ttl);
     const stored = await this.repo.insertAccessForUsername({
       id,
       appId: app.id,
@@ -140,20 +151,21 @@ export class TokenService {
       scopes,
       grantType,
       issuedAt: new Date(now * 1000),
-      expiresAt: new Date((now + this.settings.accessTtlSeconds) * 1000),
+      expiresAt: new Date((now + ttl) * 1000),
     });
-    return stored ? this.response(token, scopes) : undefined;
+    return stored ? this.response(token, scopes, ttl) : undefined;
   }
 
   async issue(request: IssueRequest): Promise<TokenResponse> {
     const { app, user, scopes, grantType } = request;
+    const accessTtl = request.accessTtlSeconds ?? this.settings.accessTtlSeconds;
     const now = Math.floor(Date.now() / 1000);
     // One clock reading for iat, exp and the stored rows, so introspection agrees with the JWT.
     const issuedAt = new Date(now * 1000);
-    const accessExpires = new Date((now + this.settings.accessTtlSeconds) * 1000);
+    const accessExpires = new Date((now + accessTtl) * 1000);
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
-    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, grantType, now);
+    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, grantType, now, accessTtl);
     await this.repo.insertAccess({
       id: accessId,
       appId: app.id,
@@ -176,10 +188,10 @@ export class TokenService {
         userId: user.id,
         scopes,
         issuedAt,
-        expiresAt: new Date((now + this.settings.refreshTtlSeconds) * 1000),
+        expiresAt: new Date((now + (request.refreshTtlSeconds ?? this.settings.refreshTtlSeconds)) * 1000),
       });
     }
-    return this.response(accessToken, scopes, refreshToken);
+    return this.response(accessToken, scopes, accessTtl, refreshToken);
   }
 
   /**

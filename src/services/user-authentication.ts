@@ -1,5 +1,5 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
-import { APP_MANAGE_SCOPE, mayHoldScope, type AppManagePolicy } from '../domain/scopes.js';
+import { APP_MANAGE_SCOPE, followsAppManageRule, mayHoldScope, type AppManagePolicy } from '../domain/scopes.js';
 import type { Caller, User } from '../domain/types.js';
 import { tooManyRequests, unauthorized } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
@@ -44,7 +44,7 @@ export class Authenticator {
     private readonly tokens: TokenService,
     private readonly cache: CredentialCache = new CredentialCache(0),
     private readonly throttle?: LoginThrottle,
-    /** Re-applied to every Bearer token that needs apim:dcr:app_manage: a policy change takes effect at once. */
+    /** Re-applied to every Bearer token that needs apim:dcr:app_manage or an internal_dcr_* scope: a policy change takes effect at once. */
     private readonly appManagePolicy: AppManagePolicy = { anyone: true },
   ) {}
 
@@ -116,7 +116,9 @@ export class Authenticator {
     // A token carries the scope it was granted; the policy is checked again, so that a token issued
     // before it changed (DCR_APP_TOKENS_MANAGE_APPS, DCR_APP_MANAGE_USERS) cannot outlast it.
     const holder = { ...caller, application: active.grantType === 'client_credentials' };
-    if (requiredScopes.includes(APP_MANAGE_SCOPE) && !mayHoldScope(APP_MANAGE_SCOPE, holder, this.appManagePolicy)) throw unauthorized();
+    // apim:dcr:app_manage and IS's internal_dcr_* scopes share that rule.
+    const managing = requiredScopes.find(followsAppManageRule);
+    if (managing !== undefined && !mayHoldScope(managing, holder, this.appManagePolicy)) throw unauthorized();
     return caller;
   }
 }

@@ -163,6 +163,32 @@ t.test('the served document, on the wire', async (t) => {
   const keptResources = await apiResources('kept', 4);
   const doomedResources = await apiResources('doomed', 12);
 
+  /**
+   * IS DCR v1.1 apps, for the operations on one (`client_id`): the DELETE gets apps of its own to
+   * delete, the reads and the PUT the client id the create example presets (an app once the
+   * create operation made it) and the one of the app the find-by-name example names.
+   */
+  async function isDcrApps(names: readonly string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of names) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/identity/oauth2/dcr/v1.1/register',
+        headers: { authorization: ADMIN_AUTH },
+        payload: { client_name: name, grant_types: ['client_credentials'] },
+      });
+      if (res.statusCode !== 201) throw new Error(`registering an IS DCR app: ${res.statusCode} ${res.body}`);
+      ids.push((res.json() as { client_id: string }).client_id);
+    }
+    return ids;
+  }
+  const isDcrRequestExample = rawDocument.components.schemas.IsDcrRequest!.example as { ext_param_client_id: string };
+  const byNameExample = String(
+    (rawDocument.paths['/api/identity/oauth2/dcr/v1.1/register']!.get as { parameters: { example?: unknown }[] }).parameters[0]!.example,
+  );
+  const keptIsDcrIds = [isDcrRequestExample.ext_param_client_id, ...(await isDcrApps([byNameExample]))];
+  const doomedIsDcrIds = await isDcrApps(Array.from({ length: 12 }, (_, i) => `contract_doomed_${i}`));
+
   interface Credential {
     name: string;
     header: string | undefined;
@@ -204,8 +230,14 @@ t.test('the served document, on the wire', async (t) => {
   };
   const roleIdText = idsFrom(await newRoles('kept-role'));
   const doomedRoleIdText = idsFrom(await newRoles('doomed-role'));
-  const idTextFor = (entry: OperationEntry) =>
-    !entry.path.startsWith('/scim2/v2/Roles/') ? idText : entry.operation.operationId === 'deleteRole' ? doomedRoleIdText : roleIdText;
+  const isDcrIdText = (pool: readonly string[]) =>
+    fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pool) }, { weight: 2, arbitrary: idsFrom(pool) });
+  const keptIsDcrIdText = isDcrIdText(keptIsDcrIds);
+  const doomedIsDcrIdText = isDcrIdText(doomedIsDcrIds);
+  const idTextFor = (entry: OperationEntry) => {
+    if (entry.path.startsWith('/api/identity/oauth2/dcr/v1.1/register/')) return entry.method === 'delete' ? doomedIsDcrIdText : keptIsDcrIdText;
+    return !entry.path.startsWith('/scim2/v2/Roles/') ? idText : entry.operation.operationId === 'deleteRole' ? doomedRoleIdText : roleIdText;
+  };
 
   /**
    * Values for an operation's path parameters: ids as for users, and for an API resource's
@@ -464,7 +496,10 @@ t.test('the served document, on the wire', async (t) => {
   const SCIM_ERROR = doc.components.schemas.ScimError!;
   const IS_ERROR = doc.components.schemas.IsError!;
   /** The error shape of an answer that no operation gives: SCIM's under /scim2, IS's under /api/server/, else the Error. */
-  const errorSchemaFor = (path: string) => (/^\/scim2(\/|$)/.test(path) ? SCIM_ERROR : path.startsWith('/api/server/') ? IS_ERROR : ERROR);
+  const DCR_ERROR = doc.components.schemas.DcrError!;
+  /** ... and RFC 7591's under /api/identity/ (IS's DCR v1.1). */
+  const errorSchemaFor = (path: string) =>
+    /^\/scim2(\/|$)/.test(path) ? SCIM_ERROR : path.startsWith('/api/server/') ? IS_ERROR : path.startsWith('/api/identity/') ? DCR_ERROR : ERROR;
   const errorMediaFor = (path: string) => (/^\/scim2(\/|$)/.test(path) ? 'application/scim+json' : 'application/json');
 
   function documentLevel(res: Wire, status: number, path: string): string[] {

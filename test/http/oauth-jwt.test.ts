@@ -511,16 +511,16 @@ t.test('introspection, revocation, metadata', async (t) => {
       jwks_uri: `${PUBLIC_URL}/oauth2/jwks`,
       introspection_endpoint: `${PUBLIC_URL}/oauth2/introspect`,
       revocation_endpoint: `${PUBLIC_URL}/oauth2/revoke`,
-      scopes_supported: ['apim:dcr:app_manage', 'openid'],
+      registration_endpoint: `${PUBLIC_URL}/api/identity/oauth2/dcr/v1.1/register`,
+      scopes_supported: ['apim:dcr:app_manage', 'internal_dcr_create', 'internal_dcr_view', 'internal_dcr_update', 'internal_dcr_delete', 'openid'],
       response_types_supported: [],
       grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     });
-    // RFC 8414 §2: registration_endpoint names an RFC 7591 endpoint. The DCR route is WSO2's v0.17,
-    // which answers an RFC 7591 body with 400, so it is not advertised.
-    t.notOk('registration_endpoint' in res.json(), 'no registration_endpoint');
+    // RFC 8414 §2: registration_endpoint names an RFC 7591 endpoint: IS's DCR v1.1, not WSO2's
+    // v0.17, which answers an RFC 7591 body with 400.
     const rfc7591 = await app.inject({
       method: 'POST',
       url: '/client-registration/v0.17/register',

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
 import { randomWso2Token } from '../../src/crypto/random.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import type { NewApplication } from '../../src/domain/types.js';
+import type { NewApplication, NewIsApplication } from '../../src/domain/types.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
 import { insertUser, testDatabase } from '../fixtures/db.js';
 
@@ -301,4 +301,107 @@ t.test('bursts over the same names in opposite orders (two instances) neither de
     t.same(failed, [], `round ${round}: no call failed`);
     t.equal(await one.count(), names.length, `round ${round}: one app per name`);
   }
+});
+
+/** An IS DCR v1.1 app: the shared fields, its own lifetimes and IS metadata. */
+function newIsApp(overrides: Partial<NewIsApplication> = {}): NewIsApplication {
+  return {
+    ...newApp({ clientName: 'is_app', tokenType: 'JWT' }),
+    lifetimes: { applicationToken: 120, userToken: null, refreshToken: 600 },
+    metadata: { ext_application_display_name: 'Pizza', ext_pkce_mandatory: false, contacts: ['a@b.c'] },
+    ...overrides,
+  };
+}
+
+t.test('migration 010: a v0.17 app has no lifetimes and no IS metadata', async (t) => {
+  const { repo } = setup();
+  const app = await insertIfNameFree(repo, newApp());
+  t.same(app!.lifetimes, { applicationToken: null, userToken: null, refreshToken: null }, 'as inserted');
+  t.same((await repo.findByClientId(app!.clientId))!.lifetimes, { applicationToken: null, userToken: null, refreshToken: null }, 'as read');
+  const is = await repo.findIsByClientId(app!.clientId);
+  t.same(is!.metadata, {}, 'no IS metadata');
+  t.same(await repo.findIsByName(app!.clientName), is, 'by name too');
+});
+
+t.test('createIs stores the lifetimes as columns and the IS metadata as jsonb; both are read back', async (t) => {
+  const { repo, secrets } = setup();
+  const app = newIsApp();
+  const created = await repo.createIs(app);
+  t.match(created, { ...app, metadata: app.metadata }, 'what was given');
+  t.same(await repo.findIsByClientId(app.clientId), created, 'read back by client id, the secret opened');
+  t.same(await repo.findIsByName('is_app'), created, 'and by name');
+  const client = await repo.findByClientId(app.clientId);
+  t.same(client!.lifetimes, app.lifetimes, 'the token path reads the lifetimes');
+  t.notOk('metadata' in client!, 'but not the IS metadata');
+  const { rows } = await db.query<{ client_secret_enc: string; application_token_lifetime: number; is_metadata: unknown }>(
+    'SELECT client_secret_enc, application_token_lifetime, is_metadata FROM applications WHERE id = $1',
+    [app.id],
+  );
+  t.equal(secrets.open(rows[0]!.client_secret_enc, app.clientId), app.clientSecret, 'the secret sealed as v0.17 seals it');
+  t.equal(rows[0]!.application_token_lifetime, 120);
+  t.same(rows[0]!.is_metadata, app.metadata);
+  t.equal(await repo.findIsByClientId('a\u0000b'), undefined, 'NUL: nothing, not 22021');
+});
+
+t.test('createIs: a taken name or client id is a UniqueViolation naming its constraint, and nothing is inserted', async (t) => {
+  const { repo } = setup();
+  await repo.createIs(newIsApp());
+  await t.rejects(repo.createIs(newIsApp({ id: randomUUID(), clientId: randomWso2Token() })), {
+    name: 'UniqueViolation',
+    constraint: 'applications_client_name_key',
+  });
+  const first = await repo.findIsByName('is_app');
+  await t.rejects(repo.createIs(newIsApp({ id: randomUUID(), clientName: 'other', clientId: first!.clientId })), {
+    name: 'UniqueViolation',
+    constraint: 'applications_client_id_key',
+  });
+  await t.rejects(repo.createIs(newIsApp({ id: randomUUID(), clientName: 'orphan', clientId: randomWso2Token(), ownerId: randomUUID() })), {
+    name: 'ForeignKeyViolation',
+    constraint: 'applications_owner_id_fkey',
+  });
+  await t.rejects(
+    repo.createIs(newIsApp({ id: randomUUID(), clientName: 'zero', clientId: randomWso2Token(), lifetimes: { applicationToken: 0, userToken: null, refreshToken: null } })),
+    /applications_application_token_lifetime_positive/,
+    'a stored lifetime is positive (0 is the default, stored as NULL)',
+  );
+  t.equal(await repo.count(), 1);
+});
+
+t.test('updateIs replaces everything but ids and secret; deleteById takes the tokens with the app', async (t) => {
+  const { repo } = setup();
+  const app = await repo.createIs(newIsApp());
+  const updated = await repo.updateIs({
+    id: app.id,
+    clientName: 'renamed',
+    owner: app.owner,
+    ownerId: app.ownerId,
+    grantTypes: ['client_credentials'],
+    callbackUrl: 'https://a/cb',
+    saasApp: false,
+    tokenType: 'DEFAULT',
+    userStoreDomainInSubject: false,
+    lifetimes: { applicationToken: null, userToken: 30, refreshToken: null },
+    metadata: { ext_public_client: true },
+  });
+  t.match(updated, {
+    id: app.id,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    clientName: 'renamed',
+    grantTypes: ['client_credentials'],
+    callbackUrl: 'https://a/cb',
+    tokenType: 'DEFAULT',
+    lifetimes: { applicationToken: null, userToken: 30, refreshToken: null },
+  });
+  t.same(updated!.metadata, { ext_public_client: true }, 'the metadata replaced, not merged');
+  t.equal(await repo.updateIs({ ...updated!, id: randomUUID() }), undefined, 'no such app: undefined');
+
+  await db.query(
+    `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, expires_at) VALUES ($1, $2, $3, '{default}', 'client_credentials', now() + interval '1 hour')`,
+    [randomUUID(), app.id, ADMIN_ID],
+  );
+  t.equal(await repo.deleteById(app.id), true);
+  t.equal(await repo.deleteById(app.id), false, 'already gone');
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens WHERE app_id = $1', [app.id]);
+  t.equal(rows[0]!.n, '0', 'its tokens went with it');
 });

@@ -150,6 +150,7 @@ t.test('ClientCache: a verified (client id, secret) pair, and nothing else', asy
     saasApp: false,
     tokenType: 'DEFAULT',
     userStoreDomainInSubject: false,
+    lifetimes: { applicationToken: null, userToken: null, refreshToken: null },
     createdAt: new Date(0),
   };
   const c = clock();

@@ -5,11 +5,15 @@
  */
 import t from 'tap';
 import {
+  APP_MANAGE_RULE_SCOPES,
   APP_MANAGE_SCOPE,
+  DCR_SCOPES,
   DEFAULT_SCOPE,
   KNOWN_SCOPES,
   OPENID_SCOPE,
+  followsAppManageRule,
   grantScopes,
+  isBuiltInScope,
   mayHoldScope,
   narrowScopes,
   parseScopeParameter,
@@ -31,7 +35,25 @@ t.test('constants', async (t) => {
   t.equal(APP_MANAGE_SCOPE, 'apim:dcr:app_manage');
   t.equal(OPENID_SCOPE, 'openid');
   t.equal(DEFAULT_SCOPE, 'default');
-  t.same(KNOWN_SCOPES, ['apim:dcr:app_manage', 'openid']);
+  t.same(DCR_SCOPES, { create: 'internal_dcr_create', view: 'internal_dcr_view', update: 'internal_dcr_update', delete: 'internal_dcr_delete' });
+  t.same(APP_MANAGE_RULE_SCOPES, ['apim:dcr:app_manage', 'internal_dcr_create', 'internal_dcr_view', 'internal_dcr_update', 'internal_dcr_delete']);
+  t.same(KNOWN_SCOPES, ['apim:dcr:app_manage', 'internal_dcr_create', 'internal_dcr_view', 'internal_dcr_update', 'internal_dcr_delete', 'openid']);
+});
+
+t.test("IS DCR's internal_dcr_* scopes: built in, granted by apim:dcr:app_manage's rule, never by roles", async (t) => {
+  for (const scope of Object.values(DCR_SCOPES)) {
+    t.ok(isBuiltInScope(scope), `${scope} is built in`);
+    t.ok(followsAppManageRule(scope), `${scope} follows the app-manage rule`);
+    for (const [user, policy] of [[bob, ANYONE], [alice, ONLY_ALICE], [bob, ONLY_ALICE], [admin, NOBODY], [alice, NOBODY]] as const) {
+      t.equal(mayHoldScope(scope, user, policy), mayHoldScope(APP_MANAGE_SCOPE, user, policy), `${scope}: ${user.username} as for apim:dcr:app_manage`);
+    }
+    t.equal(mayHoldScope(scope, { ...bob, application: true }, { anyone: true, applicationTokens: false }), false, `${scope}: DCR_APP_TOKENS_MANAGE_APPS=false applies`);
+    const asRole: ScopeBindings = new Map([[scope, { boundToRoles: false, heldBySubject: false }]]);
+    t.same(grantScopes([scope], bob, ONLY_ALICE, asRole), ['default'], `${scope}: an API resource defining it does not widen its rule`);
+  }
+  t.same(roleBoundCandidates([...Object.values(DCR_SCOPES), APP_MANAGE_SCOPE]), [], 'no role query for them');
+  t.notOk(followsAppManageRule(OPENID_SCOPE));
+  t.notOk(isBuiltInScope('internal_dcr_other'));
 });
 
 t.test('parseScopeParameter', async (t) => {

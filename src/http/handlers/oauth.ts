@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { components, operations } from '../../../generated/platform-api.js';
-import { APP_MANAGE_SCOPE, OPENID_SCOPE } from '../../domain/scopes.js';
+import { KNOWN_SCOPES } from '../../domain/scopes.js';
+import { IS_DCR_PATH } from './is-dcr.js';
 import { OAuthError } from '../../domain/errors.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { KeyStore } from '../../services/signing-keys.js';
@@ -129,9 +130,10 @@ function metadataDocument({ issuer, publicUrl: base }: MetadataUrls): Metadata {
     jwks_uri: `${base}/oauth2/jwks`,
     introspection_endpoint: `${base}/oauth2/introspect`,
     revocation_endpoint: `${base}/oauth2/revoke`,
-    // No registration_endpoint: RFC 8414 §2 means an RFC 7591 endpoint by it, and the DCR route
-    // is WSO2's v0.17 API (an RFC 7591 body, client_name and all, gets 400 there).
-    scopes_supported: [APP_MANAGE_SCOPE, OPENID_SCOPE],
+    // RFC 8414 §2 means an RFC 7591 endpoint by registration_endpoint: IS's DCR v1.1 is one (and
+    // API Manager's "Import" reads it), WSO2's v0.17 API is not (an RFC 7591 body gets 400 there).
+    registration_endpoint: `${base}${IS_DCR_PATH}`,
+    scopes_supported: [...KNOWN_SCOPES],
     response_types_supported: [],
     grant_types_supported: [...SUPPORTED_GRANTS],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

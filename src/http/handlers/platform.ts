@@ -1,6 +1,7 @@
 import type { operations } from '../../../generated/platform-api.js';
 import type { ApiResourceHandlers } from './api-resources.js';
 import type { HealthHandlers } from './health.js';
+import type { IsDcrHandlers } from './is-dcr.js';
 import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
 import type { RoleHandlers } from './roles.js';
@@ -17,6 +18,7 @@ export function platformService(
   health: HealthHandlers,
   roles: RoleHandlers,
   apiResources: ApiResourceHandlers,
+  isDcr: IsDcrHandlers,
 ): OperationHandlers<operations> {
   return {
     createUser: (request, reply) => scim.createUser(request, reply),
@@ -50,5 +52,10 @@ export function platformService(
     listApiResourceScopes: (request) => apiResources.listApiResourceScopes(request),
     updateApiResourceScope: (request, reply) => apiResources.updateApiResourceScope(request, reply),
     deleteApiResourceScope: (request, reply) => apiResources.deleteApiResourceScope(request, reply),
+    registerIsApplication: (request, reply) => isDcr.registerIsApplication(request, reply),
+    getIsApplicationByName: (request, reply) => isDcr.getIsApplicationByName(request, reply),
+    getIsApplication: (request, reply) => isDcr.getIsApplication(request, reply),
+    updateIsApplication: (request, reply) => isDcr.updateIsApplication(request, reply),
+    deleteIsApplication: (request, reply) => isDcr.deleteIsApplication(request, reply),
   };
 }

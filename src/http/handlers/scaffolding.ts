@@ -108,6 +108,7 @@ const NOT_IMPLEMENTED_RESPONSE: Readonly<Record<ErrorFormat, string>> = {
   scim: 'ScimNotImplemented',
   oauth: 'OAuthNotImplemented',
   is: 'IsNotImplemented',
+  dcr: 'DcrNotImplemented',
 };
 
 /**
