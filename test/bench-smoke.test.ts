@@ -39,7 +39,7 @@ t.test('npm run bench -- --smoke --json', { timeout: 120_000 }, async (t) => {
   let result: { mode?: string; targets?: Record<string, Figures>; [ratio: string]: unknown } = {};
   t.doesNotThrow(() => (result = JSON.parse(last) as typeof result), 'the last line is JSON');
   t.equal(result.mode, 'smoke');
-  for (const name of ['register-bearer', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect']) {
+  for (const name of ['register-bearer', 'register-v11', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect']) {
     const target = result.targets?.[name];
     t.ok(target, `${name} was measured`);
     t.ok((target?.requests ?? 0) > 0, `${name}: requests were answered`);
@@ -48,5 +48,5 @@ t.test('npm run bench -- --smoke --json', { timeout: 120_000 }, async (t) => {
   }
   // Ratios of the pairs it ran are numbers; those of targets it did not run are null.
   for (const ratio of ['token_rs256_vs_peer', 'token_rs256_vs_sign_ceiling', 'introspect_jwt_vs_peer']) t.type(result[ratio], 'number', `${ratio} computed`);
-  t.match(result, { register_vs_peer: null, register_vs_ceiling: null, basic_vs_bearer: null, token_opaque_vs_peer: null, introspect_opaque_vs_peer: null });
+  t.match(result, { register_vs_peer: null, register_vs_ceiling: null, basic_vs_bearer: null, v11_vs_v017: null, token_opaque_vs_peer: null, introspect_opaque_vs_peer: null });
 });

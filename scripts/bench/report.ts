@@ -97,6 +97,8 @@ export function standardReport(figures: Record<string, Figures>, ab: AbOptions |
     register_vs_peer: ratio(f('register-bearer'), f('peer-reg')),
     register_vs_ceiling: ratio(f('register-bearer'), f('ceiling')),
     basic_vs_bearer: ratio(f('register-basic'), f('register-bearer')),
+    // The same registration on IS DCR v1.1 and on v0.17, both with Basic.
+    v11_vs_v017: ratio(f('register-v11'), f('register-basic')),
     // Like for like: RS256 JWT against the peer's RS256 JWT, opaque against its opaque; the target is on both.
     token_vs_peer: minOf(tokenRs256VsPeer, tokenOpaqueVsPeer),
     token_rs256_vs_peer: tokenRs256VsPeer,
@@ -113,6 +115,7 @@ export function standardReport(figures: Record<string, Figures>, ab: AbOptions |
     register_vs_peer: ratioOfMedians(f('register-bearer'), f('peer-reg')),
     register_vs_ceiling: ratioOfMedians(f('register-bearer'), f('ceiling')),
     basic_vs_bearer: ratioOfMedians(f('register-basic'), f('register-bearer')),
+    v11_vs_v017: ratioOfMedians(f('register-v11'), f('register-basic')),
     token_rs256_vs_peer: ratioOfMedians(f('token-cc-rs256'), f('peer-token-rs256')),
     token_opaque_vs_peer: ratioOfMedians(f('token-cc-opaque'), f('peer-token')),
     token_rs256_vs_sign_ceiling: ratioOfMedians(f('token-cc-rs256'), f('sign-ceiling')),
@@ -136,6 +139,7 @@ export function standardReport(figures: Record<string, Figures>, ab: AbOptions |
     atLeast('register_vs_peer', ratios.register_vs_peer, 1.5),
     atLeast('register_vs_ceiling', ratios.register_vs_ceiling, 0.6),
     atLeast('basic_vs_bearer', ratios.basic_vs_bearer, 0.5),
+    atLeast('v11_vs_v017 (IS DCR v1.1 register)', ratios.v11_vs_v017, 0.9),
     atLeast('token_vs_peer', ratios.token_vs_peer, 1.5),
     atLeast('token_rs256_vs_peer', ratios.token_rs256_vs_peer, 1.5),
     atLeast('token_rs256_vs_sign_ceiling', ratios.token_rs256_vs_sign_ceiling, 0.8),

@@ -10,6 +10,8 @@ import type { Proc } from './processes.js';
 import { ADMIN, ADMIN_PASSWORD, PEER_CLIENT_SECRET, PEER_IAT, SERVER_JWT_ALG, type AbOptions, type Servers } from './servers.js';
 
 export const REGISTER_PATH = '/client-registration/v0.17/register';
+/** WSO2 IS's DCR v1.1, as API Manager's WSO2-IS-7 connector calls it. */
+export const IS_DCR_PATH = '/api/identity/oauth2/dcr/v1.1/register';
 export const INTROSPECT_PATH = '/oauth2/introspect';
 /** oidc-provider's introspection endpoint (its default route). */
 const PEER_INTROSPECT_PATH = '/token/introspection';
@@ -19,6 +21,7 @@ export const TARGETS = {
   'register-bearer': `POST ${REGISTER_PATH}, Bearer (a JWT from the password grant with apim:dcr:app_manage), a new clientName on every request`,
   'register-basic': 'the same with Basic authentication (the super admin)',
   'register-existing': `the same body every time: WSO2's idempotent "log in" (Bearer)`,
+  'register-v11': `POST ${IS_DCR_PATH} (IS DCR v1.1) with Basic (the super admin), the connector's Gson body for a client_credentials app, a new client_name on every request: compared with register-basic`,
   'token-cc-rs256': 'client_credentials at /oauth2/token (client_secret_basic) on a JWT app: an RS256 JWT (RSA-2048; the server runs with DCR_JWT_ALG=RS256)',
   'token-cc-opaque': 'the same on an opaque-token app',
   'introspect-jwt': `POST ${INTROSPECT_PATH} of one RS256 JWT access token (form token=..., client_secret_basic of the token's own client), every answer checked to be active`,
@@ -41,6 +44,7 @@ export const PEER_LOADS: readonly TargetName[] = ['peer-reg', 'peer-token', 'pee
 export const PROFILABLE: readonly TargetName[] = [
   'register-bearer',
   'register-basic',
+  'register-v11',
   'register-existing',
   'token-cc-rs256',
   'token-cc-opaque',
@@ -55,13 +59,14 @@ export const PROFILABLE: readonly TargetName[] = [
  * introspection targets (its own process: introspection is measured on a server that is not also
  * issuing tokens between its slices).
  */
-export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-existing', 'token-cc', 'introspect'] as const;
+export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-v11', 'register-existing', 'token-cc', 'introspect'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 /** The targets of a server kind. */
 export const KIND_TARGETS: Record<ServerKind, readonly TargetName[]> = {
   'register-bearer': ['register-bearer'],
   'register-basic': ['register-basic'],
+  'register-v11': ['register-v11'],
   'register-existing': ['register-existing'],
   'token-cc': ['token-cc-rs256', 'token-cc-opaque'],
   introspect: ['introspect-jwt', 'introspect-opaque'],
@@ -85,6 +90,7 @@ export const ROUND_ORDER: readonly TargetName[] = [
   'peer-reg',
   'register-bearer',
   'register-basic',
+  'register-v11',
   'register-existing',
   'token-cc-opaque',
   'peer-token',
@@ -107,6 +113,7 @@ export const ROUND_GROUP: Record<TargetName, string> = {
   'peer-reg': 'register',
   'register-bearer': 'register',
   'register-basic': 'register',
+  'register-v11': 'register',
   'register-existing': 'register-existing',
   'token-cc-opaque': 'token-opaque',
   'peer-token': 'token-opaque',
@@ -235,6 +242,31 @@ function registerLoad(name: string, proc: Proc, authorization: string | undefine
   return { name, proc, options: () => ({ url: proc.base, requests: requests() }) };
 }
 
+/**
+ * The same app on IS DCR v1.1: the body API Manager's connector sends for it (Gson writes every
+ * zero lifetime and false flag; reference section 3), the same owner (the caller) and grant.
+ */
+const IS_DCR_FIXED = {
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  token_type_extension: 'DEFAULT',
+  ext_allowed_audience: 'organization',
+  ext_refresh_token_lifetime: 0,
+  ext_id_token_lifetime: 0,
+  ext_pkce_mandatory: false,
+  ext_pkce_support_plain: false,
+  ext_public_client: false,
+  backchannel_logout_session_required: false,
+  require_signed_request_object: false,
+  require_pushed_authorization_requests: false,
+  tls_client_certificate_bound_access_tokens: false,
+};
+
+function isDcrLoad(name: string, proc: Proc): Load {
+  const requests = uniqueNames(name, 'client_name', IS_DCR_FIXED, { authorization: ADMIN_BASIC }, IS_DCR_PATH);
+  return { name, proc, options: () => ({ url: proc.base, requests: requests() }) };
+}
+
 /** A load sending the same POST every time. */
 function fixedLoad(name: string, proc: Proc, pathName: string, headers: Record<string, string>, body: string): Load {
   return { name, proc, options: () => ({ url: `${proc.base}${pathName}`, method: 'POST', headers, body }) };
@@ -281,6 +313,16 @@ export async function serverLoads(proc: Proc, kind: ServerKind, suffix = '', log
       return [registerLoad(`register-bearer${suffix}`, proc, `Bearer ${await bearerToken(proc)}`)];
     case 'register-basic':
       return [registerLoad(`register-basic${suffix}`, proc, ADMIN_BASIC)];
+    case 'register-v11': {
+      // Sanity: the body is accepted (201) before it is measured.
+      const check = await call(`${proc.base}${IS_DCR_PATH}`, {
+        method: 'POST',
+        headers: { authorization: ADMIN_BASIC, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...IS_DCR_FIXED, client_name: 'bench_v11_check' }),
+      });
+      if (check.status !== 201) throw new Error(`${proc.label}: ${IS_DCR_PATH}: ${check.status} ${JSON.stringify(check.body)}`);
+      return [isDcrLoad(`register-v11${suffix}`, proc)];
+    }
     case 'register-existing': {
       const token = await bearerToken(proc);
       const body = JSON.stringify({ ...REGISTER_FIXED, clientName: 'bench_existing_app' });

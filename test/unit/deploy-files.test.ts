@@ -24,6 +24,7 @@ interface ComposeService {
   environment?: string[] | Record<string, string | number | boolean | null>;
   healthcheck?: { test?: string | string[]; interval?: string; retries?: number };
   ports?: (string | number | { target?: number; published?: number | string })[];
+  profiles?: string[];
 }
 
 /** A service's environment as a map, whichever of the two compose forms it uses. */
@@ -43,7 +44,8 @@ function healthcheckText(service: ComposeService): string {
 t.test('docker-compose.yml: postgres and dcr, wired and health-checked', async (t) => {
   const compose = parse(read('docker-compose.yml')) as { services?: Record<string, ComposeService> };
   const services = compose.services ?? {};
-  t.strictSame(Object.keys(services).sort(), ['dcr', 'postgres'], 'two services: postgres and dcr');
+  const always = Object.entries(services).filter(([, service]) => !service.profiles);
+  t.strictSame(always.map(([name]) => name).sort(), ['dcr', 'postgres'], 'two services start by default: postgres and dcr');
 
   const postgres = services.postgres!;
   t.match(postgres.image, /^postgres:\S+$/, 'postgres runs the official postgres image, with a tag');
@@ -81,6 +83,21 @@ t.test('docker-compose.yml: postgres and dcr, wired and health-checked', async (
   t.match(check, /\/health\/ready/, 'the dcr healthcheck hits /health/ready');
   t.match(check, new RegExp(`:${port}/health/ready`), 'on the port the server listens on');
   t.notMatch(check, /\b(curl|wget)\b/, 'with node itself: the slim image has no curl or wget');
+  t.match(env.DCR_PUBLIC_URL, /^\$\{DCR_PUBLIC_URL:-http:\/\/localhost:\d+\}$/, 'DCR_PUBLIC_URL from the environment, the published address by default');
+});
+
+t.test("docker-compose.yml: the apim profile, WSO2 API Manager 4.5+ to try the Key Manager against", async (t) => {
+  const compose = parse(read('docker-compose.yml')) as { services?: Record<string, ComposeService> };
+  const apim = compose.services?.apim;
+  if (!apim) return t.fail('an apim service');
+  t.strictSame(apim.profiles, ['apim'], 'only with --profile apim');
+  const tag = /^wso2\/wso2am:(\d+\.\d+\.\d+)$/.exec(apim.image ?? '')?.[1];
+  t.ok(tag && semver.gte(tag, '4.5.0'), `WSO2's API Manager image, 4.5 or later (${apim.image})`);
+  t.equal((apim.depends_on as Record<string, { condition?: string }> | undefined)?.dcr?.condition, 'service_healthy', 'starts once this server is ready');
+  const published = (apim.ports ?? []).map((p) => String(p));
+  t.ok(published.includes('9443:9443'), 'its portals and REST APIs on 9443, where scripts/apim-key-manager.ts is pointed');
+  t.ok(existsSync(path.join(PROJECT_ROOT, 'scripts/apim-key-manager.ts')), 'the script the recipe runs');
+  t.match(read('docker-compose.yml'), /npm run apim:key-manager -- --apim-url https:\/\/localhost:9443/, "the file names the script's command");
 });
 
 interface Instruction {
