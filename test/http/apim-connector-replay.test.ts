@@ -150,8 +150,14 @@ t.test('1 Generate Keys: POST the Gson body, once per key type', async (t) => {
   t.not(sandbox.client_id, production.client_id, 'a second app for the sandbox keys');
   keys.sandbox = sandbox;
 
-  // The same app on the v0.17 surface: one application store.
-  const v017 = await app.inject({ method: 'GET', url: `/client-registration/v0.17/register?applicationName=${encodeURIComponent(production.client_name)}`, headers: { authorization: ADMIN_AUTH } });
+  // The same app on the v0.17 surface (one application store): v0.17's registration of a name
+  // that exists answers the stored app (WSO2's repeated "log in").
+  const v017 = await app.inject({
+    method: 'POST',
+    url: '/client-registration/v0.17/register',
+    headers: { authorization: ADMIN_AUTH },
+    payload: { clientName: production.client_name, owner: ADMIN, grantType: 'client_credentials' },
+  });
   t.equal(v017.statusCode, 200, v017.body);
   t.match(v017.json(), { clientId: production.client_id, clientSecret: production.client_secret, clientName: production.client_name });
 
@@ -196,7 +202,7 @@ t.test('3 provide existing OAuth keys: GET the client and compare its plaintext 
   keys.mapped = { clientId, clientSecret };
 
   // Looking up a client that is not there: only 404 reads as "not found" (null).
-  isError(t, await connector('GET', `${DCR}/${randomUUID().replace(/-/g, '')}`), 404, 'invalid_client');
+  isError(t, await connector('GET', `${DCR}/${randomUUID().replace(/-/g, '')}`), 404, 'not_found');
 });
 
 t.test('4 keys API Manager already holds: POST with ext_param_client_id and ext_param_client_secret', async (t) => {
@@ -396,10 +402,10 @@ t.test('11 remove keys: DELETE with a JSON content type and an empty body; the t
   t.equal(removed.statusCode, 204, removed.body);
   t.equal(removed.body, '');
 
-  isError(t, await connector('GET', `${DCR}/${client_id}`), 404, 'invalid_client');
+  isError(t, await connector('GET', `${DCR}/${client_id}`), 404, 'not_found');
   t.equal((await introspect(accessToken)).body, '{"active":false}', 'its token is revoked');
   t.equal((await tokenRequest(client_id, client_secret, { grant_type: 'client_credentials' })).statusCode, 401, 'its keys get no token');
-  isError(t, await connector('DELETE', `${DCR}/${client_id}`), 404, 'invalid_client');
+  isError(t, await connector('DELETE', `${DCR}/${client_id}`), 404, 'not_found');
 
   // The mapped keys are an app API Manager did not create: removing the mapping's app works the same way.
   t.equal((await connector('DELETE', `${DCR}/${keys.mapped!.clientId}`)).statusCode, 204);
