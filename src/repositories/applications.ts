@@ -111,6 +111,23 @@ const INSERT_OR_FIND: NamedStatement = {
     SELECT ${COLUMNS}, true AS created FROM inserted`,
 };
 
+/** IS DCR v1.1 creations of a burst (createIsMany): plain INSERTs, a taken name or client id fails. */
+const CREATE_IS: NamedStatement = {
+  name: 'applications_create_is',
+  text: `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url,
+      saas_app, token_type, user_store_domain_in_subject, application_token_lifetime, user_token_lifetime,
+      refresh_token_lifetime, is_metadata)
+    SELECT id, client_id, client_secret_enc, client_name, owner, owner_id, string_to_array(grant_types, ' '), callback_url,
+      saas_app, token_type, user_store_domain_in_subject, application_token_lifetime, user_token_lifetime,
+      refresh_token_lifetime, is_metadata::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[],
+      $9::boolean[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::text[]) WITH ORDINALITY
+      AS i(id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url, saas_app, token_type,
+        user_store_domain_in_subject, application_token_lifetime, user_token_lifetime, refresh_token_lifetime, is_metadata, position)
+    ORDER BY position
+    RETURNING ${IS_COLUMNS}`,
+};
+
 type InsertOrFindResult = { application: Application; created: boolean } | undefined;
 
 export class PgApplicationRepository implements ApplicationRepository {
@@ -118,6 +135,8 @@ export class PgApplicationRepository implements ApplicationRepository {
   private readonly registrations: (app: NewApplication) => Promise<InsertOrFindResult>;
   /** The client authentications of a burst, one statement at a time. Rows, not apps: each call opens its own secret. */
   private readonly byClientId: (clientId: string) => Promise<ApplicationRow | undefined>;
+  /** IS DCR v1.1's creations of a burst, one statement at a time (createIsMany). */
+  private readonly isCreations: (app: NewIsApplication) => Promise<IsApplication>;
   /** The first burst of registrations on a fresh database gets statistics, hence index plans, at once. */
   private readonly young: YoungTableAnalyzer;
 
@@ -132,6 +151,11 @@ export class PgApplicationRepository implements ApplicationRepository {
       // statements and flushes (measured in docs/performance.md).
       maxInFlight: 1,
       // A value PostgreSQL refuses in one registration must not fail the others of its batch.
+      isolate: (err) => !(err instanceof DatabaseUnavailable),
+    });
+    this.isCreations = db.coalesce((apps: NewIsApplication[]) => this.createIsMany(apps), {
+      maxInFlight: 1,
+      // A name or client id taken, or a value PostgreSQL refuses: that creation's fault, not the others'.
       isolate: (err) => !(err instanceof DatabaseUnavailable),
     });
     this.byClientId = db.lookup<ApplicationRow>(BY_CLIENT_IDS, (row) => row.client_id);
@@ -232,34 +256,42 @@ export class PgApplicationRepository implements ApplicationRepository {
     return rows[0] && this.toIsApplication(rows[0]);
   }
 
-  async createIs(app: NewIsApplication): Promise<IsApplication> {
-    const { rows } = await this.db.query<IsApplicationRow>(
-      `INSERT INTO applications (id, client_id, client_secret_enc, client_name, owner, owner_id, grant_types, callback_url,
-         saas_app, token_type, user_store_domain_in_subject, application_token_lifetime, user_token_lifetime,
-         refresh_token_lifetime, is_metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15::jsonb)
-       RETURNING ${IS_COLUMNS}`,
-      [
-        app.id,
-        app.clientId,
-        this.secrets.seal(app.clientSecret, app.clientId),
-        app.clientName,
-        app.owner,
-        app.ownerId,
-        app.grantTypes,
-        app.callbackUrl,
-        app.saasApp,
-        app.tokenType,
-        app.userStoreDomainInSubject,
-        app.lifetimes.applicationToken,
-        app.lifetimes.userToken,
-        app.lifetimes.refreshToken,
-        JSON.stringify(app.metadata),
-      ],
-    );
-    this.young.recordInserts(1);
-    // The secret was given: no need to open the envelope just sealed.
-    return { ...this.toIsApplication(rows[0]!, app.clientSecret) };
+  createIs(app: NewIsApplication): Promise<IsApplication> {
+    return this.isCreations(app);
+  }
+
+  /**
+   * The IS DCR creations of a burst in one statement (Database.coalesce), as v0.17's registrations
+   * are: one INSERT of every row, one commit and one WAL flush for the burst. A name or client id
+   * already taken fails the statement; the batcher then retries its items one per statement, so
+   * that only the creation at fault fails (UniqueViolation), as a lone INSERT would.
+   */
+  private async createIsMany(apps: NewIsApplication[]): Promise<IsApplication[]> {
+    // Rows in one order for every statement (client_name, code-unit order), as INSERT_OR_FIND, so
+    // two statements inserting names the other holds uncommitted cannot wait for each other.
+    const sorted = [...apps].sort((a, b) => (a.clientName < b.clientName ? -1 : a.clientName > b.clientName ? 1 : 0));
+    const { rows } = await this.db.query<IsApplicationRow>(CREATE_IS, [
+      sorted.map((app) => app.id),
+      sorted.map((app) => app.clientId),
+      sorted.map((app) => this.secrets.seal(app.clientSecret, app.clientId)),
+      sorted.map((app) => app.clientName),
+      sorted.map((app) => app.owner),
+      sorted.map((app) => app.ownerId),
+      // A list per row, as one space-separated string (grant types hold no space).
+      sorted.map((app) => app.grantTypes.join(' ')),
+      sorted.map((app) => app.callbackUrl),
+      sorted.map((app) => app.saasApp),
+      sorted.map((app) => app.tokenType),
+      sorted.map((app) => app.userStoreDomainInSubject),
+      sorted.map((app) => app.lifetimes.applicationToken),
+      sorted.map((app) => app.lifetimes.userToken),
+      sorted.map((app) => app.lifetimes.refreshToken),
+      sorted.map((app) => JSON.stringify(app.metadata)),
+    ]);
+    this.young.recordInserts(rows.length);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    // The secrets were given: no need to open the envelopes just sealed.
+    return apps.map((app) => this.toIsApplication(byId.get(app.id)!, app.clientSecret));
   }
 
   async updateIs(app: Omit<NewIsApplication, 'clientSecret' | 'clientId'>): Promise<IsApplication | undefined> {

@@ -418,6 +418,27 @@ t.test('errors: exact bodies, no partial rows', async (t) => {
   t.equal(await countApps(db), before, 'no refused request left a row');
 });
 
+t.test('creations of one burst share a statement; a taken name fails alone', async (t) => {
+  const { app, db } = await buildTestApp(t);
+  await call(app, 'POST', BASE, { client_name: 'burst-taken' });
+  const before = await countApps(db);
+  // Sent together, so that they reach the repository in one turn of the event loop: one batch.
+  const names = ['burst-a', 'burst-taken', 'burst-b', 'burst-twice', 'burst-twice', 'burst-c'];
+  const answers = await Promise.all(names.map((name) => call(app, 'POST', BASE, { ...GSON_BODY, client_name: name })));
+  const statuses = answers.map((res) => res.statusCode);
+  t.strictSame(statuses.filter((status) => status === 201).length, 4, 'burst-a, b, c and one of the two burst-twice');
+  t.equal(statuses[1], 400, 'the name already taken');
+  t.strictSame(answers[1]!.json(), { error: 'invalid_client_metadata', error_description: 'Application with the name burst-taken already exist in the system' });
+  t.strictSame([statuses[3], statuses[4]].sort(), [201, 400], 'a name twice in the burst: one is created, the other told it is taken');
+  const created = answers.filter((res) => res.statusCode === 201).map((res) => res.json() as { client_id: string; client_name: string; client_secret: string });
+  t.equal(new Set(created.map((app) => app.client_id)).size, 4, 'each its own client id');
+  for (const one of created) {
+    const read = await call(app, 'GET', `${BASE}/${one.client_id}`);
+    t.match(read.json(), { client_id: one.client_id, client_name: one.client_name, client_secret: one.client_secret }, `${one.client_name} is stored with the secret it was answered`);
+  }
+  t.equal(await countApps(db), before + 4, 'no row for the refused ones');
+});
+
 t.test('ownership: the owner and the super admin; anyone else 403', async (t) => {
   const { app } = await buildTestApp(t);
   await createUser(app, 'alice', 'alice-Pa55word');
