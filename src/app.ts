@@ -28,6 +28,7 @@ import type { Metrics } from './observability/metrics.js';
 import type { ApiResourceService } from './services/api-resources.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
 import type { RegistrationService } from './services/registration.js';
+import type { RevocationDispatcher } from './services/revocation-dispatcher.js';
 import type { RoleService } from './services/roles.js';
 import type { KeyStore } from './services/signing-keys.js';
 import type { TokenIntrospection } from './services/token-introspection.js';
@@ -46,6 +47,8 @@ export interface AppServices {
   keys: KeyStore;
   readiness: Readiness;
   metrics: Metrics;
+  /** The delivery of revocation events to API Manager; only with DCR_APIM_NOTIFY_URL. */
+  revocationEvents?: RevocationDispatcher | undefined;
   apiResources: ApiResourceService;
   /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
   issuer: string;
