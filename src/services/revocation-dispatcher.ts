@@ -96,7 +96,7 @@ export class RevocationDispatcher {
     // Long enough for a batch's sends one after the other at their timeout, plus margin; a batch
     // still going at the lease's end stops sending (see deliver) so that no other instance can
     // take its next events while it still sends the earlier ones.
-    this.leaseMs = Math.max(30_000, 4 * settings.timeoutMs);
+    this.leaseMs = Math.max(5_000, 4 * settings.timeoutMs);
     this.maintenanceIntervalMs = settings.maintenanceIntervalMs ?? 5_000;
   }
 
