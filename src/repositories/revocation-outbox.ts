@@ -4,7 +4,7 @@ import type { RevocationFacts } from '../domain/revocation-events.js';
 /**
  * The revocation events' outbox (migration 011): the notify URLs events are queued for, the claims
  * of a dispatcher, and the outbox's bounds. Rows are written by the revocations themselves, in
- * their own transactions: the token statements (src/repositories/tokens.ts, QUEUE_TOKEN_EVENTS)
+ * their own transactions: the token statements (src/repositories/tokens.ts, queueTokenEvents)
  * and the triggers on applications and users.
  */
 
@@ -47,34 +47,30 @@ interface OutboxRow {
 }
 
 /**
- * Advisory lock key (constant, hash of the URL): one claim per URL at a time, over every instance.
- * A claim takes runs of one key's events in order, so a concurrent claim must see its leases;
- * the try-lock makes an instance that finds another claiming simply try again at its next poll.
+ * Advisory lock key (constant, hash of the URL): one delivering transaction per URL at a time, over
+ * every instance. The lock is the transaction's, so an instance that dies mid-delivery releases it
+ * (and its row locks) with its connection; another instance that finds it taken tries again at
+ * its next poll.
  */
-const CLAIM_LOCK = 727_011;
+const DELIVERY_LOCK = 727_011;
 
 /**
- * Rows of `$1` (a URL) due now and not leased, oldest first, whose earlier events of the same key
- * for that URL are all being taken by this same claim: none leased elsewhere, none waiting for a
- * retry. So a later event of a key never goes out before an earlier one was delivered (or given
- * up). SKIP LOCKED: a row another session holds (the bounds' DELETEs) is passed over, not waited for.
+ * Rows of `$1` (a URL) due now, oldest first, none of whose earlier events of the same key for
+ * that URL waits for a retry: a later event of a key never goes out before an earlier one was
+ * delivered (or given up). Locked FOR UPDATE for the delivering transaction; SKIP LOCKED passes
+ * over a row another session holds (the bounds' DELETEs) instead of waiting for it.
  */
 const CLAIM = `
-  WITH claimable AS (
-    SELECT o.id FROM revocation_outbox o
-    WHERE o.target = $1 AND o.next_attempt_at <= now() AND (o.leased_until IS NULL OR o.leased_until < now())
-      AND NOT EXISTS (
-        SELECT 1 FROM revocation_outbox b
-        WHERE b.target = o.target AND b.order_key = o.order_key AND b.id < o.id
-          AND (b.next_attempt_at > now() OR b.leased_until >= now()))
-    ORDER BY o.id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-  )
-  UPDATE revocation_outbox o SET leased_until = now() + $3 * interval '1 millisecond'
-  FROM claimable c WHERE o.id = c.id
-  RETURNING o.id, o.event_id, o.target, o.kind, o.order_key, o.consumer_key, o.subject, o.token_id, o.token_expires_at,
-    o.created_at, o.attempts`;
+  SELECT o.id, o.event_id, o.target, o.kind, o.order_key, o.consumer_key, o.subject, o.token_id, o.token_expires_at,
+    o.created_at, o.attempts
+  FROM revocation_outbox o
+  WHERE o.target = $1 AND o.next_attempt_at <= now()
+    AND NOT EXISTS (
+      SELECT 1 FROM revocation_outbox b
+      WHERE b.target = o.target AND b.order_key = o.order_key AND b.id < o.id AND b.attempts > 0 AND b.next_attempt_at > now())
+  ORDER BY o.id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED`;
 
 const toClaimed = (row: OutboxRow): ClaimedEvent => ({
   id: row.id,
@@ -100,7 +96,7 @@ export class PgRevocationOutbox {
   async syncTargets(urls: readonly string[]): Promise<Map<string, number>> {
     return this.db.transaction(async (tx) => {
       // One start at a time: two instances starting together leave one list, not a merge.
-      await tx.query('SELECT pg_advisory_xact_lock($1, 0)', [CLAIM_LOCK]);
+      await tx.query('SELECT pg_advisory_xact_lock($1, 0)', [DELIVERY_LOCK]);
       await tx.query('DELETE FROM revocation_targets WHERE NOT (url = ANY($1::text[]))', [urls]);
       await tx.query('INSERT INTO revocation_targets (url) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [urls]);
       const { rows } = await tx.query<{ target: string; n: number }>(
@@ -112,36 +108,32 @@ export class PgRevocationOutbox {
     });
   }
 
-  /** Up to `limit` rows for `target`, leased for `leaseMs` (see CLAIM); none if another claim runs. */
-  async claim(target: string, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
-    return this.db.transaction(async (tx) => {
-      const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [CLAIM_LOCK, target]);
-      if (!lock[0]?.ok) return [];
-      const { rows } = await tx.query<OutboxRow>(CLAIM, [target, limit, leaseMs]);
-      return rows.map(toClaimed).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-    });
-  }
-
   /**
-   * Records a batch's results in one transaction: delivered and rejected rows deleted, failed
-   * ones rescheduled (attempts + 1), the others' leases released.
+   * One delivery of up to `limit` of `target`'s events, in one transaction: the rows locked (see
+   * CLAIM), `deliver` given them (it sends them; the locks hold meanwhile), then its results
+   * recorded before the commit: delivered and rejected rows deleted, failed ones rescheduled
+   * (attempts + 1), released ones left as they were. Nothing if another transaction delivers
+   * for that URL now. How many events were claimed.
    */
-  async complete(results: readonly DeliveryResult[]): Promise<void> {
-    const done = results.filter((r) => r.outcome === 'delivered' || r.outcome === 'rejected').map((r) => r.id);
-    const retry = results.filter((r): r is Extract<DeliveryResult, { outcome: 'retry' }> => r.outcome === 'retry');
-    const released = results.filter((r) => r.outcome === 'released').map((r) => r.id);
-    if (done.length + retry.length + released.length === 0) return;
-    await this.db.transaction(async (tx) => {
+  async deliverBatch(target: string, limit: number, deliver: (events: ClaimedEvent[]) => Promise<readonly DeliveryResult[]>): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [DELIVERY_LOCK, target]);
+      if (!lock[0]?.ok) return 0;
+      const { rows } = await tx.query<OutboxRow>(CLAIM, [target, limit]);
+      if (rows.length === 0) return 0;
+      const results = await deliver(rows.map(toClaimed).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)));
+      const done = results.filter((r) => r.outcome === 'delivered' || r.outcome === 'rejected').map((r) => r.id);
+      const retry = results.filter((r): r is Extract<DeliveryResult, { outcome: 'retry' }> => r.outcome === 'retry');
       if (done.length > 0) await tx.query('DELETE FROM revocation_outbox WHERE id = ANY($1::bigint[])', [done]);
       if (retry.length > 0) {
         await tx.query(
-          `UPDATE revocation_outbox o SET attempts = o.attempts + 1, leased_until = NULL, last_status = r.status,
+          `UPDATE revocation_outbox o SET attempts = o.attempts + 1, last_status = r.status,
              next_attempt_at = now() + r.delay_ms * interval '1 millisecond'
            FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS r(id, status, delay_ms) WHERE o.id = r.id`,
           [retry.map((r) => r.id), retry.map((r) => r.status ?? null), retry.map((r) => r.delayMs)],
         );
       }
-      if (released.length > 0) await tx.query('UPDATE revocation_outbox SET leased_until = NULL WHERE id = ANY($1::bigint[])', [released]);
+      return rows.length;
     });
   }
 
@@ -155,8 +147,7 @@ export class PgRevocationOutbox {
       `WITH gone AS (
          DELETE FROM revocation_outbox WHERE id IN (
            SELECT id FROM revocation_outbox
-           WHERE (leased_until IS NULL OR leased_until < now())
-             AND CASE WHEN kind = 'token' THEN token_expires_at < now() - $2 * interval '1 second'
+           WHERE CASE WHEN kind = 'token' THEN token_expires_at < now() - $2 * interval '1 second'
                       ELSE created_at < now() - ($1 + $2) * interval '1 second' END
            FOR UPDATE SKIP LOCKED)
          RETURNING target)
@@ -172,7 +163,6 @@ export class PgRevocationOutbox {
       `DELETE FROM revocation_outbox WHERE id IN (
          SELECT id FROM revocation_outbox
          WHERE target = $1 AND id <= (SELECT id FROM revocation_outbox WHERE target = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)
-           AND (leased_until IS NULL OR leased_until < now())
          FOR UPDATE SKIP LOCKED)`,
       [target, max],
     );

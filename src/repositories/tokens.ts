@@ -201,19 +201,28 @@ const familyRevokedAt = (param: string) =>
   `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
 
 const REVOKE_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL';
-/** The same, its event queued when `$3` (the token presented was a JWT). */
-const REVOKE_ACCESS_QUEUED = `WITH revoked AS (
+/**
+ * The same, its event queued when `$3` (the token presented was a JWT). Prepared once per
+ * connection: planning its CTEs cost more than running them.
+ */
+const REVOKE_ACCESS_QUEUED: NamedStatement = {
+  name: 'access_token_revoke_queued',
+  text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL
     RETURNING id, app_id, user_id, expires_at
   )${queueTokenEvents('$3::boolean')}
-  SELECT count(*)::int AS n FROM revoked`;
+  SELECT count(*)::int AS n FROM revoked`,
+};
 
 const REVOKE_FAMILY_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL';
-const REVOKE_FAMILY_ACCESS_QUEUED = `WITH revoked AS (
+const REVOKE_FAMILY_ACCESS_QUEUED: NamedStatement = {
+  name: 'access_tokens_revoke_family_queued',
+  text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL
     RETURNING id, app_id, user_id, expires_at
   )${queueTokenEvents(JWT_APP)}
-  SELECT 1`;
+  SELECT 1`,
+};
 
 /**
  * A refresh token's rotation: marks it used and revokes the access tokens issued before in its
@@ -273,7 +282,7 @@ export class PgTokenRepository implements TokenRepository {
   /** Whether revocations queue their events (a notify URL is configured, migration 011). */
   private readonly revocationEvents: boolean;
   private readonly consumeStatement: NamedStatement;
-  private readonly revokeFamilyAccess: string;
+  private readonly revokeFamilyAccess: string | NamedStatement;
 
   constructor(
     private readonly db: Database,

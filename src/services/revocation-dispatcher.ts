@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { outcomeOf, renderEvent, retryDelayMs, urlLabel } from '../domain/revocation-events.js';
 import type { ClaimedEvent, DeliveryResult, PgRevocationOutbox, QueueStats } from '../repositories/revocation-outbox.js';
 
@@ -48,29 +50,47 @@ const silent: DispatcherLog = { info() {}, warn() {}, error() {} };
 
 /**
  * The sender of the outbox's events: POST with `Content-Type: application/json`, `X-WSO2-KEY-MANAGER:
- * WSO2-IS` and the Basic credentials, bounded by `timeoutMs`; redirects are not followed (the
- * credentials go to the configured URL only).
+ * WSO2-IS` and the Basic credentials, bounded by `timeoutMs` (connecting, sending and the whole
+ * answer); redirects are not followed (the credentials go to the configured URL only). Node's
+ * http/https clients over keep-alive agents rather than fetch: a busy revocation path sends one
+ * POST per event, and fetch's machinery cost several times as much CPU per request.
  */
 export function httpSender(credentials: { user: string; password: string } | undefined, timeoutMs: number): Sender {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-wso2-key-manager': 'WSO2-IS' };
   if (credentials) headers.authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
-  return async (url, body) => {
-    const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    // The body is not needed: read it off so that the connection can be reused.
-    await res.arrayBuffer().catch(() => undefined);
-    return res.status;
-  };
+  const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 16 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 16 }) };
+  return (url, body) =>
+    new Promise<number>((resolve, reject) => {
+      const target = new URL(url);
+      const secure = target.protocol === 'https:';
+      const request = (secure ? https : http).request(
+        target,
+        { method: 'POST', agent: agents[secure ? 'https:' : 'http:'], headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs },
+        (res) => {
+          // The body is not needed: read it off so that the connection can be reused.
+          res.resume();
+          res.once('end', () => resolve(res.statusCode ?? 0));
+          res.once('error', reject);
+        },
+      );
+      const deadline = setTimeout(() => request.destroy(Object.assign(new Error('notify request timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+      request.once('close', () => clearTimeout(deadline));
+      request.once('timeout', () => request.destroy(Object.assign(new Error('notify request timed out'), { code: 'ETIMEDOUT' })));
+      request.once('error', reject);
+      request.end(body);
+    });
 }
 
 /**
  * Delivers the revocation events of the outbox (migration 011) to every notify URL, from any
- * number of instances over one database: each claims a batch of a URL's events (a lease, taken
- * with SKIP LOCKED under a per-URL claim lock), POSTs them, and deletes each only after a 2xx.
- * Events of one consumer key go to a URL one after the other, in the order they were queued;
- * a failed one is retried with capped exponential backoff and jitter, and holds back the later
- * events of its key for that URL only. An instance killed mid-delivery leaves its leases to
- * expire: another instance (or the same after its restart) sends those events again, with the
- * same eventId. At-least-once: a receiver may see an event twice, never a later one first.
+ * number of instances over one database: each delivers a batch of a URL's events in one
+ * transaction (rows locked FOR UPDATE SKIP LOCKED, under a per-URL advisory lock), POSTs them,
+ * and deletes each only after a 2xx, before that transaction commits. Events of one consumer key
+ * go to a URL one after the other, in the order they were queued; a failed one is retried with
+ * capped exponential backoff and jitter, and holds back the later events of its key for that URL
+ * only. An instance killed mid-delivery loses its connection, so its transaction rolls back and
+ * its locks go: another instance (or the same after its restart) sends those events again, with
+ * the same eventId. At-least-once: a receiver may see an event twice, never a later one first.
  */
 export class RevocationDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -82,21 +102,21 @@ export class RevocationDispatcher {
   private readonly pausedUntil = new Map<string, number>();
   private lastMaintenance = 0;
   private queue: QueueStats[];
-  private readonly leaseMs: number;
+  /** How long one delivering transaction may go on sending (its rows stay locked meanwhile). */
+  private readonly batchMs: number;
   private readonly maintenanceIntervalMs: number;
 
   constructor(
-    private readonly outbox: Pick<PgRevocationOutbox, 'syncTargets' | 'claim' | 'complete' | 'dropExpired' | 'dropOverflow' | 'stats'>,
+    private readonly outbox: Pick<PgRevocationOutbox, 'syncTargets' | 'deliverBatch' | 'dropExpired' | 'dropOverflow' | 'stats'>,
     private readonly send: Sender,
     readonly settings: DispatcherSettings,
     private readonly metrics: DispatcherMetrics,
     private readonly random: () => number = Math.random,
   ) {
     this.queue = settings.urls.map((target) => ({ target, pending: 0, oldestAgeSeconds: 0 }));
-    // Long enough for a batch's sends one after the other at their timeout, plus margin; a batch
-    // still going at the lease's end stops sending (see deliver) so that no other instance can
-    // take its next events while it still sends the earlier ones.
-    this.leaseMs = Math.max(5_000, 4 * settings.timeoutMs);
+    // A batch stops sending after this (the rest waits for the next batch), so that its
+    // transaction, and the rows it locks, stay short even when every send takes its timeout.
+    this.batchMs = Math.max(5_000, 4 * settings.timeoutMs);
     this.maintenanceIntervalMs = settings.maintenanceIntervalMs ?? 5_000;
   }
 
@@ -164,7 +184,8 @@ export class RevocationDispatcher {
       const counts = await Promise.all(this.settings.urls.map((url) => this.dispatch(url)));
       claimed = Math.max(0, ...counts);
     } catch (err) {
-      // A database outage: nothing was lost (the rows stay, leases expire); the next poll tries again.
+      // A database outage: nothing was lost (the batch's transaction rolled back, its events are due
+      // again, some perhaps sent already: at-least-once); the next poll tries again.
       this.log.warn({ err }, 'revocation events: could not reach the database; trying again at the next poll');
     }
     return claimed;
@@ -194,10 +215,9 @@ export class RevocationDispatcher {
   /** One batch for one URL: claimed, sent, recorded. How many events were claimed. */
   private async dispatch(target: string): Promise<number> {
     if ((this.pausedUntil.get(target) ?? 0) > Date.now()) return 0;
-    const events = await this.outbox.claim(target, this.settings.batchSize, this.leaseMs);
-    if (events.length === 0) return 0;
-    const results = await this.deliver(target, events);
-    await this.outbox.complete(results);
+    let results: DeliveryResult[] = [];
+    const claimed = await this.outbox.deliverBatch(target, this.settings.batchSize, async (events) => (results = await this.deliver(target, events)));
+    if (claimed === 0) return 0;
     const retries = results.filter((r) => r.outcome === 'retry');
     const attempted = results.filter((r) => r.outcome !== 'released');
     if (retries.length > 0 && retries.length === attempted.length) {
@@ -206,7 +226,7 @@ export class RevocationDispatcher {
     } else {
       this.pausedUntil.delete(target);
     }
-    return events.length;
+    return claimed;
   }
 
   /** Sends a batch: each key's events in order, one after the other; keys side by side. */
@@ -214,7 +234,7 @@ export class RevocationDispatcher {
     const url = urlLabel(target);
     const byKey = new Map<string, ClaimedEvent[]>();
     for (const event of events) byKey.set(event.orderKey, [...(byKey.get(event.orderKey) ?? []), event]);
-    const deadline = Date.now() + this.leaseMs - this.settings.timeoutMs - 1_000;
+    const deadline = Date.now() + this.batchMs - this.settings.timeoutMs;
     const results: DeliveryResult[] = [];
     const runs = [...byKey.values()];
     const worker = async () => {
@@ -237,11 +257,12 @@ export class RevocationDispatcher {
   }
 
   private async attempt(target: string, url: string, event: ClaimedEvent): Promise<DeliveryResult> {
-    const about = { url, eventId: event.eventId, type: renderEvent(event).type, attempt: event.attempts + 1 };
+    const rendered = renderEvent(event);
+    const about = { url, eventId: event.eventId, type: rendered.type, attempt: event.attempts + 1 };
     let status: number | undefined;
     let failure: string | undefined;
     try {
-      status = await this.send(target, JSON.stringify(renderEvent(event)));
+      status = await this.send(target, JSON.stringify(rendered));
     } catch (err) {
       // Only the error's name and code: a message could quote the request.
       const e = err as { name?: string; code?: string; cause?: { code?: string } };

@@ -365,7 +365,7 @@ t.test('a final 4xx drops the event; the size bound drops the oldest', async (t)
   const tokens = [];
   for (let i = 0; i < 4; i++) tokens.push(await passwordToken(app, jwtApp));
   for (const issued of tokens) await revoke(app, jwtApp, issued.access_token);
-  await until(async () => (await s.db.query('SELECT 1 FROM revocation_outbox WHERE leased_until IS NULL OR leased_until < now()')).rowCount === 4);
+  await until(async () => (await outboxCount(s.db)) === 4);
   await s.dispatcher.maintain();
   const left = await s.db.query<{ token_id: string }>('SELECT token_id FROM revocation_outbox ORDER BY id');
   t.strictSame(

@@ -31,18 +31,22 @@ CREATE TABLE revocation_outbox (
   token_expires_at timestamptz,
   -- The revocation's instant (its transaction's now()): timeStamp and revocationTime.
   created_at       timestamptz NOT NULL DEFAULT now(),
+  -- Failed attempts, and when to try again. A row being delivered is locked by the delivering
+  -- transaction (FOR UPDATE): a dispatcher killed mid-delivery loses its connection, and with it
+  -- the lock, so the row is due again at once.
   attempts         integer     NOT NULL DEFAULT 0,
   next_attempt_at  timestamptz NOT NULL DEFAULT now(),
-  -- Claimed by a dispatcher until then; a dispatcher killed mid-delivery leaves it to expire.
-  leased_until     timestamptz,
   last_status      integer,
-  CONSTRAINT revocation_outbox_kind_check CHECK (kind IN ('token', 'consumer_app', 'subject')),
-  CONSTRAINT revocation_outbox_event_target_key UNIQUE (event_id, target)
+  CONSTRAINT revocation_outbox_kind_check CHECK (kind IN ('token', 'consumer_app', 'subject'))
 );
--- A URL's queue, oldest first (claims, the size bound, the oldest event's age).
+-- A URL's queue, oldest first (claims, the size bound, the oldest event's age). No unique index on
+-- (event_id, target): event ids are made once per event (queue_revocation_event, the token
+-- statements), and every index is one more write on the revocation's path.
 CREATE INDEX revocation_outbox_target_idx ON revocation_outbox (target, id);
--- The order check: an earlier event of the same key for the same URL still waiting.
-CREATE INDEX revocation_outbox_order_idx ON revocation_outbox (target, order_key, id);
+-- The order check looks for an earlier event of the same key for the same URL that holds it back:
+-- one waiting for a retry. Only rows that failed can be, so only they are indexed: a fresh row
+-- costs no entry here, and the check never walks a key's backlog.
+CREATE INDEX revocation_outbox_retrying_idx ON revocation_outbox (target, order_key, id) WHERE attempts > 0;
 
 -- Queues one event (one row per URL listed, one event_id for all of them).
 CREATE FUNCTION queue_revocation_event(p_kind text, p_order_key text, p_consumer_key text, p_subject text)
