@@ -626,7 +626,8 @@ export interface paths {
          * Prometheus metrics
          * @description Prometheus text format: requests and latency per route and status, registrations created vs
          *     returned-existing, token grants by type and outcome, authentication failures, database pool
-         *     usage, process metrics. No secrets or identifiers are exported, so the route is open like a
+         *     usage, revocation events pushed to API Manager (waiting, oldest age, deliveries and drops by
+         *     notify URL), process metrics. No secrets or identifiers are exported, so the route is open like a
          *     health probe; restrict it at the network layer, or turn it off with DCR_METRICS=false.
          */
         get: operations["getMetrics"];
@@ -667,7 +668,8 @@ export interface paths {
         };
         /**
          * Readiness probe
-         * @description 200 only once migrations ran and the database answers; 503 otherwise.
+         * @description 200 only once migrations ran and the database answers; 503 otherwise. With revocation events pushed to
+         *     API Manager (DCR_APIM_NOTIFY_URL), the 200 also carries `revocationEvents`, how their delivery keeps up.
          */
         get: operations["healthReady"];
         put?: never;
@@ -1422,6 +1424,20 @@ export interface components {
             status: "UP";
             checks?: {
                 [key: string]: string;
+            };
+            /**
+             * @description Only when revocation events are pushed to API Manager (DCR_APIM_NOTIFY_URL), on /health/ready:
+             *     how their delivery keeps up, as the instance last counted it (every few seconds). `DELAYED`
+             *     once the oldest waiting event is older than DCR_APIM_NOTIFY_STALE_AFTER; the server stays
+             *     ready (a receiver that is down is no reason to stop serving tokens).
+             */
+            revocationEvents?: {
+                /** @enum {string} */
+                status: "UP" | "DELAYED";
+                /** @description Events waiting for delivery, all notify URLs together. */
+                pending: number;
+                /** @description Age of the oldest waiting event, in seconds (0 when none waits). */
+                oldestAgeSeconds: number;
             };
         };
         /**

@@ -30,6 +30,7 @@ import type { ApiResourceService } from './services/api-resources.js';
 import type { ClientAuthentication } from './services/client-authentication.js';
 import type { IsDcrService } from './services/is-dcr.js';
 import type { RegistrationService } from './services/registration.js';
+import type { RevocationDispatcher } from './services/revocation-dispatcher.js';
 import type { RoleService } from './services/roles.js';
 import type { KeyStore } from './services/signing-keys.js';
 import type { TokenIntrospection } from './services/token-introspection.js';
@@ -48,6 +49,8 @@ export interface AppServices {
   keys: KeyStore;
   readiness: Readiness;
   metrics: Metrics;
+  /** The delivery of revocation events to API Manager; only with DCR_APIM_NOTIFY_URL. */
+  revocationEvents?: RevocationDispatcher | undefined;
   apiResources: ApiResourceService;
   /** WSO2 IS DCR v1.1, over the same applications as `registration`. */
   isDcr: IsDcrService;

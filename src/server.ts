@@ -3,7 +3,7 @@ import { isEntryPoint } from './runtime/entry-point.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config/config.js';
 import { ConfigError } from './config/config-error.js';
-import { createTokenPurger } from './runtime/composition.js';
+import { createTokenPurger, stopQueueingRevocationEvents } from './runtime/composition.js';
 import { startRuntime, StartupError } from './runtime/runtime.js';
 import { loadTls, loggerOptions } from './runtime/server-options.js';
 import { VERSION } from './config/version.js';
@@ -95,7 +95,7 @@ export async function main(): Promise<void> {
     ...(https ? { https } : {}),
   });
 
-  const { metrics } = runtime.services;
+  const { metrics, revocationEvents } = runtime.services;
   const purger = createTokenPurger(runtime.db, {
     intervalMs: config.tokenPurgeIntervalSeconds * 1000,
     onPurged: (purged) => {
@@ -108,7 +108,7 @@ export async function main(): Promise<void> {
   // Shutdown order: mark the data folder's lock as stopping (a restart meanwhile waits for this
   // shutdown instead of failing); stop accepting once connections stop arriving and drain the
   // requests in flight (app.close) while the token purge finishes its current DELETE
-  // (purger.stop); then close the pool and stop the embedded Postgres (runtime.close). Draining is
+  // (purger.stop) and the revocation events' dispatcher records its current batch; then close the pool and stop the embedded Postgres (runtime.close). Draining is
   // bounded: connections still open after DRAIN_MS (a stuck request, a client that never reads its
   // answer) are cut, so that the pool and Postgres are always closed by this code, well inside
   // close-with-grace's hard limit. Past that limit the process exits 1, and the embedded Postgres
@@ -130,7 +130,7 @@ export async function main(): Promise<void> {
         app.server.closeAllConnections();
       }, DRAIN_MS);
       try {
-        await Promise.all([app.close(), purger.stop()]);
+        await Promise.all([app.close(), purger.stop(), revocationEvents?.stop()]);
       } finally {
         clearTimeout(cut);
       }
@@ -148,6 +148,18 @@ export async function main(): Promise<void> {
       process.exit(1);
     },
   });
+
+  // Before the first request: the notify URLs the database queues revocation events for are this
+  // instance's (none when DCR_APIM_NOTIFY_URL is unset), so no revocation it serves is announced
+  // to an older list; then the dispatcher delivers in the background.
+  try {
+    if (revocationEvents) await revocationEvents.start(app.log);
+    else await stopQueueingRevocationEvents(runtime.db, app.log);
+  } catch (err) {
+    app.log.error({ err }, 'could not set up the revocation events');
+    await runtime.close();
+    process.exit(1);
+  }
 
   try {
     await app.listen({ port: config.port, host: config.host });

@@ -1,7 +1,7 @@
 /**
  * The benchmark still runs: `scripts/bench.ts --smoke` starts one process of every kind it loads
- * (a registration server, the token server, the introspection server on fresh databases, the sign
- * ceiling, oidc-provider), runs one target of each for two seconds with autocannon
+ * (a registration server, the token server, the introspection server, the revocation server on
+ * fresh databases, the sign ceiling, oidc-provider), runs one target of each for two seconds with autocannon
  * (options.ts's SMOKE_TARGETS), and prints its JSON line. Only that it ran is asserted: every
  * target answered without an error (non-2xx, socket error, or an introspection answer that was not
  * active), latency percentiles were read, the ratios of the targets it ran were computed and the
@@ -39,7 +39,7 @@ t.test('npm run bench -- --smoke --json', { timeout: 120_000 }, async (t) => {
   let result: { mode?: string; targets?: Record<string, Figures>; [ratio: string]: unknown } = {};
   t.doesNotThrow(() => (result = JSON.parse(last) as typeof result), 'the last line is JSON');
   t.equal(result.mode, 'smoke');
-  for (const name of ['register-bearer', 'register-v11', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect']) {
+  for (const name of ['register-bearer', 'register-v11', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect', 'revoke-jwt', 'refresh-jwt']) {
     const target = result.targets?.[name];
     t.ok(target, `${name} was measured`);
     t.ok((target?.requests ?? 0) > 0, `${name}: requests were answered`);

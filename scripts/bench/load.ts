@@ -25,7 +25,8 @@ const { decodeHist } = createRequire(import.meta.url)('autocannon/lib/histUtil.j
 export interface Load {
   name: string;
   proc: Proc;
-  options(): autocannon.Options | Promise<autocannon.Options>;
+  /** `seconds`: how long the run is to last (a load that supplies one token per request sizes its supply by it). */
+  options(seconds: number): autocannon.Options | Promise<autocannon.Options>;
 }
 
 /** How long and how hard runRounds loads each target (seconds, except where said). */
@@ -116,11 +117,12 @@ function addStatusCodes(runs: Run[]): Record<string, number> {
 }
 
 async function measure(load: Load, seconds: number, connections: number): Promise<Run> {
-  const options = await load.options();
+  const options = await load.options(seconds);
   const cpuBefore = cpuOf(load.proc);
   // autocannon stops at its first sample tick past `duration`: with the default tick of 1 s, a
   // lead-in shorter than a second ran for a whole second. Requests/s is computed over the time it really ran.
-  const raw = (await autocannon({ ...options, connections, duration: seconds, timeout: 10, sampleInt: 250, skipAggregateResult: true })) as unknown as autocannon.RawResult;
+  // A load with `amount` (one fresh token per request) stops when its supply is used up instead.
+  const raw = (await autocannon({ connections, duration: seconds, ...options, timeout: 10, sampleInt: 250, skipAggregateResult: true })) as unknown as autocannon.RawResult;
   const cpuAfter = cpuOf(load.proc);
   const result = aggregate([raw]);
   const perRequest = (ms: number) => Math.round((ms * 1000) / Math.max(1, result.requests.total));

@@ -41,7 +41,7 @@ function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: nu
     case 'quick':
       return [3, 4, 2.5, 0.5];
     case 'smoke':
-      // Seven targets (SMOKE_TARGETS): short, so that the test suite's run stays under half a minute.
+      // Nine targets (SMOKE_TARGETS): short, so that the test suite's run stays within about half a minute.
       return [1, 2, 0.5, 0];
     case 'seeded':
       return modeDefaults(quick ? 'quick' : 'full', quick);
@@ -56,7 +56,17 @@ function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: nu
  * server, the token server, the introspection server, the sign ceiling, the peer) and a pair of each
  * comparison issue 19 added, so that the test suite runs every part of the benchmark's machinery.
  */
-export const SMOKE_TARGETS: readonly TargetName[] = ['register-bearer', 'register-v11', 'sign-ceiling', 'token-cc-rs256', 'peer-token-rs256', 'introspect-jwt', 'peer-introspect'];
+export const SMOKE_TARGETS: readonly TargetName[] = [
+  'register-bearer',
+  'register-v11',
+  'sign-ceiling',
+  'token-cc-rs256',
+  'peer-token-rs256',
+  'introspect-jwt',
+  'peer-introspect',
+  'revoke-jwt',
+  'refresh-jwt',
+];
 
 /**
  * Names --only takes besides the targets: `token-cc` (both token-cc-*), `introspect` (both
@@ -130,7 +140,10 @@ export const HELP = [
   item('--connections C', 'autocannon connections (50)'),
   item('--instances N', '--seeded: server instances per database (2)'),
   item('--ab DIR', 'also run each selected server target from the checkout in DIR, as <target>@ab, in turn with the current one (with --profile: that server is the one profiled)'),
-  item('--ab-env NAME=v,...', 'the same with these server settings (with --ab: on that checkout); e.g. DCR_JWT_ALG=ES256 or PS256: the @ab token rows then sign that way'),
+  item(
+    '--ab-env NAME=v,...',
+    'the same with these server settings (with --ab: on that checkout); e.g. DCR_JWT_ALG=ES256 or PS256: the @ab token rows then sign that way; DCR_APIM_NOTIFY_URL=receiver: the @ab server pushes its revocation events to a local receiver of its own (compare revoke-jwt and refresh-jwt with their @ab rows: target >= 0.9)',
+  ),
   item('--db-latency MS', 'each server reaches its own PostgreSQL through a proxy adding MS of round-trip time (scripts/bench/remote-db.ts): a database on another host'),
   item('--help', 'this text'),
   '',

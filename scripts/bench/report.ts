@@ -148,6 +148,13 @@ export function standardReport(figures: Record<string, Figures>, ab: AbOptions |
     { name: 'errors (all targets)', value: totalErrors, target: '= 0', pass: totalErrors === 0 },
     { name: 'peak RSS MB (server processes)', value: peakRss, target: '<= 200', pass: peakRss === null ? null : peakRss <= 200 },
   ];
+  if (ab?.env.DCR_APIM_NOTIFY_URL) {
+    // Issue 22: pushing revocation events costs the revoke and refresh paths at most 10%.
+    checks.push(
+      atLeast('revoke-jwt with notify / without', ratio(f('revoke-jwt@ab'), f('revoke-jwt')), 0.9),
+      atLeast('refresh-jwt with notify / without', ratio(f('refresh-jwt@ab'), f('refresh-jwt')), 0.9),
+    );
+  }
 
   write('\n');
   printTable(figures);

@@ -83,6 +83,11 @@ export class Servers {
       const url = /ready \d+ (\S+)/.exec(remote.stdoutText())![1]!;
       env = { ...env, DATABASE_URL: url, DCR_SECRET_KEY: randomBytes(32).toString('base64') };
     }
+    if (env.DCR_APIM_NOTIFY_URL === 'receiver') {
+      // --ab-env DCR_APIM_NOTIFY_URL=receiver: revocation events pushed to a local receiver of its own.
+      const receiver = await this.script(`${label}-notify`, 'scripts/bench/notify-receiver.ts');
+      env = { ...env, DCR_APIM_NOTIFY_URL: `${receiver.base}/internal/data/v1/notify` };
+    }
     const proc = await this.processes.spawn(
       label,
       [...nodeFlags, ...(await this.#command(cwd))],

@@ -26,6 +26,10 @@ export const TARGETS = {
   'token-cc-opaque': 'the same on an opaque-token app',
   'introspect-jwt': `POST ${INTROSPECT_PATH} of one RS256 JWT access token (form token=..., client_secret_basic of the token's own client), every answer checked to be active`,
   'introspect-opaque': 'the same for an opaque access token',
+  'revoke-jwt':
+    'POST /oauth2/revoke (client_secret_basic) of an RS256 JWT access token never revoked before, one per request (issued before each run, not measured): the revocation, and with a notify URL its event, committed',
+  'refresh-jwt':
+    'the refresh_token grant on a JWT app, each request with the refresh token the last answer gave: the rotation (the old access token revoked, with a notify URL its event) and a new RS256 JWT',
   ceiling:
     'scripts/bench/ceiling.ts: a bare Fastify app validating the same body with the same schema and doing one INSERT into the same Postgres: the floor cost of a durable registration',
   'sign-ceiling':
@@ -50,6 +54,8 @@ export const PROFILABLE: readonly TargetName[] = [
   'token-cc-opaque',
   'introspect-jwt',
   'introspect-opaque',
+  'revoke-jwt',
+  'refresh-jwt',
   'ceiling',
   'sign-ceiling',
 ];
@@ -59,7 +65,7 @@ export const PROFILABLE: readonly TargetName[] = [
  * introspection targets (its own process: introspection is measured on a server that is not also
  * issuing tokens between its slices).
  */
-export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-v11', 'register-existing', 'token-cc', 'introspect'] as const;
+export const SERVER_KINDS = ['register-bearer', 'register-basic', 'register-v11', 'register-existing', 'token-cc', 'introspect', 'revoke'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 /** The targets of a server kind. */
@@ -70,6 +76,7 @@ export const KIND_TARGETS: Record<ServerKind, readonly TargetName[]> = {
   'register-existing': ['register-existing'],
   'token-cc': ['token-cc-rs256', 'token-cc-opaque'],
   introspect: ['introspect-jwt', 'introspect-opaque'],
+  revoke: ['revoke-jwt', 'refresh-jwt'],
 };
 
 /** The server kind that runs a target, or undefined for the ceilings and the peer. */
@@ -100,6 +107,8 @@ export const ROUND_ORDER: readonly TargetName[] = [
   'introspect-jwt',
   'peer-introspect',
   'introspect-opaque',
+  'revoke-jwt',
+  'refresh-jwt',
 ];
 
 /**
@@ -123,6 +132,9 @@ export const ROUND_GROUP: Record<TargetName, string> = {
   'introspect-jwt': 'introspect',
   'peer-introspect': 'introspect',
   'introspect-opaque': 'introspect',
+  // Compared with their @ab twins only (--ab-env DCR_APIM_NOTIFY_URL=receiver), each in its own group.
+  'revoke-jwt': 'revoke',
+  'refresh-jwt': 'refresh',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -294,6 +306,102 @@ function introspectLoad(name: string, proc: Proc, pathName: string, authorizatio
   };
 }
 
+/** Runs `work` on `items` with at most `limit` at once; the results in order. */
+async function pooled<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i]!);
+    }),
+  );
+  return results;
+}
+
+/**
+ * Revocation of a token never revoked before on every request: before each run, as many JWTs as
+ * the run should take (its seconds at 1.3 times the rate the last run reached; 800/s at first)
+ * are issued (not measured), and the run stops when they are used up (`amount`). Revoking a
+ * revoked token again would measure a cheaper path: no row changes, no event.
+ */
+function revokeLoad(name: string, proc: Proc, client: RegisteredApp): Load {
+  const authorization = basic(client.clientId, client.clientSecret);
+  let rate = 800;
+  let lastRun: { count: number; first: number; last: number } | undefined;
+  return {
+    name,
+    proc,
+    options: async (seconds) => {
+      if (lastRun && lastRun.count > 100 && lastRun.last > lastRun.first) rate = (lastRun.count / (lastRun.last - lastRun.first)) * 1000;
+      const amount = Math.max(100, Math.ceil(seconds * rate * 1.3));
+      const tokens = await pooled(Array.from({ length: amount }, (_, i) => i), 50, () =>
+        clientCredentialsToken(proc.label, `${proc.base}/oauth2/token`, authorization),
+      );
+      const run = { count: 0, first: 0, last: 0 };
+      lastRun = run;
+      let i = 0;
+      return {
+        url: `${proc.base}/oauth2/revoke`,
+        amount,
+        requests: [
+          {
+            method: 'POST',
+            headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+            setupRequest: (request) => {
+              const now = Date.now();
+              if (run.count++ === 0) run.first = now;
+              run.last = now;
+              return { ...request, body: `token=${tokens[i++ % tokens.length]}` };
+            },
+          },
+        ],
+      };
+    },
+  };
+}
+
+/**
+ * The refresh_token grant, each request with a refresh token not used yet: a shared supply that
+ * every answer refills with the refresh token it carries (the run's first requests take fresh ones
+ * from the password grant, asked before the run). A refresh token is never presented twice (a
+ * replay would revoke its family and answer 400).
+ */
+function refreshLoad(name: string, proc: Proc, client: RegisteredApp): Load {
+  const authorization = basic(client.clientId, client.clientSecret);
+  const passwordGrant = async () => {
+    const res = await call(`${proc.base}/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', username: ADMIN, password: ADMIN_PASSWORD }).toString(),
+    });
+    if (res.status !== 200 || typeof res.body.refresh_token !== 'string') throw new Error(`${proc.label}: password grant: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.refresh_token;
+  };
+  return {
+    name,
+    proc,
+    options: async () => {
+      // Twice the connections: a spare for a connection whose answer never came (cut at the run's end).
+      const supply = await pooled(Array.from({ length: 100 }, (_, i) => i), 10, passwordGrant);
+      return {
+        url: `${proc.base}/oauth2/token`,
+        requests: [
+          {
+            method: 'POST',
+            headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+            setupRequest: (request) => ({ ...request, body: `grant_type=refresh_token&refresh_token=${supply.shift() ?? 'exhausted'}` }),
+            onResponse: (status: number, body: string) => {
+              if (status !== 200) return;
+              const next = (JSON.parse(body) as { refresh_token?: string }).refresh_token;
+              if (next) supply.push(next);
+            },
+          },
+        ],
+      };
+    },
+  };
+}
+
 /**
  * The loads of one server target kind on a running server (`suffix` tells copies apart). Its JWTs
  * must be RS256 (SERVER_JWT_ALG), except on an @ab server, whose checkout or settings may sign
@@ -352,6 +460,12 @@ export async function serverLoads(proc: Proc, kind: ServerKind, suffix = '', log
         introspectLoad(`introspect-jwt${suffix}`, proc, INTROSPECT_PATH, jwtAuth, () => jwt),
         introspectLoad(`introspect-opaque${suffix}`, proc, INTROSPECT_PATH, opaqueAuth, () => opaque),
       ];
+    }
+    case 'revoke': {
+      const revokeApp = await registerApp(proc, { clientName: 'bench_revoke_jwt', grantType: 'client_credentials', tokenType: 'JWT' });
+      const refreshApp = await registerApp(proc, { clientName: 'bench_refresh_jwt', grantType: 'password refresh_token', tokenType: 'JWT' });
+      await jwtFrom(revokeApp);
+      return [revokeLoad(`revoke-jwt${suffix}`, proc, revokeApp), refreshLoad(`refresh-jwt${suffix}`, proc, refreshApp)];
     }
   }
 }

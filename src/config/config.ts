@@ -61,9 +61,25 @@ export interface Config {
   tokenPurgeIntervalSeconds: number;
   /** Failed-login throttling (src/services/login-throttle.ts); maxFailures 0 turns it off. */
   loginThrottle: { maxFailures: number; maxFailuresPerAddress: number; windowSeconds: number };
+  /** Revocation events pushed to WSO2 API Manager; undefined when DCR_APIM_NOTIFY_URL is unset. */
+  apimNotify: ApimNotifyConfig | undefined;
   metricsEnabled: boolean;
   /** PEM files: when both are set the server speaks HTTPS only. */
   tls: { certFile: string; keyFile: string } | undefined;
+}
+
+/** The DCR_APIM_NOTIFY_* settings (src/services/revocation-dispatcher.ts). */
+export interface ApimNotifyConfig {
+  /** Distinct http(s) URLs, without user info. */
+  urls: readonly string[];
+  /** Basic credentials, both or neither. */
+  credentials: { user: string; password: string } | undefined;
+  batchSize: number;
+  pollIntervalMs: number;
+  timeoutMs: number;
+  retryMaxDelayMs: number;
+  maxEvents: number;
+  staleAfterSeconds: number;
 }
 
 /** What env-schema returns for SETTINGS_SCHEMA: the values typed, the defaults filled in. */
@@ -95,6 +111,15 @@ interface RawEnv {
   DCR_LOGIN_MAX_FAILURES: number;
   DCR_LOGIN_MAX_FAILURES_PER_ADDRESS: number;
   DCR_LOGIN_FAILURE_WINDOW: number;
+  DCR_APIM_NOTIFY_URL?: string;
+  DCR_APIM_NOTIFY_USER?: string;
+  DCR_APIM_NOTIFY_PASSWORD?: string;
+  DCR_APIM_NOTIFY_BATCH_SIZE: number;
+  DCR_APIM_NOTIFY_POLL_INTERVAL: number;
+  DCR_APIM_NOTIFY_TIMEOUT: number;
+  DCR_APIM_NOTIFY_RETRY_MAX_DELAY: number;
+  DCR_APIM_NOTIFY_MAX_EVENTS: number;
+  DCR_APIM_NOTIFY_STALE_AFTER: number;
   DCR_METRICS: boolean;
   TLS_CERT_FILE?: string;
   TLS_KEY_FILE?: string;
@@ -119,6 +144,56 @@ export function parseTrustProxy(text: string): string[] {
   }
   if (entries.length === 0) throw new ConfigError('Invalid configuration: DCR_TRUST_PROXY names no proxy');
   return entries;
+}
+
+/**
+ * DCR_APIM_NOTIFY_URL: http(s) URLs, comma separated, each once. User info is refused (the
+ * credentials have their own settings, and a URL shows up in logs and metric labels); the error
+ * names the entry's position, never its text, which could hold a password.
+ */
+export function parseNotifyUrls(text: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError('Invalid configuration: DCR_APIM_NOTIFY_URL names no URL');
+  const urls: string[] = [];
+  entries.forEach((entry, index) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError(`Invalid configuration: DCR_APIM_NOTIFY_URL entry ${index + 1} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`Invalid configuration: DCR_APIM_NOTIFY_URL entry ${index + 1} must be an http or https URL`);
+    }
+    if (url.username || url.password) {
+      throw new ConfigError(
+        `Invalid configuration: DCR_APIM_NOTIFY_URL entry ${index + 1} holds user info; set DCR_APIM_NOTIFY_USER and DCR_APIM_NOTIFY_PASSWORD instead`,
+      );
+    }
+    if (url.hash) throw new ConfigError(`Invalid configuration: DCR_APIM_NOTIFY_URL entry ${index + 1} has a #fragment`);
+    if (!urls.includes(url.href)) urls.push(url.href);
+  });
+  return urls;
+}
+
+function apimNotifyConfig(raw: RawEnv): ApimNotifyConfig | undefined {
+  if ((raw.DCR_APIM_NOTIFY_USER === undefined) !== (raw.DCR_APIM_NOTIFY_PASSWORD === undefined)) {
+    throw new ConfigError('Invalid configuration: set both DCR_APIM_NOTIFY_USER and DCR_APIM_NOTIFY_PASSWORD, or neither');
+  }
+  if (raw.DCR_APIM_NOTIFY_URL === undefined) return undefined;
+  return {
+    urls: parseNotifyUrls(raw.DCR_APIM_NOTIFY_URL),
+    credentials:
+      raw.DCR_APIM_NOTIFY_USER !== undefined && raw.DCR_APIM_NOTIFY_PASSWORD !== undefined
+        ? { user: raw.DCR_APIM_NOTIFY_USER, password: raw.DCR_APIM_NOTIFY_PASSWORD }
+        : undefined,
+    batchSize: raw.DCR_APIM_NOTIFY_BATCH_SIZE,
+    pollIntervalMs: raw.DCR_APIM_NOTIFY_POLL_INTERVAL,
+    timeoutMs: raw.DCR_APIM_NOTIFY_TIMEOUT,
+    retryMaxDelayMs: raw.DCR_APIM_NOTIFY_RETRY_MAX_DELAY * 1000,
+    maxEvents: raw.DCR_APIM_NOTIFY_MAX_EVENTS,
+    staleAfterSeconds: raw.DCR_APIM_NOTIFY_STALE_AFTER,
+  };
 }
 
 /**
@@ -199,6 +274,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       maxFailuresPerAddress: raw.DCR_LOGIN_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: raw.DCR_LOGIN_FAILURE_WINDOW,
     },
+    apimNotify: apimNotifyConfig(raw),
     metricsEnabled: raw.DCR_METRICS,
     tls,
   };

@@ -11,10 +11,14 @@ interface SettingSpec {
   description: string;
   /** The default as people read it, for a setting whose default is computed (no `default` in its schema). */
   defaultText: string | undefined;
+  /** A secret: its value is never shown, logged or echoed in an error (SECRET_SETTINGS). */
+  secret: boolean;
 }
 
 /** A setting's entry; its description is required, so a setting cannot be added undocumented. */
-const setting = (schema: SettingSpec['schema'], description: string, defaultText?: string): SettingSpec => ({ schema, description, defaultText });
+const setting = (schema: SettingSpec['schema'], description: string, defaultText?: string): SettingSpec => ({ schema, description, defaultText, secret: false });
+/** A secret setting's entry (see SettingSpec.secret). */
+const secret = (schema: SettingSpec['schema'], description: string, defaultText?: string): SettingSpec => ({ ...setting(schema, description, defaultText), secret: true });
 
 const TABLE = {
   PORT: setting({ type: 'integer', minimum: 0, maximum: 65535 }, "listening port (WSO2's: 9763 for HTTP, 9443 for HTTPS)", '9763, or 9443 with TLS'),
@@ -22,14 +26,14 @@ const TABLE = {
   DATABASE_URL: setting({ type: 'string', pattern: '^postgres(ql)?://' },
     'external PostgreSQL (`postgres://user:pass@host:5432/db`); unset: embedded PostgreSQL in `DCR_DATA_DIR`'),
   DCR_DATA_DIR: setting({ type: 'string', minLength: 1, default: './data' }, 'data folder of the embedded default: cluster, generated secret key, lock file'),
-  DCR_SECRET_KEY: setting({ type: 'string' },
+  DCR_SECRET_KEY: secret({ type: 'string' },
     '32 bytes, base64 or hex (`openssl rand -base64 32`), encrypts client secrets. Required with `DATABASE_URL`; ' +
     'on the embedded default generated once into `DCR_DATA_DIR/secret.key` (mode 0600)'),
-  DCR_SECRET_KEY_PREVIOUS: setting({ type: 'string' },
+  DCR_SECRET_KEY_PREVIOUS: secret({ type: 'string' },
     'older secret keys, comma separated, same format: they still open what they encrypted, nothing new is ' +
     'encrypted with them. Set during a key rotation until `dcr secrets reencrypt` has run (README, "Rotating the secret key")'),
   DCR_ADMIN_USER: setting({ type: 'string', pattern: '^[^\\s:]{1,64}$', default: 'admin' }, "the super admin's user name"),
-  DCR_ADMIN_PASSWORD: setting({ type: 'string', minLength: 1, maxLength: 1024 },
+  DCR_ADMIN_PASSWORD: secret({ type: 'string', minLength: 1, maxLength: 1024 },
     "the super admin's password, applied at every start. Unset on the embedded default: generated at the first " +
     'start and printed once. Required with `DATABASE_URL` for the first start'),
   DCR_BODY_LIMIT: setting({ type: 'integer', minimum: 1024, maximum: 16777216, default: 65536 }, 'largest request body in bytes; larger bodies get 413'),
@@ -84,6 +88,26 @@ const TABLE = {
     'failed password logins allowed from one client address within the window, all names together, before 429'),
   DCR_LOGIN_FAILURE_WINDOW: setting({ type: 'integer', minimum: 1, maximum: 86400, default: 300 },
     'seconds a failed login counts against its user name and address'),
+  DCR_APIM_NOTIFY_URL: setting({ type: 'string', minLength: 1 },
+    "WSO2 API Manager's notify endpoints (`https://apim:9443/internal/data/v1/notify`), comma separated: every revocation " +
+    "(tokens revoked, refresh tokens rotated or replayed, apps deleted or given a new secret, users deleted or given a new password) " +
+    'is announced to each, so that its gateway refuses the JWTs concerned (README, "Revocation events to API Manager"). ' +
+    'Unset: nothing is sent or queued. The same list on every instance'),
+  DCR_APIM_NOTIFY_USER: setting({ type: 'string', minLength: 1 }, 'user name of the Basic credentials sent to the notify endpoints (with `DCR_APIM_NOTIFY_PASSWORD`)'),
+  DCR_APIM_NOTIFY_PASSWORD: secret({ type: 'string', minLength: 1, maxLength: 1024 }, 'password of those credentials'),
+  DCR_APIM_NOTIFY_BATCH_SIZE: setting({ type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    'events one instance claims for one URL at a time (events of one consumer key go out one after the other, in order)'),
+  DCR_APIM_NOTIFY_POLL_INTERVAL: setting({ type: 'integer', minimum: 50, maximum: 60000, default: 500 },
+    'milliseconds between two looks for new events when none were waiting'),
+  DCR_APIM_NOTIFY_TIMEOUT: setting({ type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+    'milliseconds a notify request may take before it counts as failed (and is tried again)'),
+  DCR_APIM_NOTIFY_RETRY_MAX_DELAY: setting({ type: 'integer', minimum: 1, maximum: 3600, default: 60 },
+    'seconds between two attempts at most: failed deliveries are retried after 1 s, 2 s, 4 s, … (with jitter) up to this'),
+  DCR_APIM_NOTIFY_MAX_EVENTS: setting({ type: 'integer', minimum: 1, maximum: 10000000, default: 100000 },
+    'events kept waiting per URL at most; beyond it the oldest are dropped (counted and logged). Events are also dropped ' +
+    'once every token they refuse has expired'),
+  DCR_APIM_NOTIFY_STALE_AFTER: setting({ type: 'integer', minimum: 1, maximum: 86400, default: 60 },
+    'seconds after which a waiting event makes `/health/ready` report `revocationEvents` `DELAYED` (still 200)'),
   DCR_METRICS: setting({ type: 'boolean', default: true }, 'serve Prometheus metrics at `/metrics` (`true` or `false`)'),
   TLS_CERT_FILE: setting({ type: 'string', minLength: 1 }, 'PEM certificate file; with `TLS_KEY_FILE` the server speaks HTTPS only'),
   TLS_KEY_FILE: setting({ type: 'string', minLength: 1 }, 'PEM private key file of `TLS_CERT_FILE`'),
@@ -106,14 +130,20 @@ export interface SettingDescription {
   /** The default as people read it: the schema's, else a description of the computed one, else `unset`. */
   default: string;
   description: string;
+  /** Never shown, logged or echoed. */
+  secret: boolean;
 }
+
+/** The secret settings: their values appear nowhere the server writes. */
+export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(SETTING_NAMES.filter((name) => TABLE[name].secret));
 
 /** Every setting, in the table's order, with its default taken from the schema. */
 export const SETTINGS: readonly SettingDescription[] = SETTING_NAMES.map((name) => {
-  const { schema, description, defaultText } = TABLE[name];
+  const { schema, description, defaultText, secret: isSecret } = TABLE[name];
   return {
     name,
     default: schema.default !== undefined ? String(schema.default) : (defaultText ?? 'unset'),
     description,
+    secret: isSecret,
   };
 });

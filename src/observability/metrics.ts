@@ -51,6 +51,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly revocationDeliveries = new client.Counter({
+    name: 'dcr_revocation_deliveries_total',
+    help: 'Revocation event deliveries to API Manager by notify URL and outcome (delivered: 2xx; failed: will be retried; rejected: a final 4xx)',
+    labelNames: ['url', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly revocationDropped = new client.Counter({
+    name: 'dcr_revocation_events_dropped_total',
+    help: 'Revocation events given up by notify URL and reason (overflow: past DCR_APIM_NOTIFY_MAX_EVENTS; expired: every token they refuse has expired; rejected: a final 4xx; unconfigured: the URL left DCR_APIM_NOTIFY_URL)',
+    labelNames: ['url', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(pool?: { totalCount: number; idleCount: number; waitingCount: number }) {
     client.collectDefaultMetrics({ register: this.registry });
     if (pool) {
@@ -82,6 +96,40 @@ export class Metrics {
   tokensPurged(purged: { access: number; refresh: number }): void {
     this.tokensPurgedTotal.inc({ kind: 'access' }, purged.access);
     this.tokensPurgedTotal.inc({ kind: 'refresh' }, purged.refresh);
+  }
+
+  /** Revocation event deliveries to `url` (a urlLabel) with `outcome`. */
+  revocationDelivery(url: string, outcome: 'delivered' | 'failed' | 'rejected', count = 1): void {
+    this.revocationDeliveries.inc({ url, outcome }, count);
+  }
+
+  revocationEventsDropped(url: string, reason: 'overflow' | 'expired' | 'rejected' | 'unconfigured', count: number): void {
+    this.revocationDropped.inc({ url, reason }, count);
+  }
+
+  /**
+   * The outbox's queue per notify URL, read at each scrape from what the dispatcher last counted
+   * (no query per scrape): events waiting, and the age of the oldest.
+   */
+  revocationQueue(read: () => readonly { url: string; pending: number; oldestAgeSeconds: number }[]): void {
+    new client.Gauge({
+      name: 'dcr_revocation_events_pending',
+      help: 'Revocation events waiting for delivery, by notify URL',
+      labelNames: ['url'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const queue of read()) this.set({ url: queue.url }, queue.pending);
+      },
+    });
+    new client.Gauge({
+      name: 'dcr_revocation_events_oldest_age_seconds',
+      help: 'Age of the oldest revocation event waiting for delivery, by notify URL (0: none waits)',
+      labelNames: ['url'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const queue of read()) this.set({ url: queue.url }, queue.oldestAgeSeconds);
+      },
+    });
   }
 
   async render(): Promise<string> {

@@ -44,15 +44,21 @@ export class PgSealedSecretRepository {
 
   /**
    * Compare-and-set: replaces the envelope only if the row still holds `expected`. One statement,
-   * so its own short transaction: safe while servers read and write the table.
+   * so its own short transaction: safe while servers read and write the table. The transaction
+   * is marked `dcr.resealing`: the same secret under a new key is no new secret, and the trigger
+   * that announces a changed client secret to API Manager (migration 011) lets it pass.
    */
   async replace(which: SealedColumn, key: string, expected: string, next: string): Promise<boolean> {
     const c = SEALED_COLUMNS[which];
-    const { rowCount } = await this.db.query(`UPDATE ${c.table} SET ${c.column} = $3 WHERE ${c.key} = $1 AND ${c.column} = $2`, [
-      key,
-      expected,
-      next,
-    ]);
+    const { rowCount } = await this.db.query(
+      `UPDATE ${c.table} SET ${c.column} = $3 FROM (SELECT set_config('dcr.resealing', 'on', true)) AS resealing
+       WHERE ${c.key} = $1 AND ${c.column} = $2`,
+      [
+        key,
+        expected,
+        next,
+      ],
+    );
     return rowCount === 1;
   }
 }

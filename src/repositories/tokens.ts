@@ -70,7 +70,8 @@ export interface TokenRepository {
   /** Marks a refresh token used, atomically: of concurrent attempts exactly one is 'consumed'. */
   consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption>;
   revokeFamily(familyId: string): Promise<void>;
-  revokeAccess(id: string, appId: string): Promise<boolean>;
+  /** `jwt`: the token presented was a JWT, whose revocation is announced (revocation events). */
+  revokeAccess(id: string, appId: string, jwt: boolean): Promise<boolean>;
   revokeRefresh(hash: Buffer, appId: string): Promise<boolean>;
   /**
    * Deletes up to `limit` access tokens and up to `limit` refresh tokens that can no longer be
@@ -172,9 +173,80 @@ function lockFamily(tx: Queryable, familyId: string) {
   return tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [FAMILY_LOCK, familyId]);
 }
 
+/**
+ * The revocation events of the access tokens a statement's `revoked` CTE revoked (id, app_id,
+ * user_id, expires_at), in that statement (so in the revocation's transaction): one event per
+ * token still unexpired, each with one event id, one row per notify URL (migration 011). Only
+ * JWTs are announced (spec/CHANGES.md, "Revocation events (issue 22)"): `jwtCondition` is the SQL
+ * condition on the token's application `a` (or a parameter) that says the token is one.
+ */
+const queueTokenEvents = (jwtCondition: string) => `,
+  token_events AS MATERIALIZED (
+    SELECT r.id, r.expires_at, a.client_id, u.username, gen_random_uuid() AS event_id
+    FROM revoked r JOIN applications a ON a.id = r.app_id JOIN users u ON u.id = r.user_id
+    WHERE r.expires_at > now() AND ${jwtCondition}
+  ),
+  queued AS (
+    INSERT INTO revocation_outbox (event_id, target, kind, order_key, consumer_key, subject, token_id, token_expires_at)
+    SELECT e.event_id, t.url, 'token', e.client_id, e.client_id, e.username, e.id, e.expires_at
+    FROM token_events e CROSS JOIN revocation_targets t
+    ORDER BY e.expires_at, e.id
+  )`;
+
+/** An app's tokens are JWTs (src/services/tokens.ts makes them for `tokenType` JWT). */
+const JWT_APP = "upper(a.token_type) = 'JWT'";
+
 /** `revoked_at` of a token joining family `param`: now() if that family is revoked, else NULL. */
 const familyRevokedAt = (param: string) =>
   `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
+
+const REVOKE_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL';
+/**
+ * The same, its event queued when `$3` (the token presented was a JWT). Prepared once per
+ * connection: planning its CTEs cost more than running them.
+ */
+const REVOKE_ACCESS_QUEUED: NamedStatement = {
+  name: 'access_token_revoke_queued',
+  text: `WITH revoked AS (
+    UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL
+    RETURNING id, app_id, user_id, expires_at
+  )${queueTokenEvents('$3::boolean')}
+  SELECT count(*)::int AS n FROM revoked`,
+};
+
+const REVOKE_FAMILY_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL';
+const REVOKE_FAMILY_ACCESS_QUEUED: NamedStatement = {
+  name: 'access_tokens_revoke_family_queued',
+  text: `WITH revoked AS (
+    UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL
+    RETURNING id, app_id, user_id, expires_at
+  )${queueTokenEvents(JWT_APP)}
+  SELECT 1`,
+};
+
+/**
+ * A refresh token's rotation: marks it used and revokes the access tokens issued before in its
+ * grant (the new one is issued after this statement), as WSO2 IS does on a refresh, so that the
+ * old access token stops working here and, through its event, at API Manager's gateway.
+ */
+function consumeRefresh(queued: boolean): NamedStatement {
+  return {
+    name: `refresh_token_consume${queued ? '_queued' : ''}`,
+    text: `WITH used AS (
+         UPDATE refresh_tokens t SET used_at = now()
+         WHERE t.token_hash = $1 AND t.app_id = $2 AND t.used_at IS NULL AND ${ACTIVE}
+         RETURNING t.*
+       ),
+       revoked AS (
+         UPDATE access_tokens o SET revoked_at = now() FROM used
+         WHERE o.family_id = used.family_id AND o.revoked_at IS NULL
+         RETURNING o.id, o.app_id, o.user_id, o.expires_at
+       )${queued ? queueTokenEvents(JWT_APP) : ''}
+       SELECT used.id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
+              used.issued_at, used.expires_at
+       FROM used JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
+  };
+}
 
 /** What an access and a refresh token row share: who, for which client, with what scopes, when. */
 function tokenFields(row: AccessRow | RefreshRow) {
@@ -207,11 +279,23 @@ export class PgTokenRepository implements TokenRepository {
   private readonly accessById: (id: string) => Promise<AccessRow | undefined>;
   private readonly accessForUsername: (token: NewAccessForUsername) => Promise<boolean>;
 
+  /** Whether revocations queue their events (a notify URL is configured, migration 011). */
+  private readonly revocationEvents: boolean;
+  private readonly consumeStatement: NamedStatement;
+  private readonly revokeFamilyAccess: string | NamedStatement;
+
   constructor(
     private readonly db: Database,
-    /** Client_credentials tokens commit asynchronously (see insertAccessForUsername). */
-    options: { asyncCommit?: boolean } = {},
+    /**
+     * `asyncCommit`: client_credentials tokens commit asynchronously (see insertAccessForUsername).
+     * `revocationEvents`: revocations queue their events for API Manager; without it, the
+     * statements are those of a server that announces nothing (no extra work on the token paths).
+     */
+    options: { asyncCommit?: boolean; revocationEvents?: boolean } = {},
   ) {
+    this.revocationEvents = options.revocationEvents ?? false;
+    this.consumeStatement = consumeRefresh(this.revocationEvents);
+    this.revokeFamilyAccess = this.revocationEvents ? REVOKE_FAMILY_ACCESS_QUEUED : REVOKE_FAMILY_ACCESS;
     this.accessById = db.lookup<AccessRow>(ACCESS_BY_IDS, (row) => row.id);
     const insertForUsername = insertAccessForUsername(options.asyncCommit ?? false);
     this.accessForUsername = db.coalesce(
@@ -300,18 +384,9 @@ export class PgTokenRepository implements TokenRepository {
 
   async consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption> {
     // One UPDATE decides: concurrent refreshes of one token serialise on its row lock, and only
-    // the first still finds used_at NULL.
-    const { rows } = await this.db.query<RefreshRow>(
-      `WITH used AS (
-         UPDATE refresh_tokens t SET used_at = now()
-         WHERE t.token_hash = $1 AND t.app_id = $2 AND t.used_at IS NULL AND ${ACTIVE}
-         RETURNING t.*
-       )
-       SELECT used.id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
-              used.issued_at, used.expires_at
-       FROM used JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
-      [hash, appId],
-    );
+    // the first still finds used_at NULL. The same statement revokes the grant's earlier access
+    // tokens (and queues their events): see CONSUME_REFRESH.
+    const { rows } = await this.db.query<RefreshRow>(this.consumeStatement, [hash, appId]);
     if (rows[0]) return { outcome: 'consumed', token: toRefresh(rows[0]) };
     const replay = await this.db.query<{ family_id: string }>(
       'SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND app_id = $2 AND used_at IS NOT NULL',
@@ -329,17 +404,18 @@ export class PgTokenRepository implements TokenRepository {
       // The updates below run after the lock, so they see every token issued into the family before.
       await lockFamily(tx, familyId);
       await tx.query('UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
-      await tx.query('UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
+      await tx.query(this.revokeFamilyAccess, [familyId]);
     });
   }
 
-  async revokeAccess(id: string, appId: string): Promise<boolean> {
+  async revokeAccess(id: string, appId: string, jwt: boolean): Promise<boolean> {
     if (!UUID.test(id)) return false;
-    const { rowCount } = await this.db.query(
-      'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL',
-      [id, appId],
-    );
-    return rowCount === 1;
+    if (!this.revocationEvents) {
+      const { rowCount } = await this.db.query(REVOKE_ACCESS, [id, appId]);
+      return rowCount === 1;
+    }
+    const { rows } = await this.db.query<{ n: number }>(REVOKE_ACCESS_QUEUED, [id, appId, jwt]);
+    return rows[0]?.n === 1;
   }
 
   async revokeRefresh(hash: Buffer, appId: string): Promise<boolean> {

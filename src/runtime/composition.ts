@@ -1,5 +1,5 @@
 import type { AppServices } from '../app.js';
-import type { Config } from '../config/config.js';
+import type { ApimNotifyConfig, Config } from '../config/config.js';
 import { PasswordHasher } from '../crypto/passwords.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
@@ -9,6 +9,7 @@ import { Metrics } from '../observability/metrics.js';
 import { PgApiResourceRepository } from '../repositories/api-resources.js';
 import { PgApplicationRepository } from '../repositories/applications.js';
 import { PgRoleRepository } from '../repositories/roles.js';
+import { PgRevocationOutbox } from '../repositories/revocation-outbox.js';
 import { PgScopeBindingRepository } from '../repositories/scope-bindings.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
@@ -20,6 +21,8 @@ import { ClientAuthentication } from '../services/client-authentication.js';
 import { IsDcrService } from '../services/is-dcr.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 import { RegistrationService } from '../services/registration.js';
+import { urlLabel } from '../domain/revocation-events.js';
+import { httpSender, RevocationDispatcher, type DispatcherLog, type Sender } from '../services/revocation-dispatcher.js';
 import { RoleService } from '../services/roles.js';
 import { KeyStore, type KeyPairGenerator } from '../services/signing-keys.js';
 import { TokenIntrospection } from '../services/token-introspection.js';
@@ -48,6 +51,7 @@ export type ServiceConfig = Pick<
   | 'authCacheTtlSeconds'
   | 'tokenCommit'
   | 'loginThrottle'
+  | 'apimNotify'
 >;
 
 export interface ServiceResources {
@@ -59,6 +63,8 @@ export interface ServiceResources {
   newKeyPair?: KeyPairGenerator;
   /** What /health/ready reports; by default, whether the database answers. */
   readiness?: Readiness;
+  /** How revocation events are POSTed; by default over HTTP (httpSender). */
+  notifySender?: Sender;
 }
 
 /** Who may hold apim:dcr:app_manage (DCR_APP_MANAGE_USERS, DCR_APP_TOKENS_MANAGE_APPS). */
@@ -75,7 +81,10 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
   const users = new PgUserRepository(db);
   const apps = new PgApplicationRepository(db, secrets);
   const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.jwtAlg, config.accessTokenTtlSeconds, resources.newKeyPair);
-  const tokens = new TokenService(new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async' }), keys, {
+  const metrics = new Metrics(db.pool);
+  const revocationEvents = config.apimNotify && revocationDispatcher(config.apimNotify, config.accessTokenTtlSeconds, db, metrics, resources.notifySender);
+  const tokenRepository = new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async', revocationEvents: revocationEvents !== undefined });
+  const tokens = new TokenService(tokenRepository, keys, {
     issuer: config.issuer,
     accessTtlSeconds: config.accessTokenTtlSeconds,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
@@ -96,14 +105,53 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db)),
     introspection: new TokenIntrospection(clients, auth, tokens, policy),
     keys,
-    readiness: resources.readiness ?? databaseReadiness(db, () => true),
-    metrics: new Metrics(db.pool),
+    readiness: withRevocationHealth(resources.readiness ?? databaseReadiness(db, () => true), revocationEvents),
+    metrics,
+    revocationEvents,
     apiResources: new ApiResourceService(new PgApiResourceRepository(db), policy),
     isDcr: new IsDcrService(apps, users, config.allowedGrantTypes, {
       accessTtlSeconds: config.accessTokenTtlSeconds,
       refreshTtlSeconds: config.refreshTokenTtlSeconds,
     }, clients),
     issuer: config.issuer,
+  };
+}
+
+/**
+ * The delivery of revocation events to API Manager (DCR_APIM_NOTIFY_*), its queue's figures in the
+ * metrics. Built only with a notify URL: without one nothing queues events and nothing delivers.
+ */
+function revocationDispatcher(notify: ApimNotifyConfig, accessTokenTtlSeconds: number, db: Database, metrics: Metrics, sender?: Sender): RevocationDispatcher {
+  const dispatcher = new RevocationDispatcher(
+    new PgRevocationOutbox(db),
+    sender ?? httpSender(notify.credentials, notify.timeoutMs),
+    { ...notify, accessTokenTtlSeconds },
+    metrics,
+  );
+  metrics.revocationQueue(() => dispatcher.queueStats());
+  return dispatcher;
+}
+
+/**
+ * A server without DCR_APIM_NOTIFY_URL: nothing is queued for API Manager from now on, and events
+ * an earlier configuration left waiting are dropped (logged): with no URL there is no one to
+ * deliver them.
+ */
+export async function stopQueueingRevocationEvents(db: Database, log: Pick<DispatcherLog, 'warn'>): Promise<void> {
+  const dropped = await new PgRevocationOutbox(db).syncTargets([]);
+  for (const [target, count] of dropped) {
+    log.warn({ url: urlLabel(target), dropped: count }, 'DCR_APIM_NOTIFY_URL is unset: dropped the revocation events still waiting for delivery');
+  }
+}
+
+/** /health/ready's answer, with the revocation events' detail when they are pushed. */
+function withRevocationHealth(readiness: Readiness, dispatcher: RevocationDispatcher | undefined): Readiness {
+  if (!dispatcher) return readiness;
+  return {
+    async check() {
+      const result = await readiness.check();
+      return result.ready ? { ...result, revocationEvents: dispatcher.health() } : result;
+    },
   };
 }
 

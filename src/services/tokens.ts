@@ -239,9 +239,9 @@ export class TokenService {
     const asAccess = async () => {
       if (JWT_SHAPE.test(token)) {
         const jti = await this.verifyJwt(token);
-        return jti ? this.repo.revokeAccess(jti, app.id) : false;
+        return jti ? this.repo.revokeAccess(jti, app.id, true) : false;
       }
-      return this.repo.revokeAccess(opaqueTokenId(token), app.id);
+      return this.repo.revokeAccess(opaqueTokenId(token), app.id, false);
     };
     // The hint only orders the lookups (RFC 7009 §2.1).
     if (hint === 'refresh_token') {

@@ -53,7 +53,7 @@ t.test('expired access tokens go; unexpired ones stay, revoked or not', async (t
   const expired = [await access(-HOUR), await access(-1_000)];
   const live = await access(HOUR);
   const revoked = await access(HOUR);
-  t.equal(await repo.revokeAccess(revoked, appId), true);
+  t.equal(await repo.revokeAccess(revoked, appId, false), true);
 
   t.strictSame(await repo.purgeExpired(100), { access: 2, refresh: 0 });
   const left = await ids('access_tokens');

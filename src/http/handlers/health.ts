@@ -6,9 +6,13 @@ import type { OperationHandlers } from './operations.js';
 
 type Health = components['schemas']['Health'];
 
-/** What /health/ready needs to know: have migrations run, and does the database answer? */
+/**
+ * What /health/ready needs to know: have migrations run, and does the database answer? With
+ * revocation events pushed to API Manager, also how their delivery keeps up (a detail: a
+ * receiver that is down does not make this server unready).
+ */
 export interface Readiness {
-  check(): Promise<{ ready: true } | { ready: false; failing: Record<string, string> }>;
+  check(): Promise<{ ready: true; revocationEvents?: Health['revocationEvents'] } | { ready: false; failing: Record<string, string> }>;
 }
 
 /** /health/live, /health/ready and /metrics. */
@@ -42,6 +46,6 @@ export class HealthHandlers implements OperationHandlers<Pick<operations, 'healt
         { 'retry-after': '1' },
       );
     }
-    return { status: 'UP', checks: { database: 'UP', migrations: 'UP' } };
+    return { status: 'UP', checks: { database: 'UP', migrations: 'UP' }, ...(result.revocationEvents ? { revocationEvents: result.revocationEvents } : {}) };
   }
 }
