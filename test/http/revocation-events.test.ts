@@ -230,6 +230,26 @@ t.test('revocation events, in WSO2 shapes, with headers and credentials', async 
     t.match(receiver.received[before]!.body, { type: 'consumer_app_revocation_event', consumerKey: doomed.clientId });
   });
 
+  t.test('IS DCR v1.1: Remove keys (DELETE) announces the app to the gateway', async (t) => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/api/identity/oauth2/dcr/v1.1/register',
+      headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json' },
+      payload: { client_name: 'admin_removed_keys_PRODUCTION', grant_types: ['client_credentials'], token_type_extension: 'JWT' },
+    });
+    t.equal(created.statusCode, 201, created.body);
+    const clientId = (created.json() as { client_id: string }).client_id;
+    const before = receiver.received.length;
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/api/identity/oauth2/dcr/v1.1/register/${clientId}`,
+      headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json' },
+    });
+    t.equal(removed.statusCode, 204, removed.body);
+    t.ok(await until(() => receiver.received.length > before));
+    t.match(receiver.received[before]!.body, { type: 'consumer_app_revocation_event', tenantId: -1234, tenantDomain: 'carbon.super', consumerKey: clientId });
+  });
+
   t.test('subject_entity_revocation_event: a new password; a deleted user, with their apps', async (t) => {
     const bobId = await createUser(app, 'bob', 'bob-Pa55word');
     const bobApp = await registerApp(app, { clientName: 'bob_app', owner: 'bob', grantType: 'client_credentials', tokenType: 'JWT' });
