@@ -5,6 +5,7 @@
  */
 import type autocannon from 'autocannon';
 import { decodeProtectedHeader } from 'jose';
+import { GSON_DEFAULTS } from '../../test/fixtures/connector-body.js';
 import type { Load } from './load.js';
 import type { Proc } from './processes.js';
 import { ADMIN, ADMIN_PASSWORD, PEER_CLIENT_SECRET, PEER_IAT, SERVER_JWT_ALG, type AbOptions, type Servers } from './servers.js';
@@ -262,16 +263,7 @@ const IS_DCR_FIXED = {
   grant_types: ['client_credentials'],
   redirect_uris: [],
   token_type_extension: 'DEFAULT',
-  ext_allowed_audience: 'organization',
-  ext_refresh_token_lifetime: 0,
-  ext_id_token_lifetime: 0,
-  ext_pkce_mandatory: false,
-  ext_pkce_support_plain: false,
-  ext_public_client: false,
-  backchannel_logout_session_required: false,
-  require_signed_request_object: false,
-  require_pushed_authorization_requests: false,
-  tls_client_certificate_bound_access_tokens: false,
+  ...GSON_DEFAULTS,
 };
 
 function isDcrLoad(name: string, proc: Proc): Load {

@@ -20,6 +20,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import { ADMIN, ADMIN_AUTH, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { GSON_DEFAULTS } from '../fixtures/connector-body.js';
 
 const DCR = '/api/identity/oauth2/dcr/v1.1/register';
 const API_RESOURCES = '/api/server/v1/api-resources';
@@ -65,16 +66,7 @@ function gsonCreateBody(keyType: 'PRODUCTION' | 'SANDBOX', extra: Record<string,
     grant_types: ['client_credentials', 'password', 'refresh_token'],
     redirect_uris: ['https://orders.example.com/callback'],
     token_type_extension: 'JWT',
-    ext_allowed_audience: 'organization',
-    ext_refresh_token_lifetime: 0,
-    ext_id_token_lifetime: 0,
-    ext_pkce_mandatory: false,
-    ext_pkce_support_plain: false,
-    ext_public_client: false,
-    backchannel_logout_session_required: false,
-    require_signed_request_object: false,
-    require_pushed_authorization_requests: false,
-    tls_client_certificate_bound_access_tokens: false,
+    ...GSON_DEFAULTS,
     ...extra,
   };
 }

@@ -8,6 +8,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import t, { type Test } from 'tap';
 import { ADMIN, ADMIN_AUTH, PUBLIC_URL, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { GSON_DEFAULTS } from '../fixtures/connector-body.js';
 
 const BASE = '/api/identity/oauth2/dcr/v1.1/register';
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -21,16 +22,7 @@ const GSON_BODY = {
   grant_types: ['client_credentials', 'password', 'refresh_token'],
   redirect_uris: ['https://localhost:9443/callback'],
   token_type_extension: 'JWT',
-  ext_allowed_audience: 'organization',
-  ext_refresh_token_lifetime: 0,
-  ext_id_token_lifetime: 0,
-  ext_pkce_mandatory: false,
-  ext_pkce_support_plain: false,
-  ext_public_client: false,
-  backchannel_logout_session_required: false,
-  require_signed_request_object: false,
-  require_pushed_authorization_requests: false,
-  tls_client_certificate_bound_access_tokens: false,
+  ...GSON_DEFAULTS,
 };
 
 /** A call as the connector makes it: JSON content type always, an empty body when there is none; `null`: no credentials. */
