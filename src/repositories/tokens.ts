@@ -65,6 +65,11 @@ export interface TokenRepository {
    */
   insertAccessForUsername(token: Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string }): Promise<boolean>;
   insertRefresh(token: NewRefreshToken): Promise<void>;
+  /**
+   * The access and refresh token of one grant of a refresh family, in one transaction: both or
+   * neither (a request that fails leaves no half of its grant).
+   */
+  insertGrant(access: NewAccessToken & { familyId: string }, refresh: NewRefreshToken): Promise<void>;
   findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined>;
   findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined>;
   /** Marks a refresh token used, atomically: of concurrent attempts exactly one is 'consumed'. */
@@ -200,6 +205,33 @@ const JWT_APP = "upper(a.token_type) = 'JWT'";
 const familyRevokedAt = (param: string) =>
   `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
 
+/** A token joining a refresh family: revoked from the start if the family is (its lock held). */
+const INSERT_FAMILY_ACCESS = `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$6')})`;
+const INSERT_FAMILY_REFRESH = `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at, issued_at, revoked_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$3')})`;
+
+const accessValues = (token: NewAccessToken) => [
+  token.id,
+  token.appId,
+  token.userId,
+  token.scopes,
+  token.grantType,
+  token.familyId,
+  token.expiresAt,
+  token.issuedAt ?? null,
+];
+const refreshValues = (token: NewRefreshToken) => [
+  token.id,
+  token.tokenHash,
+  token.familyId,
+  token.appId,
+  token.userId,
+  token.scopes,
+  token.expiresAt,
+  token.issuedAt ?? null,
+];
+
 const REVOKE_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL';
 /**
  * The same, its event queued when `$3` (the token presented was a JWT). Prepared once per
@@ -325,28 +357,24 @@ export class PgTokenRepository implements TokenRepository {
   }
 
   async insertAccess(token: NewAccessToken): Promise<void> {
-    const values = [
-      token.id,
-      token.appId,
-      token.userId,
-      token.scopes,
-      token.grantType,
-      token.familyId,
-      token.expiresAt,
-      token.issuedAt ?? null,
-    ];
     if (!token.familyId) {
-      await this.db.query(INSERT_ACCESS, values);
+      await this.db.query(INSERT_ACCESS, accessValues(token));
       return;
     }
     const familyId = token.familyId;
     await this.db.transaction(async (tx) => {
       await lockFamily(tx, familyId);
-      await tx.query(
-        `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$6')})`,
-        values,
-      );
+      await tx.query(INSERT_FAMILY_ACCESS, accessValues(token));
+    });
+  }
+
+  async insertGrant(access: NewAccessToken & { familyId: string }, refresh: NewRefreshToken): Promise<void> {
+    // One lock and one commit for the grant (they were two transactions, each with its commit's
+    // WAL flush): the family's revocation (reuse detection) waits for both or sees neither.
+    await this.db.transaction(async (tx) => {
+      await lockFamily(tx, access.familyId);
+      await tx.query(INSERT_FAMILY_ACCESS, accessValues(access));
+      await tx.query(INSERT_FAMILY_REFRESH, refreshValues(refresh));
     });
   }
 
@@ -357,11 +385,7 @@ export class PgTokenRepository implements TokenRepository {
   async insertRefresh(token: NewRefreshToken): Promise<void> {
     await this.db.transaction(async (tx) => {
       await lockFamily(tx, token.familyId);
-      await tx.query(
-        `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at, issued_at, revoked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$3')})`,
-        [token.id, token.tokenHash, token.familyId, token.appId, token.userId, token.scopes, token.expiresAt, token.issuedAt ?? null],
-      );
+      await tx.query(INSERT_FAMILY_REFRESH, refreshValues(token));
     });
   }
 

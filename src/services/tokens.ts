@@ -166,21 +166,15 @@ export class TokenService {
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
     const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, grantType, now, accessTtl);
-    await this.repo.insertAccess({
-      id: accessId,
-      appId: app.id,
-      userId: user.id,
-      scopes,
-      grantType,
-      familyId,
-      issuedAt,
-      expiresAt: accessExpires,
-    });
-
-    let refreshToken: string | undefined;
-    if (familyId) {
-      refreshToken = pooledRandomBytes(32).toString('base64url');
-      await this.repo.insertRefresh({
+    const access = { id: accessId, appId: app.id, userId: user.id, scopes, grantType, issuedAt, expiresAt: accessExpires };
+    if (!familyId) {
+      await this.repo.insertAccess({ ...access, familyId: null });
+      return this.response(accessToken, scopes, accessTtl);
+    }
+    const refreshToken = pooledRandomBytes(32).toString('base64url');
+    await this.repo.insertGrant(
+      { ...access, familyId },
+      {
         id: randomUUID(),
         tokenHash: tokenHash(refreshToken),
         familyId,
@@ -189,8 +183,8 @@ export class TokenService {
         scopes,
         issuedAt,
         expiresAt: new Date((now + (request.refreshTtlSeconds ?? this.settings.refreshTtlSeconds)) * 1000),
-      });
-    }
+      },
+    );
     return this.response(accessToken, scopes, accessTtl, refreshToken);
   }
 
