@@ -1,17 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { ApimNotifyConfig } from '../config/config.js';
 import { outcomeOf, renderEvent, retryDelayMs, urlLabel } from '../domain/revocation-events.js';
 import type { ClaimedEvent, DeliveryResult, PgRevocationOutbox, QueueStats } from '../repositories/revocation-outbox.js';
 
-/** How the dispatcher delivers (the DCR_APIM_NOTIFY_* settings, src/config/config.ts). */
-export interface DispatcherSettings {
-  urls: readonly string[];
-  batchSize: number;
-  pollIntervalMs: number;
-  timeoutMs: number;
-  retryMaxDelayMs: number;
-  maxEvents: number;
-  staleAfterSeconds: number;
+/** How the dispatcher delivers: the DCR_APIM_NOTIFY_* settings but the credentials (the Sender holds them). */
+export interface DispatcherSettings extends Omit<ApimNotifyConfig, 'credentials'> {
   /** DCR_ACCESS_TOKEN_TTL: a rule event refuses nothing once this long has passed since it. */
   accessTokenTtlSeconds: number;
   /** Time between two rounds of the bounds (expiry, overflow) and of the queue's counts. */

@@ -2,6 +2,8 @@
  * The client_credentials token INSERT of PgTokenRepository against a real, migrated PostgreSQL:
  * with DCR_TOKEN_COMMIT=async its own transaction, and only it, commits without waiting for the
  * WAL flush; with sync nothing changes; either way the row is there for every session at once.
+ * And a refresh family's grant (insertGrant): its access and refresh token are stored together or
+ * not at all.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -11,7 +13,7 @@ import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
 // One connection: a setting that leaked out of a statement's transaction would show on the next.
 const { db, url } = await testDatabase(t, { poolSize: 1 });
-const { appId } = await ownerAndApp(db);
+const { appId, userId } = await ownerAndApp(db);
 
 function token(username = 'owner') {
   const now = new Date();
@@ -71,4 +73,26 @@ t.test("the statement's transaction commits asynchronously, and only when asked"
     const after = await client.query<{ value: string }>("SELECT current_setting('synchronous_commit') AS value");
     t.equal(after.rows[0]!.value, 'on', 'and back to the session default after it');
   }
+});
+
+t.test('insertGrant: the access and the refresh token of a grant, both or neither', async (t) => {
+  const repo = new PgTokenRepository(db, { asyncCommit: false });
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + 3600_000);
+  const familyId = randomUUID();
+  const access = () => ({ id: randomUUID(), appId, userId, scopes: ['default'], grantType: 'password', familyId, issuedAt: now, expiresAt });
+  const refresh = (tokenHash: Buffer) => ({ id: randomUUID(), tokenHash, familyId, appId, userId, scopes: ['default'], issuedAt: now, expiresAt });
+  const count = async (table: string) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE family_id = $1`, [familyId])).rows[0]!.n);
+
+  const hash = Buffer.alloc(32, 1);
+  await repo.insertGrant(access(), refresh(hash));
+  t.equal(await count('access_tokens'), 1);
+  t.equal(await count('refresh_tokens'), 1);
+
+  // The refresh token's INSERT fails (its hash is taken): the access token goes with it.
+  const failing = access();
+  await t.rejects(repo.insertGrant(failing, refresh(hash)));
+  t.equal((await db.query('SELECT 1 FROM access_tokens WHERE id = $1', [failing.id])).rows.length, 0, 'no access token without its refresh token');
+  t.equal(await count('access_tokens'), 1);
+  t.equal(await count('refresh_tokens'), 1);
 });
