@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { Batcher, lookupBatcher, type BatcherOptions, type ItemFailure } from './batcher.js';
 import { DatabaseUnavailable, mapConnectError, mapQueryError } from './errors.js';
+import { scopedQuery, scopeSetting, type TenantScope } from './tenant-scope.js';
 
 export interface DatabaseOptions {
   connectionString: string;
@@ -8,6 +9,12 @@ export interface DatabaseOptions {
   /** Bound on connecting and on one statement, so that an outage answers 503 instead of hanging. */
   timeoutMs: number;
   applicationName?: string;
+  /**
+   * The role every statement runs as (SET ROLE at connection): the server's `dcr_app`, which
+   * neither owns the tables nor bypasses row security (migration 012). Unset: the login role
+   * itself, for migrations and the cross-tenant upkeep.
+   */
+  role?: string;
 }
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -51,6 +58,8 @@ export class Database {
       query_timeout: options.timeoutMs + 1_000,
       application_name: options.applicationName ?? 'wso2-dcr-server',
       keepAlive: true,
+      // A startup parameter, so the role holds from the connection's first statement on.
+      ...(options.role ? { options: `-c role=${options.role}` } : {}),
     });
     // An idle client whose server went away emits 'error' on the pool; without a listener that
     // would crash the process. The next checkout simply gets a fresh connection.
@@ -80,12 +89,46 @@ export class Database {
     }
   }
 
-  /** Runs `work` in one transaction; any throw rolls it back, so no partial rows survive. */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * One statement over tenant-owned tables, seeing and writing only the rows of the tenants in
+   * `scope` (src/db/tenant-scope.ts): still one round trip.
+   */
+  async queryIn<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    scope: TenantScope,
+    text: string | NamedStatement,
+    values: readonly unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      return await scopedQuery<R>(client, scope, text, values);
+    } catch (err) {
+      const mapped = mapQueryError(err);
+      if (mapped !== err) broken = err as Error;
+      throw mapped;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Runs `work` in one transaction; any throw rolls it back, so no partial rows survive. */
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.run(undefined, work);
+  }
+
+  /** A transaction whose every statement sees only the rows of the tenants in `scope`. */
+  async transactionIn<T>(scope: TenantScope, work: (tx: Queryable) => Promise<T>): Promise<T> {
+    // Checked before a connection is taken: a bad scope is a bug, not an outage.
+    scopeSetting(scope);
+    return this.run(scope, work);
+  }
+
+  private async run<T>(scope: TenantScope | undefined, work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      // The scope rides on the BEGIN: set in the same round trip, kept until COMMIT or ROLLBACK.
+      await (scope === undefined ? client.query('BEGIN') : scopedQuery(client, scope, 'BEGIN', []));
       const result = await work(client);
       await client.query('COMMIT');
       return result;
@@ -146,15 +189,22 @@ export class Database {
   }
 
   /**
-   * Lookups by key, coalesced: one run of `statement` (its one parameter an array of keys) for the
-   * distinct keys of a burst; each call gets the row whose `keyOf` is its key, or undefined.
+   * Lookups by key within a tenant, coalesced: one run of `statement` for the distinct (tenant,
+   * key) pairs of a burst, whatever their tenants, in the scope of those tenants. Its parameters
+   * are two parallel arrays, the keys ($1) and their tenants ($2), and its rows carry tenant_id;
+   * each call gets the row of its own tenant whose `keyOf` is its key, or undefined.
    */
-  lookup<R extends pg.QueryResultRow>(statement: NamedStatement, keyOf: (row: R) => string): (key: string) => Promise<R | undefined> {
-    const batcher = lookupBatcher(async (keys: string[]) => {
-      const { rows } = await this.query<R>(statement, [keys]);
-      return new Map(rows.map((row) => [keyOf(row), row]));
+  lookup<R extends pg.QueryResultRow & { tenant_id: number }>(
+    statement: NamedStatement,
+    keyOf: (row: R) => string,
+  ): (tenant: number, key: string) => Promise<R | undefined> {
+    const batcher = lookupBatcher(async (pairs: string[]) => {
+      const tenants = pairs.map((pair) => Number(pair.slice(0, pair.indexOf(':'))));
+      const keys = pairs.map((pair) => pair.slice(pair.indexOf(':') + 1));
+      const { rows } = await this.queryIn<R>(tenants, statement, [keys, tenants]);
+      return new Map(rows.map((row) => [`${row.tenant_id}:${keyOf(row)}`, row]));
     }, this.deadline);
-    return (key) => batcher.load(key);
+    return (tenant, key) => batcher.load(`${tenant}:${key}`);
   }
 
   async ping(): Promise<void> {
