@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { notFound, shuttingDown } from './domain/errors.js';
+import { SUPER_TENANT, type Tenant } from './domain/tenants.js';
 import './http/caller.js';
 import { emptyWithoutBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { clientErrorHandler } from './http/client-errors.js';
@@ -159,6 +160,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   routeConnect(app);
   app.decorateRequest('caller', null);
   app.decorateRequest('clientBasic', null);
+  app.decorateRequest('tenant', null as unknown as Tenant);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key, and
@@ -201,6 +203,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
+    request.tenant = SUPER_TENANT;
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
     // After the security headers, so that the 503s of a drain carry them too. An unknown path is
     // answered here, before any body is read: its 404 does not become a 415, 413 or 400.

@@ -96,7 +96,7 @@ export async function main(): Promise<void> {
   });
 
   const { metrics, revocationEvents } = runtime.services;
-  const purger = createTokenPurger(runtime.db, {
+  const purger = createTokenPurger(runtime.maintenance, {
     intervalMs: config.tokenPurgeIntervalSeconds * 1000,
     onPurged: (purged) => {
       metrics.tokensPurged(purged);
@@ -154,7 +154,7 @@ export async function main(): Promise<void> {
   // to an older list; then the dispatcher delivers in the background.
   try {
     if (revocationEvents) await revocationEvents.start(app.log);
-    else await stopQueueingRevocationEvents(runtime.db, app.log);
+    else await stopQueueingRevocationEvents(runtime.maintenance, app.log);
   } catch (err) {
     app.log.error({ err }, 'could not set up the revocation events');
     await runtime.close();

@@ -30,24 +30,25 @@ export class VerifiedJwtCache {
     this.entries = new ExpiringCache({ maxEntries, now });
   }
 
-  private static key(token: string): string {
-    return hash('sha256', token, 'base64url');
+  /** Keyed by the tenant too: a token verifies against its own tenant's keys and issuer only. */
+  private static key(tenant: number, token: string): string {
+    return `${tenant}:${hash('sha256', token, 'base64url')}`;
   }
 
-  /** The jti of a remembered, unexpired token; undefined otherwise. */
-  get(token: string): string | undefined {
-    return this.entries.size === 0 ? undefined : this.entries.get(VerifiedJwtCache.key(token));
+  /** The jti of a remembered, unexpired token verified for this tenant; undefined otherwise. */
+  get(tenant: number, token: string): string | undefined {
+    return this.entries.size === 0 ? undefined : this.entries.get(VerifiedJwtCache.key(tenant, token));
   }
 
   /**
    * Remembers a token jose has just verified, with its claims. `exp` and `nbf` are in seconds
    * (RFC 7519); a token without `exp`, or whose `nbf` has not passed yet, is not remembered.
    */
-  add(token: string, claims: { jti: string; exp?: number; nbf?: number }): void {
+  add(tenant: number, token: string, claims: { jti: string; exp?: number; nbf?: number }): void {
     if (typeof claims.exp !== 'number') return;
     if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > this.entries.now())) return;
     // jose refuses a token once `exp <= now` in whole seconds: die no later than that.
-    this.entries.setUntil(VerifiedJwtCache.key(token), claims.jti, Math.min(claims.exp * 1000, this.entries.now() + this.maxAgeMs));
+    this.entries.setUntil(VerifiedJwtCache.key(tenant, token), claims.jti, Math.min(claims.exp * 1000, this.entries.now() + this.maxAgeMs));
   }
 
   get size(): number {

@@ -7,6 +7,7 @@ import type { AppServices } from '../app.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
+import { SUPER_TENANT } from '../domain/tenants.js';
 import type { Application } from '../domain/types.js';
 import { createServices, createTokenPurger } from '../runtime/composition.js';
 import { openForTool } from '../runtime/resources.js';
@@ -126,7 +127,7 @@ export async function migrateCommand(): Promise<void> {
 export async function userAdd(name: string, options: { passwordStdin?: boolean }): Promise<void> {
   const password = await readPassword(options.passwordStdin, name);
   await withDatabase({ needSecretKey: true }, async (context) => {
-    const created = await userService(context).create(name, password);
+    const created = await userService(context).create(SUPER_TENANT, name, password);
     out(`created user '${created.username}' (id ${created.id})`);
   });
 }
@@ -134,7 +135,7 @@ export async function userAdd(name: string, options: { passwordStdin?: boolean }
 export async function userList(options: { json?: boolean }): Promise<void> {
   await withDatabase({ needSecretKey: true }, async (context) => {
     const users = userService(context);
-    const rows = await all(async (offset, limit) => (await users.list(offset, limit)).users);
+    const rows = await all(async (offset, limit) => (await users.list(SUPER_TENANT, offset, limit)).users);
     const shown = rows.map((u) => ({
       userName: u.username,
       id: u.id,
@@ -150,9 +151,9 @@ export async function userList(options: { json?: boolean }): Promise<void> {
 export async function userRemove(name: string): Promise<void> {
   await withDatabase({ needSecretKey: true }, async (context) => {
     const users = userService(context);
-    const found = await users.findByUserName(name);
+    const found = await users.findByUserName(SUPER_TENANT, name);
     if (!found) throw new CliError(`No user named '${name}'`);
-    await users.delete(found.id);
+    await users.delete(SUPER_TENANT, found.id);
     out(`removed user '${name}'`);
   });
 }
@@ -161,7 +162,7 @@ export async function userPasswd(name: string, options: { passwordStdin?: boolea
   const password = await readPassword(options.passwordStdin, name);
   await withDatabase({ needSecretKey: true }, async (context) => {
     const users = userService(context);
-    await users.changePassword(name, password);
+    await users.changePassword(SUPER_TENANT, name, password);
     out(`changed the password of '${name}'`);
     if (name === users.superAdmin && context.config.adminPassword !== undefined) {
       note('DCR_ADMIN_PASSWORD is set: the server resets this password to it at its next start');
@@ -172,7 +173,7 @@ export async function userPasswd(name: string, options: { passwordStdin?: boolea
 export async function appList(options: { json?: boolean }): Promise<void> {
   await withDatabase({ needSecretKey: true }, async (context) => {
     const repo = applications(context);
-    const apps = await all(async (offset, limit) => (await repo.list(offset, limit)).applications);
+    const apps = await all(async (offset, limit) => (await repo.list(SUPER_TENANT, offset, limit)).applications);
     if (options.json) return json(apps.map((a) => describeApp(a, false)));
     out(
       table(
@@ -185,7 +186,7 @@ export async function appList(options: { json?: boolean }): Promise<void> {
 
 export async function appShow(clientName: string, options: { json?: boolean; showSecret?: boolean }): Promise<void> {
   await withDatabase({ needSecretKey: true }, async (context) => {
-    const found = await applications(context).findByName(clientName);
+    const found = await applications(context).findByName(SUPER_TENANT, clientName);
     if (!found) throw new CliError(`No application named '${clientName}'`);
     const shown = describeApp(found, options.showSecret === true);
     if (options.json) return json(shown);
@@ -201,7 +202,7 @@ export async function appShow(clientName: string, options: { json?: boolean; sho
 
 export async function keysRotate(): Promise<void> {
   await withDatabase({ needSecretKey: true }, async ({ services }) => {
-    out(await services!.keys.rotate());
+    out(await services!.keys.rotate(SUPER_TENANT.id));
     note('running servers sign with the new key within a minute (their key cache refresh)');
   });
 }

@@ -19,6 +19,9 @@ export interface DatabaseOptions {
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** The role the server's requests run as (migration 012): no owner of anything, held to row security. */
+export const APP_ROLE = 'dcr_app';
+
 /** A prepared statement: its name must be unique to its SQL text (see Database.query). */
 export interface NamedStatement {
   name: string;

@@ -3,7 +3,7 @@
  * functions: the JSON of each event from the facts the outbox stores, which answers are final,
  * and when to try again. The delivery machinery is src/services/revocation-dispatcher.ts.
  */
-import { SUPER_TENANT, type Tenant } from './tenants.js';
+import type { Tenant } from './tenants.js';
 
 /** What an outbox row says about its event (src/repositories/revocation-outbox.ts). */
 export interface RevocationFacts {
@@ -42,7 +42,7 @@ export type RevocationEvent = Record<string, string | number>;
  * The event as WSO2 IS's notifier writes it: eventId, timeStamp (ms), type, tenantId, tenantDomain,
  * then the type's own fields. Deterministic: every attempt sends the same bytes.
  */
-export function renderEvent(facts: RevocationFacts, tenant: Tenant = SUPER_TENANT): RevocationEvent {
+export function renderEvent(facts: RevocationFacts, tenant: Tenant): RevocationEvent {
   const base = {
     eventId: facts.eventId,
     timeStamp: facts.createdAt.getTime(),

@@ -9,3 +9,12 @@ export interface Tenant {
 }
 
 export const SUPER_TENANT: Readonly<Tenant> = Object.freeze({ id: -1234, domain: 'carbon.super' });
+
+/**
+ * A tenant's issuer (reference §8): the super tenant's is DCR_ISSUER (by default
+ * `<publicUrl>/oauth2/token`); every other tenant's is `<publicUrl>/t/<domain>/oauth2/token`, derived
+ * from the public URL, not from DCR_ISSUER (spec/CHANGES.md, "Tenants").
+ */
+export function tenantIssuer(tenant: Tenant, superIssuer: string, publicUrl: string): string {
+  return tenant.id === SUPER_TENANT.id ? superIssuer : `${publicUrl}/t/${tenant.domain}/oauth2/token`;
+}

@@ -1,5 +1,9 @@
+import type { Tenant } from './tenants.js';
+
 /** The authenticated caller of a protected route. */
 export interface Caller {
+  /** The tenant the caller's account is in: everything it does happens there. */
+  tenant: Tenant;
   userId: string;
   username: string;
   /** The bootstrap admin account (DCR_ADMIN_USER): may register for others and manage users. */
@@ -8,6 +12,7 @@ export interface Caller {
 
 export interface User {
   id: string;
+  tenantId: number;
   username: string;
   passwordHash: string;
   createdAt: Date;
@@ -17,6 +22,8 @@ export interface User {
 /** A registered OAuth2 client application, with its secret in plaintext (decrypted by the repository). */
 export interface Application {
   id: string;
+  /** The tenant the app is registered in (its owner's). */
+  tenantId: number;
   clientId: string;
   clientSecret: string;
   clientName: string;

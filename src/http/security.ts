@@ -37,7 +37,7 @@ export class SecurityHandlers {
   ) {}
 
   async BasicAuth(request: FastifyRequest): Promise<void> {
-    request.caller = await this.auth.authenticateBasic(request.headers.authorization, request.ip);
+    request.caller = await this.auth.authenticateBasic(request.tenant, request.headers.authorization, request.ip);
   }
 
   /**
@@ -49,7 +49,7 @@ export class SecurityHandlers {
     // Glue tries the schemes in the spec's order, Bearer first: a Basic request fails here after a
     // prefix test only.
     if (header === undefined || !/^Bearer /i.test(header)) throw notThisScheme();
-    request.caller = await this.auth.authenticateBearer(header, scopes);
+    request.caller = await this.auth.authenticateBearer(request.tenant, header, scopes);
   }
 
   /**
@@ -59,6 +59,6 @@ export class SecurityHandlers {
    * both), so that every failure is RFC 6749's invalid_client rather than a glue 401.
    */
   async ClientBasic(request: FastifyRequest): Promise<void> {
-    request.clientBasic = this.clients.startBasic(request.headers.authorization) ?? null;
+    request.clientBasic = this.clients.startBasic(request.tenant, request.headers.authorization) ?? null;
   }
 }

@@ -7,7 +7,7 @@ export class DuplicateApiResource extends Error {
   override name = 'DuplicateApiResource';
 }
 
-/** Scopes of these names exist already (in any resource: names are unique across resources). */
+/** Scopes of these names exist already (in any resource of the tenant: names are unique across its resources). */
 export class DuplicateScope extends Error {
   override name = 'DuplicateScope';
   constructor(readonly names: readonly string[]) {
@@ -34,17 +34,17 @@ export interface ApiResourceChanges {
 
 export interface ApiResourceRepository {
   /** Throws DuplicateApiResource or DuplicateScope, and then stores nothing. */
-  create(resource: NewApiResource, scopes: readonly ApiScope[]): Promise<ApiResource>;
+  create(tenant: number, resource: NewApiResource, scopes: readonly ApiScope[]): Promise<ApiResource>;
   /** The resource with its scopes (oldest first; by name, in code-unit order, within one write). */
-  findById(id: string): Promise<ApiResource | undefined>;
+  findById(tenant: number, id: string): Promise<ApiResource | undefined>;
   /** One more row than `limit` when there are more, in the direction asked; and the count of all matches. */
-  list(query: PageQuery): Promise<{ total: number; rows: ApiResourceSummary[] }>;
+  list(tenant: number, query: PageQuery): Promise<{ total: number; rows: ApiResourceSummary[] }>;
   /** False when there is no such resource. Throws DuplicateScope, and then changes nothing. */
-  update(id: string, changes: ApiResourceChanges): Promise<boolean>;
+  update(tenant: number, id: string, changes: ApiResourceChanges): Promise<boolean>;
   /** False when the resource defines no scope of that name. */
-  updateScope(id: string, name: string, changes: { displayName?: string; description?: string }): Promise<boolean>;
-  delete(id: string): Promise<void>;
-  deleteScope(id: string, name: string): Promise<void>;
+  updateScope(tenant: number, id: string, name: string, changes: { displayName?: string; description?: string }): Promise<boolean>;
+  delete(tenant: number, id: string): Promise<void>;
+  deleteScope(tenant: number, id: string, name: string): Promise<void>;
 }
 
 interface ResourceRow {
@@ -97,7 +97,7 @@ async function insertScopes(tx: Queryable, id: string, scopes: readonly ApiScope
     `INSERT INTO api_scopes (name, resource_id, display_name, description)
      SELECT s.name, $1::uuid, s.display_name, s.description
        FROM unnest($2::text[], $3::text[], $4::text[]) AS s(name, display_name, description)
-     ON CONFLICT (name) DO NOTHING
+     ON CONFLICT (name, tenant_id) DO NOTHING
      RETURNING name`,
     [id, scopes.map((scope) => scope.name), scopes.map((scope) => scope.displayName), scopes.map((scope) => scope.description)],
   );
@@ -110,9 +110,9 @@ async function insertScopes(tx: Queryable, id: string, scopes: readonly ApiScope
 export class PgApiResourceRepository implements ApiResourceRepository {
   constructor(private readonly db: Database) {}
 
-  async create(resource: NewApiResource, scopes: readonly ApiScope[]): Promise<ApiResource> {
+  async create(tenant: number, resource: NewApiResource, scopes: readonly ApiScope[]): Promise<ApiResource> {
     try {
-      return await this.db.transaction(async (tx) => {
+      return await this.db.transactionIn(tenant, async (tx) => {
         const { rows } = await tx.query<ResourceRow>(
           `INSERT INTO api_resources (id, identifier, name, description, requires_authorization, type)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
@@ -128,23 +128,24 @@ export class PgApiResourceRepository implements ApiResourceRepository {
     }
   }
 
-  async findById(id: string): Promise<ApiResource | undefined> {
+  async findById(tenant: number, id: string): Promise<ApiResource | undefined> {
     // Not a UUID cannot name a resource; asking Postgres would only fail with 22P02.
     if (!UUID.test(id)) return undefined;
-    const { rows } = await this.db.query<ResourceRow & { scopes: ScopeRow[] }>(
+    const { rows } = await this.db.queryIn<ResourceRow & { scopes: ScopeRow[] }>(
+      tenant,
       `SELECT r.id, r.identifier, r.name, r.description, r.requires_authorization, r.type,
               COALESCE(json_agg(json_build_object('name', s.name, 'display_name', s.display_name, 'description', s.description)
                                 ORDER BY s.created_at, s.name COLLATE "C") FILTER (WHERE s.name IS NOT NULL), '[]') AS scopes
          FROM api_resources r LEFT JOIN api_scopes s ON s.resource_id = r.id
-        WHERE r.id = $1
+        WHERE r.id = $1 AND r.tenant_id = $2
         GROUP BY r.id`,
-      [id],
+      [id, tenant],
     );
     const row = rows[0];
     return row && { ...toSummary(row), scopes: row.scopes.map(toScope) };
   }
 
-  async list(query: PageQuery): Promise<{ total: number; rows: ApiResourceSummary[] }> {
+  async list(tenant: number, query: PageQuery): Promise<{ total: number; rows: ApiResourceSummary[] }> {
     // Creation order, the id breaking ties; a cursor is a resource's id, and the page starts next
     // to that resource's place (a deleted one's place is gone: the page is then empty).
     const backwards = query.before !== undefined;
@@ -157,15 +158,18 @@ export class PgApiResourceRepository implements ApiResourceRepository {
     }
     const order = backwards ? 'created_at DESC, id DESC' : 'created_at, id';
     const [page, count] = await Promise.all([
-      this.db.query<ResourceRow>(`SELECT ${COLUMNS} FROM api_resources WHERE ${where} ORDER BY ${order} LIMIT $2`, values),
-      this.db.query<{ n: string }>('SELECT count(*) AS n FROM api_resources WHERE ($1::text IS NULL OR identifier = $1)', [query.identifier ?? null]),
+      // The tenant's resources: row security (the statements name no tenant of their own).
+      this.db.queryIn<ResourceRow>(tenant, `SELECT ${COLUMNS} FROM api_resources WHERE ${where} ORDER BY ${order} LIMIT $2`, values),
+      this.db.queryIn<{ n: string }>(tenant, 'SELECT count(*) AS n FROM api_resources WHERE ($1::text IS NULL OR identifier = $1)', [
+        query.identifier ?? null,
+      ]),
     ]);
     return { total: Number(count.rows[0]!.n), rows: page.rows.map(toSummary) };
   }
 
-  async update(id: string, changes: ApiResourceChanges): Promise<boolean> {
+  async update(tenant: number, id: string, changes: ApiResourceChanges): Promise<boolean> {
     if (!UUID.test(id)) return false;
-    return this.db.transaction(async (tx) => {
+    return this.db.transactionIn(tenant, async (tx) => {
       // First, so that the row is locked for the scope changes below and a missing one ends here.
       const { rowCount } = await tx.query(
         `UPDATE api_resources SET name = COALESCE($2, name), description = COALESCE($3, description), updated_at = now()
@@ -181,9 +185,10 @@ export class PgApiResourceRepository implements ApiResourceRepository {
     });
   }
 
-  async updateScope(id: string, name: string, changes: { displayName?: string; description?: string }): Promise<boolean> {
+  async updateScope(tenant: number, id: string, name: string, changes: { displayName?: string; description?: string }): Promise<boolean> {
     if (!UUID.test(id)) return false;
-    const { rowCount } = await this.db.query(
+    const { rowCount } = await this.db.queryIn(
+      tenant,
       `UPDATE api_scopes SET display_name = COALESCE($3, display_name), description = COALESCE($4, description)
         WHERE resource_id = $1 AND name = $2`,
       [id, name, changes.displayName ?? null, changes.description ?? null],
@@ -191,14 +196,14 @@ export class PgApiResourceRepository implements ApiResourceRepository {
     return rowCount === 1;
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(tenant: number, id: string): Promise<void> {
     if (!UUID.test(id)) return;
     // Its scopes go with it (ON DELETE CASCADE, migration 008).
-    await this.db.query('DELETE FROM api_resources WHERE id = $1', [id]);
+    await this.db.queryIn(tenant, 'DELETE FROM api_resources WHERE id = $1', [id]);
   }
 
-  async deleteScope(id: string, name: string): Promise<void> {
+  async deleteScope(tenant: number, id: string, name: string): Promise<void> {
     if (!UUID.test(id)) return;
-    await this.db.query('DELETE FROM api_scopes WHERE resource_id = $1 AND name = $2', [id, name]);
+    await this.db.queryIn(tenant, 'DELETE FROM api_scopes WHERE resource_id = $1 AND name = $2', [id, name]);
   }
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { RevocationFacts } from '../domain/revocation-events.js';
 
 /**
@@ -12,6 +13,8 @@ import type { RevocationFacts } from '../domain/revocation-events.js';
 export interface ClaimedEvent extends RevocationFacts {
   /** The row (one per event and URL). */
   id: string;
+  /** The tenant the revocation happened in (the event's tenantId and tenantDomain). */
+  tenant: Tenant;
   target: string;
   orderKey: string;
   /** Failed attempts before this one. */
@@ -34,6 +37,8 @@ export interface QueueStats {
 
 interface OutboxRow {
   id: string;
+  tenant_id: number;
+  tenant_domain: string;
   event_id: string;
   target: string;
   kind: RevocationFacts['kind'];
@@ -61,19 +66,20 @@ const DELIVERY_LOCK = 727_011;
  * over a row another session holds (the bounds' DELETEs) instead of waiting for it.
  */
 const CLAIM = `
-  SELECT o.id, o.event_id, o.target, o.kind, o.order_key, o.consumer_key, o.subject, o.token_id, o.token_expires_at,
-    o.created_at, o.attempts
-  FROM revocation_outbox o
+  SELECT o.id, o.tenant_id, tn.domain AS tenant_domain, o.event_id, o.target, o.kind, o.order_key, o.consumer_key, o.subject,
+    o.token_id, o.token_expires_at, o.created_at, o.attempts
+  FROM revocation_outbox o JOIN tenants tn ON tn.id = o.tenant_id
   WHERE o.target = $1 AND o.next_attempt_at <= now()
     AND NOT EXISTS (
       SELECT 1 FROM revocation_outbox b
       WHERE b.target = o.target AND b.order_key = o.order_key AND b.id < o.id AND b.attempts > 0 AND b.next_attempt_at > now())
   ORDER BY o.id
   LIMIT $2
-  FOR UPDATE SKIP LOCKED`;
+  FOR UPDATE OF o SKIP LOCKED`;
 
 const toClaimed = (row: OutboxRow): ClaimedEvent => ({
   id: row.id,
+  tenant: { id: row.tenant_id, domain: row.tenant_domain },
   eventId: row.event_id,
   target: row.target,
   kind: row.kind,

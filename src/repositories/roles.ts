@@ -24,25 +24,26 @@ export interface NewRole {
   permissions: readonly string[];
 }
 
+/** Every method works within one tenant (`tenant`: its id); role names are unique per tenant. */
 export interface RoleRepository {
   /** Throws DuplicateRoleName when the name is taken, UnknownRoleMember when a user is gone. */
-  create(role: NewRole): Promise<Role>;
-  findById(id: string): Promise<Role | undefined>;
+  create(tenant: number, role: NewRole): Promise<Role>;
+  findById(tenant: number, id: string): Promise<Role | undefined>;
   /** Exact: role names are unique as written (migration 009). */
-  findByDisplayName(displayName: string): Promise<Role | undefined>;
+  findByDisplayName(tenant: number, displayName: string): Promise<Role | undefined>;
   /** Ordered by creation; `offset` is 0-based. */
-  list(offset: number, limit: number): Promise<RolePage>;
+  list(tenant: number, offset: number, limit: number): Promise<RolePage>;
   /**
    * Applies `changes` in order, all or none; the role as it is then, or undefined when there is no
    * such role. Throws as create does (a rename to a taken name, a user gone).
    */
-  update(id: string, changes: readonly RoleChange<string>[]): Promise<Role | undefined>;
-  delete(id: string): Promise<boolean>;
+  update(tenant: number, id: string, changes: readonly RoleChange<string>[]): Promise<Role | undefined>;
+  delete(tenant: number, id: string): Promise<boolean>;
   /**
    * The users these references name: each by its id when it is one, else by name ignoring case
    * (names are unique so). A reference that names no user is absent from the map.
    */
-  findMembers(references: readonly string[]): Promise<Map<string, RoleMember>>;
+  findMembers(tenant: number, references: readonly string[]): Promise<Map<string, RoleMember>>;
 }
 
 interface RoleRow {
@@ -128,9 +129,14 @@ async function applyChange(q: Sql, roleId: string, change: RoleChange<string>): 
 export class PgRoleRepository implements RoleRepository {
   constructor(private readonly db: Database) {}
 
-  async create(role: NewRole): Promise<Role> {
+  /** Statements outside a transaction, each in the tenant's scope (row security does the rest). */
+  private in(tenant: number): Sql {
+    return { query: (text, values) => this.db.queryIn(tenant, text, values) };
+  }
+
+  async create(tenant: number, role: NewRole): Promise<Role> {
     try {
-      return await this.db.transaction(async (tx) => {
+      return await this.db.transactionIn(tenant, async (tx) => {
         const { rows } = await tx.query<RoleRow>(`INSERT INTO roles (id, display_name) VALUES ($1, $2) RETURNING ${COLUMNS}`, [
           role.id,
           role.displayName,
@@ -144,39 +150,42 @@ export class PgRoleRepository implements RoleRepository {
     }
   }
 
-  async findById(id: string): Promise<Role | undefined> {
+  async findById(tenant: number, id: string): Promise<Role | undefined> {
     // Not a UUID cannot name a role; asking Postgres would only fail with 22P02.
     if (!UUID.test(id)) return undefined;
-    const { rows } = await this.db.query<RoleRow>(`SELECT ${COLUMNS} FROM roles WHERE id = $1`, [id]);
-    return (await withMembers(this.db, rows))[0];
+    const q = this.in(tenant);
+    const { rows } = await q.query<RoleRow>(`SELECT ${COLUMNS} FROM roles WHERE id = $1 AND tenant_id = $2`, [id, tenant]);
+    return (await withMembers(q, rows))[0];
   }
 
-  async findByDisplayName(displayName: string): Promise<Role | undefined> {
+  async findByDisplayName(tenant: number, displayName: string): Promise<Role | undefined> {
     // No stored name holds NUL (PostgreSQL text cannot); asking would only fail with 22021.
     if (displayName.includes('\u0000')) return undefined;
-    const { rows } = await this.db.query<RoleRow>(`SELECT ${COLUMNS} FROM roles WHERE display_name = $1`, [displayName]);
-    return (await withMembers(this.db, rows))[0];
+    const q = this.in(tenant);
+    const { rows } = await q.query<RoleRow>(`SELECT ${COLUMNS} FROM roles WHERE display_name = $1 AND tenant_id = $2`, [displayName, tenant]);
+    return (await withMembers(q, rows))[0];
   }
 
-  async list(offset: number, limit: number): Promise<RolePage> {
-    const { rows } = await this.db.query<RoleRow & { total: string }>(
-      `SELECT ${COLUMNS}, count(*) OVER () AS total FROM roles ORDER BY created_at, id OFFSET $1 LIMIT $2`,
-      [offset, limit],
+  async list(tenant: number, offset: number, limit: number): Promise<RolePage> {
+    const q = this.in(tenant);
+    const { rows } = await q.query<RoleRow & { total: string }>(
+      `SELECT ${COLUMNS}, count(*) OVER () AS total FROM roles WHERE tenant_id = $3 ORDER BY created_at, id OFFSET $1 LIMIT $2`,
+      [offset, limit, tenant],
     );
     let total = rows[0] ? Number(rows[0].total) : 0;
     // An empty page (past the end, or count=0, RFC 7644 §3.4.2.4) carries no window count.
     if (rows.length === 0 && (offset > 0 || limit === 0)) {
-      const count = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM roles');
+      const count = await q.query<{ n: string }>('SELECT count(*) AS n FROM roles WHERE tenant_id = $1', [tenant]);
       total = Number(count.rows[0]!.n);
     }
-    return { total, roles: await withMembers(this.db, rows) };
+    return { total, roles: await withMembers(q, rows) };
   }
 
-  async update(id: string, changes: readonly RoleChange<string>[]): Promise<Role | undefined> {
+  async update(tenant: number, id: string, changes: readonly RoleChange<string>[]): Promise<Role | undefined> {
     if (!UUID.test(id)) return undefined;
     const rename = changes.findLast((change) => change.attribute === 'displayName');
     try {
-      return await this.db.transaction(async (tx) => {
+      return await this.db.transactionIn(tenant, async (tx) => {
         // The row lock orders concurrent changes of one role (each sees the other's result) and
         // keeps a concurrent delete from leaving memberships of a role that is gone.
         const locked = await tx.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [id]);
@@ -190,22 +199,23 @@ export class PgRoleRepository implements RoleRepository {
     }
   }
 
-  async delete(id: string): Promise<boolean> {
+  async delete(tenant: number, id: string): Promise<boolean> {
     if (!UUID.test(id)) return false;
-    const { rowCount } = await this.db.query('DELETE FROM roles WHERE id = $1', [id]);
+    const { rowCount } = await this.db.queryIn(tenant, 'DELETE FROM roles WHERE id = $1 AND tenant_id = $2', [id, tenant]);
     return rowCount === 1;
   }
 
-  async findMembers(references: readonly string[]): Promise<Map<string, RoleMember>> {
+  async findMembers(tenant: number, references: readonly string[]): Promise<Map<string, RoleMember>> {
     const found = new Map<string, RoleMember>();
     const unique = [...new Set(references)];
     if (unique.length === 0) return found;
     const ids = unique.filter((reference) => UUID.test(reference)).map((id) => id.toLowerCase());
     // NUL cannot be in a stored name (PostgreSQL text cannot hold it): such a reference names no one.
     const names = unique.filter((reference) => !reference.includes('\u0000')).map((name) => name.toLowerCase());
-    const { rows } = await this.db.query<{ id: string; username: string }>(
-      'SELECT id, username FROM users WHERE id = ANY($1::uuid[]) OR lower(username) = ANY($2::text[])',
-      [ids, names],
+    const { rows } = await this.db.queryIn<{ id: string; username: string }>(
+      tenant,
+      'SELECT id, username FROM users WHERE tenant_id = $3 AND (id = ANY($1::uuid[]) OR lower(username) = ANY($2::text[]))',
+      [ids, names, tenant],
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
     const byName = new Map(rows.map((row) => [row.username.toLowerCase(), row]));

@@ -8,7 +8,7 @@ export interface ScopeBindingRepository {
    * role names it as a permission, and whether a role of user `subjectId` does (roles, migration 009).
    * Undefined scopes are absent from the answer.
    */
-  bindings(scopes: readonly string[], subjectId: string): Promise<ScopeBindings>;
+  bindings(tenant: number, scopes: readonly string[], subjectId: string): Promise<ScopeBindings>;
 }
 
 interface BindingRow {
@@ -29,16 +29,17 @@ const BINDINGS: NamedStatement = {
                 EXISTS (SELECT 1 FROM role_permissions p JOIN role_users ru ON ru.role_id = p.role_id
                          WHERE p.scope_name = s.name AND ru.user_id = $2) AS held_by_subject
            FROM api_scopes s
-          WHERE s.name = ANY($1::text[])`,
+          WHERE s.name = ANY($1::text[]) AND s.tenant_id = $3`,
 };
 
 export class PgScopeBindingRepository implements ScopeBindingRepository {
   constructor(private readonly db: Database) {}
 
-  async bindings(scopes: readonly string[], subjectId: string): Promise<ScopeBindings> {
+  async bindings(tenant: number, scopes: readonly string[], subjectId: string): Promise<ScopeBindings> {
     const result = new Map<string, ScopeBinding>();
     if (scopes.length === 0) return result;
-    const { rows } = await this.db.query<BindingRow>(BINDINGS, [scopes, subjectId]);
+    // The tenant's scopes and roles only (row security; the role tables have no name of their own to compare).
+    const { rows } = await this.db.queryIn<BindingRow>(tenant, BINDINGS, [scopes, subjectId, tenant]);
     for (const row of rows) result.set(row.name, { boundToRoles: row.bound_to_roles, heldBySubject: row.held_by_subject });
     return result;
   }

@@ -9,19 +9,20 @@ export interface StoredSigningKey {
   retiredAt: Date | null;
 }
 
+/** Each tenant has keys of its own (reference §8): every method works within one (`tenant`: its id). */
 export interface SigningKeyRepository {
   /** Keys that still verify: the active ones and those retired less than `graceSeconds` ago. */
-  listVerifying(graceSeconds: number): Promise<StoredSigningKey[]>;
+  listVerifying(tenant: number, graceSeconds: number): Promise<StoredSigningKey[]>;
   /** One key by kid, if it still verifies (see listVerifying). */
-  findVerifying(kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined>;
-  /** Inserts `key` and retires every other active key, in one transaction. */
-  activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void>;
+  findVerifying(tenant: number, kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined>;
+  /** Inserts `key` and retires every other active key of the tenant, in one transaction. */
+  activate(tenant: number, key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void>;
   /**
    * Unless an active key of algorithm `alg` exists, runs `create` and makes its key the active one
    * (retiring any other: a change of DCR_JWT_ALG rotates), under a transaction-scoped advisory lock,
-   * so instances starting together agree on one key.
+   * so instances starting together (or signing a tenant's first token together) agree on one key.
    */
-  ensureActive(alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
+  ensureActive(tenant: number, alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
 }
 
 interface Row {
@@ -42,54 +43,58 @@ const toKey = (row: Row): StoredSigningKey => ({
   retiredAt: row.retired_at,
 });
 
-/** Arbitrary constant naming this lock among the database's advisory locks. */
+/** Arbitrary constant naming this lock among the database's advisory locks; the second key is the tenant. */
 const KEY_LOCK = 727_001;
+const COLUMNS = 'kid, alg, public_jwk, private_jwk_enc, created_at, retired_at';
 
 export class PgSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly db: Database) {}
 
-  async listVerifying(graceSeconds: number): Promise<StoredSigningKey[]> {
-    const { rows } = await this.db.query<Row>(
-      `SELECT * FROM signing_keys
-       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1)
+  async listVerifying(tenant: number, graceSeconds: number): Promise<StoredSigningKey[]> {
+    const { rows } = await this.db.queryIn<Row>(
+      tenant,
+      `SELECT ${COLUMNS} FROM signing_keys
+       WHERE tenant_id = $2 AND (retired_at IS NULL OR retired_at > now() - make_interval(secs => $1))
        ORDER BY created_at DESC`,
-      [graceSeconds],
+      [graceSeconds, tenant],
     );
     return rows.map(toKey);
   }
 
-  async findVerifying(kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined> {
-    const { rows } = await this.db.query<Row>(
-      `SELECT * FROM signing_keys
-       WHERE kid = $1 AND (retired_at IS NULL OR retired_at > now() - make_interval(secs => $2))`,
-      [kid, graceSeconds],
+  async findVerifying(tenant: number, kid: string, graceSeconds: number): Promise<StoredSigningKey | undefined> {
+    const { rows } = await this.db.queryIn<Row>(
+      tenant,
+      `SELECT ${COLUMNS} FROM signing_keys
+       WHERE kid = $1 AND tenant_id = $3 AND (retired_at IS NULL OR retired_at > now() - make_interval(secs => $2))`,
+      [kid, graceSeconds, tenant],
     );
     return rows[0] && toKey(rows[0]);
   }
 
-  async activate(key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
-      await insertActive(tx, key);
+  async activate(tenant: number, key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
+    await this.db.transactionIn(tenant, async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [KEY_LOCK, tenant]);
+      await insertActive(tx, tenant, key);
     });
   }
 
-  async ensureActive(alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
-      const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND alg = $1 LIMIT 1', [alg]);
-      if (!rowCount) await insertActive(tx, await create());
+  async ensureActive(tenant: number, alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void> {
+    await this.db.transactionIn(tenant, async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [KEY_LOCK, tenant]);
+      const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND alg = $1 AND tenant_id = $2 LIMIT 1', [alg, tenant]);
+      if (!rowCount) await insertActive(tx, tenant, await create());
     });
   }
 }
 
-/** Retires every active key and inserts `key`, active (the caller holds KEY_LOCK in `tx`). */
-async function insertActive(tx: Queryable, key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
-  await tx.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL');
-  await tx.query('INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc) VALUES ($1, $2, $3, $4)', [
+/** Retires every active key of the tenant and inserts `key`, active (the caller holds KEY_LOCK in `tx`). */
+async function insertActive(tx: Queryable, tenant: number, key: Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>): Promise<void> {
+  await tx.query('UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL AND tenant_id = $1', [tenant]);
+  await tx.query('INSERT INTO signing_keys (kid, tenant_id, alg, public_jwk, private_jwk_enc) VALUES ($1, $5, $2, $3, $4)', [
     key.kid,
     key.alg,
     key.publicJwk,
     key.privateJwkEnc,
+    tenant,
   ]);
 }

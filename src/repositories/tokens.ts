@@ -4,6 +4,7 @@ import { DatabaseUnavailable, ForeignKeyViolation } from '../db/errors.js';
 /** An access token as the resource side sees it: who, for which client, with what scopes. */
 export interface ActiveAccessToken {
   id: string;
+  tenantId: number;
   userId: string;
   username: string;
   appId: string;
@@ -17,6 +18,8 @@ export interface ActiveAccessToken {
 export interface NewAccessToken {
   /** A JWT's jti, or an opaque token's opaqueTokenId (src/services/tokens.ts): how the row is found. */
   id: string;
+  /** The tenant of its application (and user). */
+  tenantId: number;
   appId: string;
   userId: string;
   scopes: string[];
@@ -29,6 +32,7 @@ export interface NewAccessToken {
 
 export interface NewRefreshToken {
   id: string;
+  tenantId: number;
   tokenHash: Buffer;
   familyId: string;
   appId: string;
@@ -41,6 +45,7 @@ export interface NewRefreshToken {
 
 export interface RefreshTokenRecord {
   id: string;
+  tenantId: number;
   familyId: string;
   appId: string;
   userId: string;
@@ -57,6 +62,7 @@ export type RefreshConsumption =
   | { outcome: 'reused'; familyId: string }
   | { outcome: 'invalid' };
 
+/** Every method works within one tenant: `tenant` (its id), or the new token's own `tenantId`. */
 export interface TokenRepository {
   insertAccess(token: NewAccessToken): Promise<void>;
   /**
@@ -70,17 +76,18 @@ export interface TokenRepository {
    * neither (a request that fails leaves no half of its grant).
    */
   insertGrant(access: NewAccessToken & { familyId: string }, refresh: NewRefreshToken): Promise<void>;
-  findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined>;
-  findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined>;
+  findActiveAccessById(tenant: number, id: string): Promise<ActiveAccessToken | undefined>;
+  findActiveRefreshByHash(tenant: number, hash: Buffer): Promise<RefreshTokenRecord | undefined>;
   /** Marks a refresh token used, atomically: of concurrent attempts exactly one is 'consumed'. */
-  consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption>;
-  revokeFamily(familyId: string): Promise<void>;
+  consumeRefresh(tenant: number, hash: Buffer, appId: string): Promise<RefreshConsumption>;
+  revokeFamily(tenant: number, familyId: string): Promise<void>;
   /** `jwt`: the token presented was a JWT, whose revocation is announced (revocation events). */
-  revokeAccess(id: string, appId: string, jwt: boolean): Promise<boolean>;
-  revokeRefresh(hash: Buffer, appId: string): Promise<boolean>;
+  revokeAccess(tenant: number, id: string, appId: string, jwt: boolean): Promise<boolean>;
+  revokeRefresh(tenant: number, hash: Buffer, appId: string): Promise<boolean>;
   /**
    * Deletes up to `limit` access tokens and up to `limit` refresh tokens that can no longer be
-   * used (see PURGE_ACCESS and PURGE_REFRESH); how many of each went.
+   * used (see PURGE_ACCESS and PURGE_REFRESH), of every tenant; how many of each went. Upkeep:
+   * over the maintenance connection (the login role, member of dcr_maintenance, migration 012).
    */
   purgeExpired(limit: number): Promise<PurgedTokens>;
 }
@@ -94,6 +101,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface AccessRow {
   id: string;
+  tenant_id: number;
   user_id: string;
   username: string;
   app_id: string;
@@ -106,6 +114,7 @@ interface AccessRow {
 
 interface RefreshRow {
   id: string;
+  tenant_id: number;
   family_id: string;
   app_id: string;
   user_id: string;
@@ -116,14 +125,18 @@ interface RefreshRow {
   expires_at: Date;
 }
 
-const ACCESS_SELECT = `SELECT t.id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
+const ACCESS_SELECT = `SELECT t.id, t.tenant_id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
   FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 
 // Every authenticated request runs it: prepared once per connection (the three-table join costs
 // PostgreSQL more to plan than to run), coalesced (Database.lookup).
-const ACCESS_BY_IDS: NamedStatement = { name: 'access_tokens_by_id', text: `${ACCESS_SELECT} WHERE t.id = ANY($1::uuid[]) AND ${ACTIVE}` };
+// Database.lookup's pairs: token ids ($1) and their tenants ($2).
+const ACCESS_BY_IDS: NamedStatement = {
+  name: 'access_tokens_by_id',
+  text: `${ACCESS_SELECT} WHERE (t.id, t.tenant_id) IN (SELECT * FROM unnest($1::uuid[], $2::int[])) AND ${ACTIVE}`,
+};
 const INSERT_ACCESS: NamedStatement = {
   name: 'access_token_insert',
   text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
@@ -142,12 +155,12 @@ const INSERT_ACCESS: NamedStatement = {
 export function insertAccessForUsername(asyncCommit: boolean): NamedStatement {
   return {
     name: `access_tokens_insert_for_username${asyncCommit ? '_async' : ''}`,
-    text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
-         SELECT i.id, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
+    text: `INSERT INTO access_tokens (id, tenant_id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
+         SELECT i.id, i.tenant_id, i.app_id, u.id, string_to_array(i.scopes, ' '), i.grant_type, NULL, i.expires_at,
            COALESCE(i.issued_at, now())
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at)
-         JOIN users u ON u.username = i.username
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::int[])
+           AS i(id, app_id, username, scopes, grant_type, expires_at, issued_at, tenant_id)
+         JOIN users u ON u.username = i.username AND u.tenant_id = i.tenant_id
          ${asyncCommit ? "WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" : ''}
          RETURNING id`,
   };
@@ -187,13 +200,13 @@ function lockFamily(tx: Queryable, familyId: string) {
  */
 const queueTokenEvents = (jwtCondition: string) => `,
   token_events AS MATERIALIZED (
-    SELECT r.id, r.expires_at, a.client_id, u.username, gen_random_uuid() AS event_id
+    SELECT r.id, r.tenant_id, r.expires_at, a.client_id, u.username, gen_random_uuid() AS event_id
     FROM revoked r JOIN applications a ON a.id = r.app_id JOIN users u ON u.id = r.user_id
     WHERE r.expires_at > now() AND ${jwtCondition}
   ),
   queued AS (
-    INSERT INTO revocation_outbox (event_id, target, kind, order_key, consumer_key, subject, token_id, token_expires_at)
-    SELECT e.event_id, t.url, 'token', e.client_id, e.client_id, e.username, e.id, e.expires_at
+    INSERT INTO revocation_outbox (event_id, tenant_id, target, kind, order_key, consumer_key, subject, token_id, token_expires_at)
+    SELECT e.event_id, e.tenant_id, t.url, 'token', e.client_id, e.client_id, e.username, e.id, e.expires_at
     FROM token_events e CROSS JOIN revocation_targets t
     ORDER BY e.expires_at, e.id
   )`;
@@ -241,7 +254,7 @@ const REVOKE_ACCESS_QUEUED: NamedStatement = {
   name: 'access_token_revoke_queued',
   text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL
-    RETURNING id, app_id, user_id, expires_at
+    RETURNING id, tenant_id, app_id, user_id, expires_at
   )${queueTokenEvents('$3::boolean')}
   SELECT count(*)::int AS n FROM revoked`,
 };
@@ -251,7 +264,7 @@ const REVOKE_FAMILY_ACCESS_QUEUED: NamedStatement = {
   name: 'access_tokens_revoke_family_queued',
   text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL
-    RETURNING id, app_id, user_id, expires_at
+    RETURNING id, tenant_id, app_id, user_id, expires_at
   )${queueTokenEvents(JWT_APP)}
   SELECT 1`,
 };
@@ -272,9 +285,9 @@ function consumeRefresh(queued: boolean): NamedStatement {
        revoked AS (
          UPDATE access_tokens o SET revoked_at = now() FROM used
          WHERE o.family_id = used.family_id AND o.revoked_at IS NULL
-         RETURNING o.id, o.app_id, o.user_id, o.expires_at
+         RETURNING o.id, o.tenant_id, o.app_id, o.user_id, o.expires_at
        )${queued ? queueTokenEvents(JWT_APP) : ''}
-       SELECT used.id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
+       SELECT used.id, used.tenant_id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
               used.issued_at, used.expires_at
        FROM used JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
   };
@@ -284,6 +297,7 @@ function consumeRefresh(queued: boolean): NamedStatement {
 function tokenFields(row: AccessRow | RefreshRow) {
   return {
     id: row.id,
+    tenantId: row.tenant_id,
     appId: row.app_id,
     userId: row.user_id,
     username: row.username,
@@ -308,7 +322,7 @@ export function isUnknownApplication(err: unknown): boolean {
 export class PgTokenRepository implements TokenRepository {
   // The statements of every Bearer authentication and every client_credentials token, one per
   // burst of calls rather than one per call (Database.coalesce, Database.lookup).
-  private readonly accessById: (id: string) => Promise<AccessRow | undefined>;
+  private readonly accessById: (tenant: number, id: string) => Promise<AccessRow | undefined>;
   private readonly accessForUsername: (token: NewAccessForUsername) => Promise<boolean>;
 
   /** Whether revocations queue their events (a notify URL is configured, migration 011). */
@@ -332,7 +346,7 @@ export class PgTokenRepository implements TokenRepository {
     const insertForUsername = insertAccessForUsername(options.asyncCommit ?? false);
     this.accessForUsername = db.coalesce(
       async (tokens: NewAccessForUsername[]) => {
-        const { rows } = await this.db.query<{ id: string }>(insertForUsername, [
+        const { rows } = await this.db.queryIn<{ id: string }>(tokens.map((token) => token.tenantId), insertForUsername, [
           tokens.map((token) => token.id),
           tokens.map((token) => token.appId),
           tokens.map((token) => token.username),
@@ -340,6 +354,7 @@ export class PgTokenRepository implements TokenRepository {
           tokens.map((token) => token.grantType),
           tokens.map((token) => token.expiresAt),
           tokens.map((token) => token.issuedAt ?? null),
+          tokens.map((token) => token.tenantId),
         ]);
         const inserted = new Set(rows.map((row) => row.id));
         return tokens.map((token) => inserted.has(token.id));
@@ -358,11 +373,11 @@ export class PgTokenRepository implements TokenRepository {
 
   async insertAccess(token: NewAccessToken): Promise<void> {
     if (!token.familyId) {
-      await this.db.query(INSERT_ACCESS, accessValues(token));
+      await this.db.queryIn(token.tenantId, INSERT_ACCESS, accessValues(token));
       return;
     }
     const familyId = token.familyId;
-    await this.db.transaction(async (tx) => {
+    await this.db.transactionIn(token.tenantId, async (tx) => {
       await lockFamily(tx, familyId);
       await tx.query(INSERT_FAMILY_ACCESS, accessValues(token));
     });
@@ -371,7 +386,7 @@ export class PgTokenRepository implements TokenRepository {
   async insertGrant(access: NewAccessToken & { familyId: string }, refresh: NewRefreshToken): Promise<void> {
     // One lock and one commit for the grant (they were two transactions, each with its commit's
     // WAL flush): the family's revocation (reuse detection) waits for both or sees neither.
-    await this.db.transaction(async (tx) => {
+    await this.db.transactionIn(access.tenantId, async (tx) => {
       await lockFamily(tx, access.familyId);
       await tx.query(INSERT_FAMILY_ACCESS, accessValues(access));
       await tx.query(INSERT_FAMILY_REFRESH, refreshValues(refresh));
@@ -383,48 +398,51 @@ export class PgTokenRepository implements TokenRepository {
   }
 
   async insertRefresh(token: NewRefreshToken): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.db.transactionIn(token.tenantId, async (tx) => {
       await lockFamily(tx, token.familyId);
       await tx.query(INSERT_FAMILY_REFRESH, refreshValues(token));
     });
   }
 
-  async findActiveAccessById(id: string): Promise<ActiveAccessToken | undefined> {
+  async findActiveAccessById(tenant: number, id: string): Promise<ActiveAccessToken | undefined> {
     if (!UUID.test(id)) return undefined;
     // Lower case, as PostgreSQL prints a uuid: the key the answer comes back under.
-    const row = await this.accessById(id.toLowerCase());
+    const row = await this.accessById(tenant, id.toLowerCase());
     return row && toAccess(row);
   }
 
-  async findActiveRefreshByHash(hash: Buffer): Promise<RefreshTokenRecord | undefined> {
-    const { rows } = await this.db.query<RefreshRow>(
-      `SELECT t.id, t.family_id, t.app_id, t.user_id, u.username, a.client_id, t.scopes, t.issued_at, t.expires_at
+  async findActiveRefreshByHash(tenant: number, hash: Buffer): Promise<RefreshTokenRecord | undefined> {
+    const { rows } = await this.db.queryIn<RefreshRow>(
+      tenant,
+      `SELECT t.id, t.tenant_id, t.family_id, t.app_id, t.user_id, u.username, a.client_id, t.scopes, t.issued_at, t.expires_at
        FROM refresh_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id
-       WHERE t.token_hash = $1 AND t.used_at IS NULL AND ${ACTIVE}`,
-      [hash],
+       WHERE t.token_hash = $1 AND t.tenant_id = $2 AND t.used_at IS NULL AND ${ACTIVE}`,
+      [hash, tenant],
     );
     return rows[0] && toRefresh(rows[0]);
   }
 
-  async consumeRefresh(hash: Buffer, appId: string): Promise<RefreshConsumption> {
+  async consumeRefresh(tenant: number, hash: Buffer, appId: string): Promise<RefreshConsumption> {
     // One UPDATE decides: concurrent refreshes of one token serialise on its row lock, and only
     // the first still finds used_at NULL. The same statement revokes the grant's earlier access
-    // tokens (and queues their events): see CONSUME_REFRESH.
-    const { rows } = await this.db.query<RefreshRow>(this.consumeStatement, [hash, appId]);
+    // tokens (and queues their events): see CONSUME_REFRESH. The app id pins the tenant's row
+    // (an app is in one tenant), and the scope keeps the statement in that tenant.
+    const { rows } = await this.db.queryIn<RefreshRow>(tenant, this.consumeStatement, [hash, appId]);
     if (rows[0]) return { outcome: 'consumed', token: toRefresh(rows[0]) };
-    const replay = await this.db.query<{ family_id: string }>(
+    const replay = await this.db.queryIn<{ family_id: string }>(
+      tenant,
       'SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND app_id = $2 AND used_at IS NOT NULL',
       [hash, appId],
     );
     if (replay.rows[0]) {
-      await this.revokeFamily(replay.rows[0].family_id);
+      await this.revokeFamily(tenant, replay.rows[0].family_id);
       return { outcome: 'reused', familyId: replay.rows[0].family_id };
     }
     return { outcome: 'invalid' };
   }
 
-  async revokeFamily(familyId: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  async revokeFamily(tenant: number, familyId: string): Promise<void> {
+    await this.db.transactionIn(tenant, async (tx) => {
       // The updates below run after the lock, so they see every token issued into the family before.
       await lockFamily(tx, familyId);
       await tx.query('UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL', [familyId]);
@@ -432,24 +450,25 @@ export class PgTokenRepository implements TokenRepository {
     });
   }
 
-  async revokeAccess(id: string, appId: string, jwt: boolean): Promise<boolean> {
+  async revokeAccess(tenant: number, id: string, appId: string, jwt: boolean): Promise<boolean> {
     if (!UUID.test(id)) return false;
     if (!this.revocationEvents) {
-      const { rowCount } = await this.db.query(REVOKE_ACCESS, [id, appId]);
+      const { rowCount } = await this.db.queryIn(tenant, REVOKE_ACCESS, [id, appId]);
       return rowCount === 1;
     }
-    const { rows } = await this.db.query<{ n: number }>(REVOKE_ACCESS_QUEUED, [id, appId, jwt]);
+    const { rows } = await this.db.queryIn<{ n: number }>(tenant, REVOKE_ACCESS_QUEUED, [id, appId, jwt]);
     return rows[0]?.n === 1;
   }
 
-  async revokeRefresh(hash: Buffer, appId: string): Promise<boolean> {
+  async revokeRefresh(tenant: number, hash: Buffer, appId: string): Promise<boolean> {
     // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of its grant.
-    const { rows } = await this.db.query<{ family_id: string }>(
+    const { rows } = await this.db.queryIn<{ family_id: string }>(
+      tenant,
       'SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND app_id = $2',
       [hash, appId],
     );
     if (!rows[0]) return false;
-    await this.revokeFamily(rows[0].family_id);
+    await this.revokeFamily(tenant, rows[0].family_id);
     return true;
   }
 

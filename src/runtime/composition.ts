@@ -4,6 +4,7 @@ import { PasswordHasher } from '../crypto/passwords.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
 import type { AppManagePolicy } from '../domain/scopes.js';
+import { tenantIssuer } from '../domain/tenants.js';
 import type { Readiness } from '../http/handlers/health.js';
 import { Metrics } from '../observability/metrics.js';
 import { PgApiResourceRepository } from '../repositories/api-resources.js';
@@ -43,6 +44,7 @@ export type ServiceConfig = Pick<
   | 'adminUser'
   | 'allowedGrantTypes'
   | 'issuer'
+  | 'publicUrl'
   | 'jwtAlg'
   | 'accessTokenTtlSeconds'
   | 'refreshTokenTtlSeconds'
@@ -55,7 +57,14 @@ export type ServiceConfig = Pick<
 >;
 
 export interface ServiceResources {
+  /** What requests run on: connections as dcr_app, held to row security (migration 012). */
   db: Database;
+  /**
+   * The cross-tenant upkeep's connections (the expired-token purge, revocation delivery, the
+   * statistics of young tables): the login role that migrates, a member of dcr_maintenance.
+   * By default `db` (tests and tools whose one connection is the owner's).
+   */
+  maintenance?: Database;
   secrets: SecretBox;
   /** The password KDF; tests pass a cheaper one. */
   hasher?: PasswordHasher;
@@ -75,17 +84,19 @@ function appManagePolicy(config: ServiceConfig): AppManagePolicy {
 
 export function createServices(config: ServiceConfig, resources: ServiceResources): AppServices {
   const { db, secrets, hasher = new PasswordHasher() } = resources;
+  const maintenance = resources.maintenance ?? db;
   const cacheTtlMs = config.authCacheTtlSeconds * 1000;
   const policy = appManagePolicy(config);
 
   const users = new PgUserRepository(db);
-  const apps = new PgApplicationRepository(db, secrets);
+  const apps = new PgApplicationRepository(db, secrets, maintenance);
   const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.jwtAlg, config.accessTokenTtlSeconds, resources.newKeyPair);
   const metrics = new Metrics(db.pool);
-  const revocationEvents = config.apimNotify && revocationDispatcher(config.apimNotify, config.accessTokenTtlSeconds, db, metrics, resources.notifySender);
+  const revocationEvents =
+    config.apimNotify && revocationDispatcher(config.apimNotify, config.accessTokenTtlSeconds, maintenance, metrics, resources.notifySender);
   const tokenRepository = new PgTokenRepository(db, { asyncCommit: config.tokenCommit === 'async', revocationEvents: revocationEvents !== undefined });
   const tokens = new TokenService(tokenRepository, keys, {
-    issuer: config.issuer,
+    issuerOf: (tenant) => tenantIssuer(tenant, config.issuer, config.publicUrl),
     accessTtlSeconds: config.accessTokenTtlSeconds,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
   });

@@ -24,6 +24,8 @@ export type DatabaseMode = 'external' | 'attached' | 'embedded';
 
 export interface OpenedDatabase {
   db: Database;
+  /** How `db` connects: for a second pool over the same database (as another role, say). */
+  connectionString: string;
   mode: DatabaseMode;
   /** The embedded cluster this process started (and stops on close). */
   embedded: EmbeddedPostgresHandle | undefined;
@@ -74,6 +76,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenDatabase
   let closed = false;
   return {
     db,
+    connectionString: connectionString!,
     mode,
     embedded,
     async close() {

@@ -71,8 +71,8 @@ export class ApiResourceService {
     if (!mayIntrospectAll(caller, this.appManagePolicy)) throw forbidden('Only the super admin, or a user DCR_APP_MANAGE_USERS lists, manages API resources');
   }
 
-  private async existing(id: string): Promise<ApiResource> {
-    const resource = await this.resources.findById(id);
+  private async existing(caller: Caller, id: string): Promise<ApiResource> {
+    const resource = await this.resources.findById(caller.tenant.id, id);
     if (!resource) throw apiResourceErrors.notFound(id);
     return resource;
   }
@@ -83,7 +83,7 @@ export class ApiResourceService {
     const page = pageQuery({ ...query, ...(identifier === undefined ? {} : { identifier }) });
     // An identifier no resource can have (a control character) matches none; it is not looked up.
     if (identifier !== undefined && !isIdentifier(identifier)) return { total: 0, resources: [], links: {}, limit: page.limit };
-    const { total, rows } = await this.resources.list(page);
+    const { total, rows } = await this.resources.list(caller.tenant.id, page);
     const { items, links } = pageOf(rows, page);
     return { total, resources: items, links, limit: page.limit };
   }
@@ -100,17 +100,17 @@ export class ApiResourceService {
       requiresAuthorization: input.requiresAuthorization ?? true,
       type: BUSINESS_TYPE,
     };
-    return this.resources.create(resource, scopes).catch(conflicts);
+    return this.resources.create(caller.tenant.id, resource, scopes).catch(conflicts);
   }
 
   async get(caller: Caller, id: string): Promise<ApiResource> {
     this.authorize(caller);
-    return this.existing(id);
+    return this.existing(caller, id);
   }
 
   async scopes(caller: Caller, id: string): Promise<ApiScope[]> {
     this.authorize(caller);
-    return (await this.existing(id)).scopes;
+    return (await this.existing(caller, id)).scopes;
   }
 
   async patch(caller: Caller, id: string, input: ApiResourcePatchInput): Promise<void> {
@@ -123,30 +123,30 @@ export class ApiResourceService {
       removedScopes: input.removedScopes ?? [],
       addedScopes,
     };
-    const found = await this.resources.update(id, changes).catch(conflicts);
+    const found = await this.resources.update(caller.tenant.id, id, changes).catch(conflicts);
     if (!found) throw apiResourceErrors.notFound(id);
   }
 
   /** IS's patchScopeMetadataByScopeName: a blank display name and a null description keep the stored ones. */
   async patchScope(caller: Caller, id: string, name: string, input: { displayName?: string | null; description?: string | null }): Promise<void> {
     this.authorize(caller);
-    await this.existing(id);
+    await this.existing(caller, id);
     const changes = {
       ...(input.displayName == null || input.displayName.trim() === '' ? {} : { displayName: input.displayName }),
       ...(input.description == null ? {} : { description: input.description }),
     };
-    if (!isScopeName(name) || !(await this.resources.updateScope(id, name, changes))) throw apiResourceErrors.scopeNotFound(id, name);
+    if (!isScopeName(name) || !(await this.resources.updateScope(caller.tenant.id, id, name, changes))) throw apiResourceErrors.scopeNotFound(id, name);
   }
 
   /** IS answers 204 whether or not there was a resource to delete. */
   async delete(caller: Caller, id: string): Promise<void> {
     this.authorize(caller);
-    await this.resources.delete(id);
+    await this.resources.delete(caller.tenant.id, id);
   }
 
   /** 204 also for an unknown resource or scope, as IS answers. */
   async deleteScope(caller: Caller, id: string, name: string): Promise<void> {
     this.authorize(caller);
-    if (isScopeName(name)) await this.resources.deleteScope(id, name);
+    if (isScopeName(name)) await this.resources.deleteScope(caller.tenant.id, id, name);
   }
 }

@@ -1,6 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { ClientCache } from '../cache/client-cache.js';
 import type { Client } from '../domain/types.js';
+import type { Tenant } from '../domain/tenants.js';
 import { oauth } from '../domain/errors.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
 import { parseBasicAuthorization } from './user-authentication.js';
@@ -73,10 +74,10 @@ export class ClientAuthentication {
    * as the request arrives (while its body is read). Its outcome is only taken once the body's
    * credentials are known (authenticate), so that the RFC 6749 §2.3 rules are judged first.
    */
-  startBasic(authorization: string | undefined): BasicClient | undefined {
+  startBasic(tenant: Tenant, authorization: string | undefined): BasicClient | undefined {
     const basic = basicCredentials(authorization);
     if (!basic) return undefined;
-    const verified = this.verify(basic);
+    const verified = this.verify(tenant, basic);
     // Taken by authenticate, or never (a request refused before its operation): no unhandled rejection.
     verified.catch(() => {});
     return { clientId: basic.clientId, clientSecret: basic.clientSecret, verified };
@@ -97,38 +98,39 @@ export class ClientAuthentication {
     return { clientId: input.clientId, clientSecret: input.clientSecret, fromHeader: false };
   }
 
-  private async verify({ clientId, clientSecret }: { clientId: string; clientSecret: string }): Promise<Client> {
-    // A hit needs the very secret verified before: the key is a digest of both parts.
-    const remembered = this.verified.get([clientId, clientSecret]);
+  /** The client of `tenant` with this id and secret: a client of another tenant is unknown here. */
+  private async verify(tenant: Tenant, { clientId, clientSecret }: { clientId: string; clientSecret: string }): Promise<Client> {
+    // A hit needs the very secret verified before, in this tenant: the key is a digest of all three.
+    const remembered = this.verified.get([String(tenant.id), clientId, clientSecret]);
     if (remembered) return remembered;
-    const app = await this.apps.findByClientId(clientId);
+    const app = await this.apps.findByClientId(tenant.id, clientId);
     // Compare against something even for an unknown client, so timing does not tell them apart.
     const matches = secretsEqual(clientSecret, app?.clientSecret ?? clientId);
     if (!app || !matches) throw oauth.invalidClient();
     // The plaintext secret is not kept: nothing downstream needs it.
     const { clientSecret: _verified, ...client } = app;
-    this.verified.set([clientId, clientSecret], client);
+    this.verified.set([String(tenant.id), clientId, clientSecret], client);
     return client;
   }
 
   /** The authenticated client, or 401 invalid_client (400 invalid_request for two methods at once). */
-  authenticate(input: ClientCredentialsInput): Promise<Client> {
+  authenticate(tenant: Tenant, input: ClientCredentialsInput): Promise<Client> {
     const credentials = this.credentials(input);
-    return credentials.fromHeader && input.basic ? input.basic.verified : this.verify(credentials);
+    return credentials.fromHeader && input.basic ? input.basic.verified : this.verify(tenant, credentials);
   }
 
   /**
    * Forgets the verified client of an application this instance just changed or deleted (IS DCR
    * v1.1): its next token request reads the row again.
    */
-  forgetApplication(clientId: string, clientSecret: string): void {
-    this.verified.delete([clientId, clientSecret]);
+  forgetApplication(tenant: number, clientId: string, clientSecret: string): void {
+    this.verified.delete([String(tenant), clientId, clientSecret]);
   }
 
   /** Forgets a verified client whose application turned out to be gone (deleted meanwhile). */
-  forget(input: ClientCredentialsInput): void {
+  forget(tenant: Tenant, input: ClientCredentialsInput): void {
     const basic = input.basic ?? basicCredentials(input.authorization);
     const credentials = basic ?? { clientId: input.clientId ?? '', clientSecret: input.clientSecret ?? '' };
-    this.verified.delete([credentials.clientId, credentials.clientSecret]);
+    this.verified.delete([String(tenant.id), credentials.clientId, credentials.clientSecret]);
   }
 }

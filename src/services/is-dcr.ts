@@ -55,6 +55,8 @@ export class IsDcrService {
     try {
       return await this.apps.createIs({
         id: timeOrderedUuid({ random: pooledRandomBytes(16) }),
+        // In the caller's tenant (the path's, which the caller's account must be in).
+        tenantId: caller.tenant.id,
         clientId,
         clientSecret: request.ext_param_client_secret ?? randomWso2Token(),
         clientName,
@@ -75,12 +77,12 @@ export class IsDcrService {
 
   /** GET /{client_id}: the app with its plaintext secret, for its owner or the super admin. */
   async get(caller: Caller, clientId: string): Promise<IsApplication> {
-    return this.managed(caller, await this.apps.findIsByClientId(clientId));
+    return this.managed(caller, await this.apps.findIsByClientId(caller.tenant.id, clientId));
   }
 
   /** GET ?client_name=: one app by its exact name. */
   async getByName(caller: Caller, clientName: string): Promise<IsApplication> {
-    return this.managed(caller, await this.apps.findIsByName(clientName));
+    return this.managed(caller, await this.apps.findIsByName(caller.tenant.id, clientName));
   }
 
   /**
@@ -100,6 +102,7 @@ export class IsDcrService {
     try {
       updated = await this.apps.updateIs({
         id: current.id,
+        tenantId: current.tenantId,
         clientName,
         owner,
         ownerId,
@@ -114,7 +117,7 @@ export class IsDcrService {
     } catch (err) {
       throw this.storeError(err, clientName, clientId, owner);
     }
-    this.clients.forgetApplication(current.clientId, current.clientSecret);
+    this.clients.forgetApplication(current.tenantId, current.clientId, current.clientSecret);
     // Deleted between the read and the update.
     if (!updated) throw dcrErrors.notFound();
     return updated;
@@ -123,8 +126,8 @@ export class IsDcrService {
   /** DELETE /{client_id}: the app and, by the foreign keys, every token issued to it. */
   async delete(caller: Caller, clientId: string): Promise<void> {
     const current = await this.get(caller, clientId);
-    const deleted = await this.apps.deleteById(current.id);
-    this.clients.forgetApplication(current.clientId, current.clientSecret);
+    const deleted = await this.apps.deleteById(current.tenantId, current.id);
+    this.clients.forgetApplication(current.tenantId, current.clientId, current.clientSecret);
     if (!deleted) throw dcrErrors.notFound();
   }
 
@@ -139,7 +142,7 @@ export class IsDcrService {
    * only themselves), each refusal told as IS's invalid_client_metadata.
    */
   private async ownerId(caller: Caller, owner: string): Promise<string> {
-    const ownerId = owner === caller.username ? caller.userId : (await this.users.findByUsername(owner))?.id;
+    const ownerId = owner === caller.username ? caller.userId : (await this.users.findByUsername(caller.tenant.id, owner))?.id;
     try {
       checkOwnerAllowed(caller, owner, ownerId !== undefined);
     } catch (err) {

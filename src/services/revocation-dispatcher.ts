@@ -251,7 +251,7 @@ export class RevocationDispatcher {
   }
 
   private async attempt(target: string, url: string, event: ClaimedEvent): Promise<DeliveryResult> {
-    const rendered = renderEvent(event);
+    const rendered = renderEvent(event, event.tenant);
     const about = { url, eventId: event.eventId, type: rendered.type, attempt: event.attempts + 1 };
     let status: number | undefined;
     let failure: string | undefined;

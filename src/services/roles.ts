@@ -52,10 +52,11 @@ export class RoleService {
   }
 
   /** The user id each reference names; 400 naming the references that name no user. */
-  private async userIds(references: readonly string[]): Promise<Map<string, string>> {
+  private async userIds(caller: Caller, references: readonly string[]): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
     if (references.length === 0) return ids;
-    const members = await this.roles.findMembers(references);
+    // Users of the caller's tenant only: a name of another tenant's user names no one here.
+    const members = await this.roles.findMembers(caller.tenant.id, references);
     const unknown = [...new Set(references)].filter((reference) => !members.has(reference));
     if (unknown.length > 0) throw unknownUsers(unknown);
     for (const [reference, member] of members) ids.set(reference, member.id);
@@ -77,14 +78,14 @@ export class RoleService {
     this.authorize(caller);
     const displayName = checkDisplayName(input.displayName);
     const permissions = [...new Set(input.permissions.map(checkPermission))];
-    const ids = await this.userIds(input.users);
+    const ids = await this.userIds(caller, input.users);
     const userIds = [...new Set(input.users.map((reference) => ids.get(reference)!))];
-    return this.writing(displayName, () => this.roles.create({ id: randomUUID(), displayName, userIds, permissions }));
+    return this.writing(displayName, () => this.roles.create(caller.tenant.id, { id: randomUUID(), displayName, userIds, permissions }));
   }
 
   async get(caller: Caller, id: string): Promise<Role> {
     this.authorize(caller);
-    const role = await this.roles.findById(id);
+    const role = await this.roles.findById(caller.tenant.id, id);
     if (!role) throw notFound(`Role ${id} not found`);
     return role;
   }
@@ -97,8 +98,8 @@ export class RoleService {
   async list(caller: Caller, query: RoleQuery): Promise<RolePage & { page: ScimPage }> {
     this.authorize(caller);
     const page = scimPage(query.startIndex, query.count ?? SCIM_MAX_COUNT);
-    if (query.filter === undefined) return { page, ...(await this.roles.list(page.startIndex - 1, page.count)) };
-    const role = await this.roles.findByDisplayName(parseDisplayNameFilter(query.filter));
+    if (query.filter === undefined) return { page, ...(await this.roles.list(caller.tenant.id, page.startIndex - 1, page.count)) };
+    const role = await this.roles.findByDisplayName(caller.tenant.id, parseDisplayNameFilter(query.filter));
     const all = role ? [role] : [];
     return { page, total: all.length, roles: all.slice(page.startIndex - 1, page.startIndex - 1 + page.count) };
   }
@@ -109,18 +110,18 @@ export class RoleService {
     const changes = roleChanges(operations);
     // Every member the operations name, looked up at once; an unknown one fails the whole PatchOp.
     const references = changes.flatMap((change) => (change.attribute === 'users' ? change.values : []));
-    const ids = await this.userIds(references);
+    const ids = await this.userIds(caller, references);
     const resolved = changes.map((change): RoleChange =>
       change.attribute === 'users' ? { ...change, values: [...new Set(change.values.map((reference) => ids.get(reference)!))] } : change,
     );
     const rename = changes.findLast((change) => change.attribute === 'displayName');
-    const role = await this.writing(rename?.attribute === 'displayName' ? rename.value : undefined, () => this.roles.update(id, resolved));
+    const role = await this.writing(rename?.attribute === 'displayName' ? rename.value : undefined, () => this.roles.update(caller.tenant.id, id, resolved));
     if (!role) throw notFound(`Role ${id} not found`);
     return role;
   }
 
   async delete(caller: Caller, id: string): Promise<void> {
     this.authorize(caller);
-    if (!(await this.roles.delete(id))) throw notFound(`Role ${id} not found`);
+    if (!(await this.roles.delete(caller.tenant.id, id))) throw notFound(`Role ${id} not found`);
   }
 }

@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { ExpiringCache } from '../cache/expiring-cache.js';
 import { RSA_MODULUS_BITS, SigningKey, type SigningAlg } from '../crypto/jws.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { SigningKeyRepository, StoredSigningKey } from '../repositories/signing-keys.js';
@@ -15,8 +16,10 @@ export type KeyPairGenerator = (alg: SigningAlg) => Promise<{ publicKey: CryptoK
 interface LoadedKeys {
   current: SigningKey;
   verifying: Map<string, VerificationKey>;
-  loadedAt: number;
 }
+
+/** The tenants whose keys an instance keeps loaded at once (the least recently loaded go first). */
+export const KEY_CACHE_TENANTS = 10_000;
 
 const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKey> => ({
   key: (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey,
@@ -31,15 +34,17 @@ const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKe
  * setting and keeps verifying, like any retired key, until the tokens it signed have expired.
  * The private halves are sealed with the server's secret key.
  *
- * Each instance caches the signing key for `refreshMs` (so a rotation elsewhere is picked up
- * within that time). Verification looks an unknown `kid` up in the database by itself (one
+ * Every tenant has keys of its own (reference §8), the super tenant's made at the first start and
+ * any other tenant's at its first token (ensureActive's lock: one key however many instances sign
+ * that first token together). Each instance caches a tenant's keys for `refreshMs` (so a rotation
+ * elsewhere is picked up within that time), for at most `cacheTenants` tenants at once. Verification looks an unknown `kid` up in the database by itself (one
  * indexed query, as an opaque token costs), so a key rotated on another instance verifies here at
  * once and junk kids cannot starve a real one. /oauth2/jwks is read from the database on each
  * call: whichever instance serves it, it lists every key that any instance may be signing with.
  */
 export class KeyStore {
-  private loaded: LoadedKeys | undefined;
-  private loading: Promise<LoadedKeys> | undefined;
+  private readonly loaded: ExpiringCache<LoadedKeys>;
+  private readonly loading = new Map<number, Promise<LoadedKeys>>();
 
   constructor(
     private readonly repo: SigningKeyRepository,
@@ -50,7 +55,10 @@ export class KeyStore {
     /** Makes the key pair of a new key (jose's generateKeyPair; tests pass one that reuses keys). */
     private readonly newKeyPair: KeyPairGenerator = (alg) => generateKeyPair(alg, { extractable: true, modulusLength: RSA_MODULUS_BITS }),
     private readonly refreshMs = 60_000,
-  ) {}
+    cacheTenants = KEY_CACHE_TENANTS,
+  ) {
+    this.loaded = new ExpiringCache({ maxEntries: cacheTenants });
+  }
 
   private async generate(): Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>> {
     const alg = this.alg;
@@ -70,67 +78,75 @@ export class KeyStore {
    * Creates a key of the configured algorithm unless one is active (the first start, or the first
    * after DCR_JWT_ALG changed); safe when instances start together.
    */
-  async ensureKey(): Promise<void> {
-    await this.repo.ensureActive(this.alg, () => this.generate());
-    this.loaded = undefined;
+  async ensureKey(tenant: number): Promise<void> {
+    await this.repo.ensureActive(tenant, this.alg, () => this.generate());
+    this.loaded.delete(String(tenant));
   }
 
   /** Makes a new key current; the old one keeps verifying until its tokens expire. Returns the new kid. */
-  async rotate(): Promise<string> {
+  async rotate(tenant: number): Promise<string> {
     const key = await this.generate();
-    await this.repo.activate(key);
-    this.loaded = undefined;
+    await this.repo.activate(tenant, key);
+    this.loaded.delete(String(tenant));
     return key.kid;
   }
 
-  private async load(): Promise<LoadedKeys> {
-    this.loading ??= (async () => {
+  private load(tenant: number): Promise<LoadedKeys> {
+    let loading = this.loading.get(tenant);
+    if (loading) return loading;
+    loading = (async () => {
       try {
-        const stored = await this.repo.listVerifying(this.accessTtlSeconds + 60);
+        const graceSeconds = this.accessTtlSeconds + 60;
+        let stored = await this.repo.listVerifying(tenant, graceSeconds);
+        if (!stored.some((key) => key.retiredAt === null)) {
+          // A tenant's first token: its first key, made now.
+          await this.repo.ensureActive(tenant, this.alg, () => this.generate());
+          stored = await this.repo.listVerifying(tenant, graceSeconds);
+        }
         const verifying = new Map<string, VerificationKey>();
         for (const key of stored) verifying.set(key.kid, await verificationKey(key));
         const current = stored.find((key) => key.retiredAt === null);
-        if (!current) throw new Error('No active signing key: the key store was not initialised');
+        if (!current) throw new Error(`No active signing key for tenant ${tenant}`);
         const privateJwk = JSON.parse(this.secrets.open(current.privateJwkEnc, `signing-key:${current.kid}`)) as JWK;
-        this.loaded = {
+        const loaded = {
           current: new SigningKey(current.kid, current.alg as SigningAlg, (await importJWK(privateJwk, current.alg)) as CryptoKey),
           verifying,
-          loadedAt: Date.now(),
         };
-        return this.loaded;
+        this.loaded.set(String(tenant), loaded, this.refreshMs);
+        return loaded;
       } finally {
-        this.loading = undefined;
+        this.loading.delete(tenant);
       }
     })();
-    return this.loading;
+    this.loading.set(tenant, loading);
+    return loading;
   }
 
-  private async keys(): Promise<LoadedKeys> {
-    const loaded = this.loaded;
-    if (loaded && Date.now() - loaded.loadedAt < this.refreshMs) return loaded;
-    return this.load();
+  private async keys(tenant: number): Promise<LoadedKeys> {
+    return this.loaded.get(String(tenant)) ?? this.load(tenant);
   }
 
-  async signingKey(): Promise<SigningKey> {
-    return (await this.keys()).current;
+  async signingKey(tenant: number): Promise<SigningKey> {
+    return (await this.keys(tenant)).current;
   }
 
-  async verificationKey(kid: string | undefined): Promise<VerificationKey | undefined> {
+  /** The tenant's key `kid` names: another tenant's kid verifies nothing here. */
+  async verificationKey(tenant: number, kid: string | undefined): Promise<VerificationKey | undefined> {
     if (!kid) return undefined;
-    const loaded = await this.keys();
+    const loaded = await this.keys(tenant);
     const known = loaded.verifying.get(kid);
     if (known) return known;
-    const stored = await this.repo.findVerifying(kid, this.accessTtlSeconds + 60);
+    const stored = await this.repo.findVerifying(tenant, kid, this.accessTtlSeconds + 60);
     if (!stored) return undefined;
     const key = await verificationKey(stored);
     loaded.verifying.set(kid, key);
     // An active key we did not know: another instance rotated. Sign with it from now on too.
-    if (stored.retiredAt === null && stored.kid !== loaded.current.kid) this.loaded = undefined;
+    if (stored.retiredAt === null && stored.kid !== loaded.current.kid) this.loaded.delete(String(tenant));
     return key;
   }
 
-  async jwks(): Promise<{ keys: JWK[] }> {
-    const stored = await this.repo.listVerifying(this.accessTtlSeconds + 60);
+  async jwks(tenant: number): Promise<{ keys: JWK[] }> {
+    const stored = await this.repo.listVerifying(tenant, this.accessTtlSeconds + 60);
     return { keys: stored.map((key) => key.publicJwk as JWK) };
   }
 }

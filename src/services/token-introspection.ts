@@ -1,6 +1,7 @@
 import type { components } from '../../generated/platform-api.js';
 import { mayIntrospectAll, type AppManagePolicy } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
+import type { Tenant } from '../domain/tenants.js';
 import { OAuthError, oauth } from '../domain/errors.js';
 import type { ClientAuthentication, ClientCredentialsInput } from './client-authentication.js';
 import { authorizedUserType, type TokenService } from './tokens.js';
@@ -17,8 +18,6 @@ interface ActiveToken {
   issuedAt: Date;
 }
 
-/** The tenant every token of this server belongs to (tenants other than WSO2's super tenant do not exist yet). */
-export const SUPER_TENANT_DOMAIN = 'carbon.super';
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
@@ -37,14 +36,14 @@ export class TokenIntrospection {
    * credentials are tried as a client first; only when no client has them are they a user's.
    * Either failure is the same 401 invalid_client.
    */
-  private async introspector(input: ClientCredentialsInput): Promise<{ client: Client } | { seesAll: true }> {
+  private async introspector(tenant: Tenant, input: ClientCredentialsInput): Promise<{ client: Client } | { seesAll: true }> {
     try {
-      return { client: await this.clients.authenticate(input) };
+      return { client: await this.clients.authenticate(tenant, input) };
     } catch (err) {
       const basic = parseBasicAuthorization(input.authorization);
       if (!(err instanceof OAuthError) || err.error !== 'invalid_client' || !basic || input.clientSecret !== undefined) throw err;
-      const user = await this.users.verifyPassword(basic.username, basic.password, input.address);
-      if (user && mayIntrospectAll({ username: user.username, isSuperAdmin: this.users.isSuperAdmin(user.username) }, this.appManagePolicy)) {
+      const user = await this.users.verifyPassword(tenant, basic.username, basic.password, input.address);
+      if (user && mayIntrospectAll({ username: user.username, isSuperAdmin: this.users.isSuperAdmin(tenant, user.username) }, this.appManagePolicy)) {
         return { seesAll: true };
       }
       throw oauth.invalidClient();
@@ -56,7 +55,7 @@ export class TokenIntrospection {
    * `aut` tells an application's token from a user's, `nbf` and `iat` give the validity period.
    * A JWT's own claims `jti`, `sub` and `iss` are repeated for JWTs only, as IS does.
    */
-  private describe(active: ActiveToken, kind: { tokenType: 'Bearer' | 'Refresh'; grantType: string; jwt: boolean }): Introspection {
+  private describe(tenant: Tenant, active: ActiveToken, kind: { tokenType: 'Bearer' | 'Refresh'; grantType: string; jwt: boolean }): Introspection {
     const issuedAt = seconds(active.issuedAt);
     return {
       active: true,
@@ -69,7 +68,7 @@ export class TokenIntrospection {
       nbf: issuedAt,
       aut: authorizedUserType(kind.grantType),
       aud: active.clientId,
-      ...(kind.jwt ? { jti: active.id, sub: active.username, iss: this.tokens.settings.issuer } : {}),
+      ...(kind.jwt ? { jti: active.id, sub: active.username, iss: this.tokens.settings.issuerOf(tenant) } : {}),
     };
   }
 
@@ -79,25 +78,26 @@ export class TokenIntrospection {
    * every token.
    */
   async introspect(
+    tenant: Tenant,
     input: ClientCredentialsInput,
     token: string | undefined,
     hint: string | undefined,
     tenantDomain?: string,
   ): Promise<Introspection> {
-    const caller = await this.introspector(input);
+    const caller = await this.introspector(tenant, input);
     if (!token) throw oauth.invalidRequest('token is required');
-    // API Manager names the tenant it asks for (X-WSO2-Tenant); every token here is the super
-    // tenant's, so in any other tenant no token is active (a token of another tenant is inactive).
-    if (tenantDomain !== undefined && tenantDomain.toLowerCase() !== SUPER_TENANT_DOMAIN) return { active: false };
+    // API Manager names the tenant it asks for (X-WSO2-Tenant). The path's tenant decides whose
+    // tokens are looked at; a header naming another tenant finds none active (spec/CHANGES.md, "Tenants").
+    if (tenantDomain !== undefined && tenantDomain.toLowerCase() !== tenant.domain) return { active: false };
     const asAccess = async () => {
-      const active = await this.tokens.resolveAccessToken(token);
-      return active && this.describe(active, { tokenType: 'Bearer', grantType: active.grantType, jwt: active.format === 'jwt' });
+      const active = await this.tokens.resolveAccessToken(tenant, token);
+      return active && this.describe(tenant, active, { tokenType: 'Bearer', grantType: active.grantType, jwt: active.format === 'jwt' });
     };
     // IS calls a refresh token's type `Refresh`, which API Manager refuses as an access token.
     // A refresh token is always a user's: only the password and refresh grants issue one.
     const asRefresh = async () => {
-      const active = await this.tokens.resolveRefreshToken(token);
-      return active && this.describe(active, { tokenType: 'Refresh', grantType: 'refresh_token', jwt: false });
+      const active = await this.tokens.resolveRefreshToken(tenant, token);
+      return active && this.describe(tenant, active, { tokenType: 'Refresh', grantType: 'refresh_token', jwt: false });
     };
     const [first, second] = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
     const found = (await first()) ?? (await second());
@@ -105,9 +105,9 @@ export class TokenIntrospection {
     return visible ? found : { active: false };
   }
 
-  async revoke(input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<void> {
-    const app = await this.clients.authenticate(input);
+  async revoke(tenant: Tenant, input: ClientCredentialsInput, token: string | undefined, hint: string | undefined): Promise<void> {
+    const app = await this.clients.authenticate(tenant, input);
     if (!token) throw oauth.invalidRequest('token is required');
-    await this.tokens.revoke(token, app, hint);
+    await this.tokens.revoke(tenant, token, app, hint);
   }
 }

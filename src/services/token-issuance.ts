@@ -1,6 +1,7 @@
 import type { components } from '../../generated/platform-api.js';
 import { effectiveLifetime } from '../domain/is-dcr.js';
 import { grantScopes, narrowScopes, parseScopeParameter, roleBoundCandidates, type AppManagePolicy, type ScopeBindings } from '../domain/scopes.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { Client } from '../domain/types.js';
 import { oauth } from '../domain/errors.js';
 import type { ScopeBindingRepository } from '../repositories/scope-bindings.js';
@@ -28,24 +29,25 @@ export class TokenIssuance {
    * What roles say of the requested scopes that are not built in, for subject `subjectId`. A
    * request for built-in scopes only (API Manager's own, or none: the hot path) asks nothing.
    */
-  private async bindingsFor(requested: readonly string[], subjectId: string): Promise<ScopeBindings | undefined> {
+  private async bindingsFor(tenant: Tenant, requested: readonly string[], subjectId: string): Promise<ScopeBindings | undefined> {
     const candidates = roleBoundCandidates(requested);
-    return candidates.length === 0 ? undefined : this.scopeBindings.bindings(candidates, subjectId);
+    return candidates.length === 0 ? undefined : this.scopeBindings.bindings(tenant.id, candidates, subjectId);
   }
 
-  async token(input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
-    const app = await this.clients.authenticate(input);
+  /** A token of `tenant` (the path's): for a client of that tenant, signed with its keys, under its issuer. */
+  async token(tenant: Tenant, input: ClientCredentialsInput, form: TokenForm): Promise<TokenResponse> {
+    const app = await this.clients.authenticate(tenant, input);
     try {
-      return await this.grant(app, form, input.address);
+      return await this.grant(tenant, app, form, input.address);
     } catch (err) {
       if (!isUnknownApplication(err)) throw err;
       // The app's row is gone (deleted on IS DCR v1.1, or by hand), so is the client.
-      this.clients.forget(input);
+      this.clients.forget(tenant, input);
       throw oauth.invalidClient();
     }
   }
 
-  private grant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
+  private grant(tenant: Tenant, app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     const grant = form.grant_type;
     if (!grant) throw oauth.invalidRequest('grant_type is required');
     if (!(SUPPORTED_GRANTS as readonly string[]).includes(grant)) {
@@ -56,11 +58,11 @@ export class TokenIssuance {
     }
     switch (grant) {
       case 'password':
-        return this.passwordGrant(app, form, address);
+        return this.passwordGrant(tenant, app, form, address);
       case 'client_credentials':
-        return this.clientCredentialsGrant(app, form);
+        return this.clientCredentialsGrant(tenant, app, form);
       default:
-        return this.refreshGrant(app, form);
+        return this.refreshGrant(tenant, app, form);
     }
   }
 
@@ -85,21 +87,21 @@ export class TokenIssuance {
     return app.grantTypes.includes('refresh_token');
   }
 
-  private async passwordGrant(app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
+  private async passwordGrant(tenant: Tenant, app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
-    const user = await this.users.verifyPassword(form.username, form.password, address);
+    const user = await this.users.verifyPassword(tenant, form.username, form.password, address);
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
       requested,
-      { username: user.username, isSuperAdmin: this.users.isSuperAdmin(user.username) },
+      { username: user.username, isSuperAdmin: this.users.isSuperAdmin(tenant, user.username) },
       this.appManagePolicy,
-      await this.bindingsFor(requested, user.id),
+      await this.bindingsFor(tenant, requested, user.id),
     );
-    return this.tokens.issue({ app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app), ...this.lifetimes(app, 'password') });
+    return this.tokens.issue(tenant, { app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app), ...this.lifetimes(app, 'password') });
   }
 
-  private async clientCredentialsGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
+  private async clientCredentialsGrant(tenant: Tenant, app: Client, form: TokenForm): Promise<TokenResponse> {
     // The token acts for the app's owner; an app is deleted with its owner (migration 006).
     // The scopes depend on the owner's name and roles alone, so the owner is looked up by the
     // token's INSERT (one round trip fewer than a lookup first; same answers), and roles, when a
@@ -107,25 +109,25 @@ export class TokenIssuance {
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
       requested,
-      { username: app.owner, isSuperAdmin: this.users.isSuperAdmin(app.owner), application: true },
+      { username: app.owner, isSuperAdmin: this.users.isSuperAdmin(tenant, app.owner), application: true },
       this.appManagePolicy,
-      await this.bindingsFor(requested, app.ownerId),
+      await this.bindingsFor(tenant, requested, app.ownerId),
     );
     const { accessTtlSeconds } = this.lifetimes(app, 'client_credentials');
-    const token = await this.tokens.issueForUsername({ app, username: app.owner, scopes, grantType: 'client_credentials', accessTtlSeconds });
+    const token = await this.tokens.issueForUsername(tenant, { app, username: app.owner, scopes, grantType: 'client_credentials', accessTtlSeconds });
     if (!token) throw oauth.invalidGrant(`The application's owner '${app.owner}' no longer exists`);
     return token;
   }
 
-  private async refreshGrant(app: Client, form: TokenForm): Promise<TokenResponse> {
+  private async refreshGrant(tenant: Tenant, app: Client, form: TokenForm): Promise<TokenResponse> {
     if (!form.refresh_token) throw oauth.invalidRequest('refresh_token is required');
-    const current = await this.tokens.resolveRefreshToken(form.refresh_token);
+    const current = await this.tokens.resolveRefreshToken(tenant, form.refresh_token);
     if (current && current.appId === app.id) {
       const scopes = narrowScopes(current.scopes, parseScopeParameter(form.scope));
       if (!scopes) throw oauth.invalidScope('The requested scope exceeds the scope granted by the refresh token');
       const consumed = await this.tokens.consumeRefreshToken(form.refresh_token, app);
       if (consumed.outcome === 'consumed') {
-        return this.tokens.issue({
+        return this.tokens.issue(tenant, {
           app,
           user: { id: consumed.token.userId, username: consumed.token.username },
           scopes,

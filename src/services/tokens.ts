@@ -3,12 +3,14 @@ import { hash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { pooledRandomBytes } from '../crypto/random.js';
 import type { Client } from '../domain/types.js';
+import type { Tenant } from '../domain/tenants.js';
 import type { ActiveAccessToken, RefreshTokenRecord, TokenRepository } from '../repositories/tokens.js';
 import type { KeyStore } from './signing-keys.js';
 import { VerifiedJwtCache } from '../cache/verified-jwt-cache.js';
 
 export interface TokenSettings {
-  issuer: string;
+  /** `iss` of a tenant's JWTs (tenantIssuer in src/domain/tenants.ts): each tenant verifies its own only. */
+  issuerOf: (tenant: Tenant) => string;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
 }
@@ -84,6 +86,7 @@ export class TokenService {
    * opaque 256-bit random string whose row id is derived from its SHA-256 (opaqueTokenId).
    */
   private async makeAccessToken(
+    tenant: Tenant,
     app: Client,
     username: string,
     scopes: string[],
@@ -96,7 +99,7 @@ export class TokenService {
       return { token, id: opaqueTokenId(token) };
     }
     const id = randomUUID();
-    const key = await this.keys.signingKey();
+    const key = await this.keys.signingKey(tenant.id);
     // The claims of WSO2 IS 7's access tokens, in its order: the gateway takes the consumer key
     // from `azp`, the scopes from `scope` (a space-separated string), application or user from
     // `aut`, and keys its revocation map by `jti`; `aud` stays a plain string (an array holding the
@@ -108,7 +111,7 @@ export class TokenService {
       nbf: now,
       azp: app.clientId,
       scope: scopes.join(' '),
-      iss: this.settings.issuer,
+      iss: this.settings.issuerOf(tenant),
       exp: now + ttlSeconds,
       iat: now,
       jti: id,
@@ -133,7 +136,7 @@ export class TokenService {
    * INSERT itself; undefined when no user has that name (nothing is stored, and the token made
    * for the attempt, never stored, is worthless: every token is checked against the database).
    */
-  async issueForUsername(request: {
+  async issueForUsername(tenant: Tenant, request: {
     app: Client;
     username: string;
     scopes: string[];
@@ -143,9 +146,10 @@ export class TokenService {
     const { app, username, scopes, grantType } = request;
     const ttl = request.accessTtlSeconds ?? this.settings.accessTtlSeconds;
     const now = Math.floor(Date.now() / 1000);
-    const { token, id } = await this.makeAccessToken(app, username, scopes, grantType, now, ttl);
+    const { token, id } = await this.makeAccessToken(tenant, app, username, scopes, grantType, now, ttl);
     const stored = await this.repo.insertAccessForUsername({
       id,
+      tenantId: tenant.id,
       appId: app.id,
       username,
       scopes,
@@ -156,7 +160,7 @@ export class TokenService {
     return stored ? this.response(token, scopes, ttl) : undefined;
   }
 
-  async issue(request: IssueRequest): Promise<TokenResponse> {
+  async issue(tenant: Tenant, request: IssueRequest): Promise<TokenResponse> {
     const { app, user, scopes, grantType } = request;
     const accessTtl = request.accessTtlSeconds ?? this.settings.accessTtlSeconds;
     const now = Math.floor(Date.now() / 1000);
@@ -165,8 +169,8 @@ export class TokenService {
     const accessExpires = new Date((now + accessTtl) * 1000);
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
-    const { token: accessToken, id: accessId } = await this.makeAccessToken(app, user.username, scopes, grantType, now, accessTtl);
-    const access = { id: accessId, appId: app.id, userId: user.id, scopes, grantType, issuedAt, expiresAt: accessExpires };
+    const { token: accessToken, id: accessId } = await this.makeAccessToken(tenant, app, user.username, scopes, grantType, now, accessTtl);
+    const access = { id: accessId, tenantId: tenant.id, appId: app.id, userId: user.id, scopes, grantType, issuedAt, expiresAt: accessExpires };
     if (!familyId) {
       await this.repo.insertAccess({ ...access, familyId: null });
       return this.response(accessToken, scopes, accessTtl);
@@ -176,6 +180,7 @@ export class TokenService {
       { ...access, familyId },
       {
         id: randomUUID(),
+        tenantId: tenant.id,
         tokenHash: tokenHash(refreshToken),
         familyId,
         appId: app.id,
@@ -192,16 +197,17 @@ export class TokenService {
    * The jti of a JWT signed by one of our keys, issued by us and unexpired; undefined otherwise.
    * Each key verifies with its own algorithm only, whatever the token's header claims.
    */
-  private async verifyJwt(token: string): Promise<string | undefined> {
-    const remembered = this.verified.get(token);
+  private async verifyJwt(tenant: Tenant, token: string): Promise<string | undefined> {
+    // Remembered per tenant: a token verified for its own tenant proves nothing at another's.
+    const remembered = this.verified.get(tenant.id, token);
     if (remembered !== undefined) return remembered;
     try {
       const { kid } = decodeProtectedHeader(token);
-      const key = await this.keys.verificationKey(kid);
+      const key = await this.keys.verificationKey(tenant.id, kid);
       if (!key) return undefined;
-      const { payload } = await jwtVerify(token, key.key, { issuer: this.settings.issuer, algorithms: [key.alg] });
+      const { payload } = await jwtVerify(token, key.key, { issuer: this.settings.issuerOf(tenant), algorithms: [key.alg] });
       if (typeof payload.jti !== 'string') return undefined;
-      this.verified.add(token, { jti: payload.jti, exp: payload.exp, nbf: payload.nbf });
+      this.verified.add(tenant.id, token, { jti: payload.jti, exp: payload.exp, nbf: payload.nbf });
       return payload.jti;
     } catch {
       return undefined;
@@ -209,33 +215,34 @@ export class TokenService {
   }
 
   /** The active access token this string is, or undefined (unknown, expired, revoked, forged). */
-  async resolveAccessToken(token: string): Promise<ResolvedAccessToken | undefined> {
+  /** The active access token of `tenant` this string is, or undefined (unknown here, expired, revoked, forged). */
+  async resolveAccessToken(tenant: Tenant, token: string): Promise<ResolvedAccessToken | undefined> {
     if (JWT_SHAPE.test(token)) {
-      const jti = await this.verifyJwt(token);
-      const active = jti ? await this.repo.findActiveAccessById(jti) : undefined;
+      const jti = await this.verifyJwt(tenant, token);
+      const active = jti ? await this.repo.findActiveAccessById(tenant.id, jti) : undefined;
       return active && { ...active, format: 'jwt' };
     }
-    const active = await this.repo.findActiveAccessById(opaqueTokenId(token));
+    const active = await this.repo.findActiveAccessById(tenant.id, opaqueTokenId(token));
     return active && { ...active, format: 'opaque' };
   }
 
-  resolveRefreshToken(token: string): Promise<RefreshTokenRecord | undefined> {
-    return this.repo.findActiveRefreshByHash(tokenHash(token));
+  resolveRefreshToken(tenant: Tenant, token: string): Promise<RefreshTokenRecord | undefined> {
+    return this.repo.findActiveRefreshByHash(tenant.id, tokenHash(token));
   }
 
   consumeRefreshToken(token: string, app: Client) {
-    return this.repo.consumeRefresh(tokenHash(token), app.id);
+    return this.repo.consumeRefresh(app.tenantId, tokenHash(token), app.id);
   }
 
   /** RFC 7009: revokes the token if it is one of this app's; unknown tokens are not an error. */
-  async revoke(token: string, app: Client, hint: string | undefined): Promise<void> {
-    const asRefresh = () => this.repo.revokeRefresh(tokenHash(token), app.id);
+  async revoke(tenant: Tenant, token: string, app: Client, hint: string | undefined): Promise<void> {
+    const asRefresh = () => this.repo.revokeRefresh(tenant.id, tokenHash(token), app.id);
     const asAccess = async () => {
       if (JWT_SHAPE.test(token)) {
-        const jti = await this.verifyJwt(token);
-        return jti ? this.repo.revokeAccess(jti, app.id, true) : false;
+        const jti = await this.verifyJwt(tenant, token);
+        return jti ? this.repo.revokeAccess(tenant.id, jti, app.id, true) : false;
       }
-      return this.repo.revokeAccess(opaqueTokenId(token), app.id, false);
+      return this.repo.revokeAccess(tenant.id, opaqueTokenId(token), app.id, false);
     };
     // The hint only orders the lookups (RFC 7009 §2.1).
     if (hint === 'refresh_token') {

@@ -1,6 +1,7 @@
 import type { PasswordHasher } from '../crypto/passwords.js';
 import { APP_MANAGE_SCOPE, followsAppManageRule, mayHoldScope, type AppManagePolicy } from '../domain/scopes.js';
 import type { Caller, User } from '../domain/types.js';
+import { SUPER_TENANT, type Tenant } from '../domain/tenants.js';
 import { tooManyRequests, unauthorized } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
 import { CredentialCache } from '../cache/credential-cache.js';
@@ -48,8 +49,9 @@ export class Authenticator {
     private readonly appManagePolicy: AppManagePolicy = { anyone: true },
   ) {}
 
-  isSuperAdmin(username: string): boolean {
-    return username === this.superAdmin;
+  /** The super tenant's bootstrap admin (DCR_ADMIN_USER); a tenant's user of that name is not. */
+  isSuperAdmin(tenant: Tenant, username: string): boolean {
+    return tenant.id === SUPER_TENANT.id && username === this.superAdmin;
   }
 
   /**
@@ -58,17 +60,19 @@ export class Authenticator {
    * (src/services/login-throttle.ts), and waits first when the name is under attack from many
    * addresses. A credential verified before passes at once, whatever the counts.
    */
-  async verifyPassword(username: string, password: string, address = 'unknown'): Promise<User | undefined> {
+  async verifyPassword(tenant: Tenant, username: string, password: string, address = 'unknown'): Promise<User | undefined> {
+    // The throttle and the cache count and remember a name within its tenant.
+    const account = tenant.id === SUPER_TENANT.id ? username : `${username}@${tenant.domain}`;
     // A check is counted as a failure when it begins (and undone if it was right), not after:
     // counted after, a burst of concurrent guesses all passed the throttle before the first
     // failure was recorded, and every one of them was verified.
     const guess = async () => {
-      const attempt = this.throttle?.begin(username, address);
+      const attempt = this.throttle?.begin(account, address);
       if (attempt && attempt.retryAfter > 0) throw tooManyRequests(attempt.retryAfter);
       if (attempt && attempt.delayMs > 0) await sleep(attempt.delayMs);
       return attempt;
     };
-    const user = await this.users.findByUsername(username);
+    const user = await this.users.findByUsername(tenant.id, username);
     if (!user) {
       await guess();
       await this.hasher.burn(password);
@@ -77,7 +81,7 @@ export class Authenticator {
     const stored = user.passwordHash;
     // Only a check that runs the KDF is a guess: a remembered credential, or one joining an
     // identical check in flight, costs no hash and tries no new password.
-    const ok = await this.cache.check(username, password, stored, async () => {
+    const ok = await this.cache.check(account, password, stored, async () => {
       const attempt = await guess();
       const right = await this.hasher.verify(password, stored);
       if (right) attempt?.succeeded();
@@ -86,7 +90,7 @@ export class Authenticator {
     return ok ? user : undefined;
   }
 
-  async authenticateBasic(header: string | undefined, address = 'unknown'): Promise<Caller> {
+  async authenticateBasic(tenant: Tenant, header: string | undefined, address = 'unknown'): Promise<Caller> {
     const credentials = parseBasicAuthorization(header);
     if (!credentials) {
       // A Basic header that does not parse is a failed login too, counted against the address
@@ -98,21 +102,22 @@ export class Authenticator {
       }
       throw unauthorized();
     }
-    const user = await this.verifyPassword(credentials.username, credentials.password, address);
+    const user = await this.verifyPassword(tenant, credentials.username, credentials.password, address);
     if (!user) throw unauthorized();
-    return { userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(user.username) };
+    return { tenant, userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(tenant, user.username) };
   }
 
   /**
    * RFC 6750 Bearer: an active (unexpired, unrevoked, user still present) access token carrying
    * every scope in `requiredScopes`. Costs a signature check or a SHA-256 and one indexed query.
    */
-  async authenticateBearer(header: string | undefined, requiredScopes: readonly string[] = [APP_MANAGE_SCOPE]): Promise<Caller> {
+  async authenticateBearer(tenant: Tenant, header: string | undefined, requiredScopes: readonly string[] = [APP_MANAGE_SCOPE]): Promise<Caller> {
     const token = parseBearerAuthorization(header);
     if (!token) throw unauthorized();
-    const active = await this.tokens.resolveAccessToken(token);
+    // The tenant's own tokens only: another tenant's is unknown here.
+    const active = await this.tokens.resolveAccessToken(tenant, token);
     if (!active || !requiredScopes.every((scope) => active.scopes.includes(scope))) throw unauthorized();
-    const caller = { userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(active.username) };
+    const caller = { tenant, userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(tenant, active.username) };
     // A token carries the scope it was granted; the policy is checked again, so that a token issued
     // before it changed (DCR_APP_TOKENS_MANAGE_APPS, DCR_APP_MANAGE_USERS) cannot outlast it.
     const holder = { ...caller, application: active.grantType === 'client_credentials' };

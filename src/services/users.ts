@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import type { Caller, User } from '../domain/types.js';
+import { SUPER_TENANT, type Tenant } from '../domain/tenants.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../domain/errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
@@ -43,7 +44,7 @@ export function checkPassword(password: string): void {
   }
 }
 
-/** User management behind /scim2/Users, and the super admin's bootstrap. */
+/** User management behind /scim2/Users, and the super admin's bootstrap; each call within one tenant. */
 export class UserService {
   constructor(
     private readonly users: UserRepository,
@@ -51,11 +52,11 @@ export class UserService {
     readonly superAdmin: string,
   ) {}
 
-  async create(userName: string, password: string): Promise<User> {
+  async create(tenant: Tenant, userName: string, password: string): Promise<User> {
     checkNewUser(userName, password);
     const passwordHash = await this.hasher.hash(password);
     try {
-      return await this.users.create({ id: randomUUID(), username: userName, passwordHash });
+      return await this.users.create(tenant.id, { id: randomUUID(), username: userName, passwordHash });
     } catch (err) {
       if (err instanceof DuplicateUserName) {
         throw conflict(`A user named '${userName}' already exists`, 'uniqueness');
@@ -64,8 +65,8 @@ export class UserService {
     }
   }
 
-  async get(id: string): Promise<User> {
-    const user = await this.users.findById(id);
+  async get(tenant: Tenant, id: string): Promise<User> {
+    const user = await this.users.findById(tenant.id, id);
     if (!user) throw notFound(`User ${id} not found`);
     return user;
   }
@@ -75,28 +76,28 @@ export class UserService {
    * this read: then the credentials name no one, as for any other request (401).
    */
   async me(caller: Caller): Promise<User> {
-    const user = await this.users.findById(caller.userId);
+    const user = await this.users.findById(caller.tenant.id, caller.userId);
     if (!user) throw unauthorized();
     return user;
   }
 
   /** SCIM's userName is not case-exact (RFC 7643 §4.1.1): filters match it ignoring case. */
-  findByUserNameIgnoringCase(userName: string): Promise<User | undefined> {
-    return this.users.findByUsernameIgnoringCase(userName);
+  findByUserNameIgnoringCase(tenant: Tenant, userName: string): Promise<User | undefined> {
+    return this.users.findByUsernameIgnoringCase(tenant.id, userName);
   }
 
-  findByUserName(userName: string): Promise<User | undefined> {
-    return this.users.findByUsername(userName);
+  findByUserName(tenant: Tenant, userName: string): Promise<User | undefined> {
+    return this.users.findByUsername(tenant.id, userName);
   }
 
-  list(offset: number, limit: number): Promise<UserPage> {
-    return this.users.list(offset, limit);
+  list(tenant: Tenant, offset: number, limit: number): Promise<UserPage> {
+    return this.users.list(tenant.id, offset, limit);
   }
 
-  async delete(id: string): Promise<void> {
-    const user = await this.get(id);
-    if (user.username === this.superAdmin) throw forbidden('The super admin cannot be deleted');
-    if (!(await this.users.delete(id))) throw notFound(`User ${id} not found`);
+  async delete(tenant: Tenant, id: string): Promise<void> {
+    const user = await this.get(tenant, id);
+    if (tenant.id === SUPER_TENANT.id && user.username === this.superAdmin) throw forbidden('The super admin cannot be deleted');
+    if (!(await this.users.delete(tenant.id, id))) throw notFound(`User ${id} not found`);
   }
 
   /**
@@ -104,24 +105,25 @@ export class UserService {
    * parameters. Credentials cached by running servers stop matching at once: the cache is keyed
    * on the stored hash.
    */
-  async changePassword(userName: string, password: string): Promise<User> {
+  async changePassword(tenant: Tenant, userName: string, password: string): Promise<User> {
     checkPassword(password);
-    const user = await this.users.findByUsername(userName);
+    const user = await this.users.findByUsername(tenant.id, userName);
     if (!user) throw notFound(`No user named '${userName}'`);
-    await this.users.setPasswordHash(user.id, await this.hasher.hash(password));
+    await this.users.setPasswordHash(tenant.id, user.id, await this.hasher.hash(password));
     return user;
   }
 
   /**
-   * Makes sure the super admin exists. Its password comes from DCR_ADMIN_PASSWORD when set (which
+   * Makes sure the super admin (of the super tenant) exists. Its password comes from DCR_ADMIN_PASSWORD when set (which
    * also resets a forgotten one on the next start), else from `generate` on first start only.
    * Returns the generated password, if one was generated, for the caller to show once.
    */
   async bootstrapAdmin(password: string | undefined, generate: (() => string) | undefined): Promise<string | undefined> {
-    const existing = await this.users.findByUsername(this.superAdmin);
+    const tenant = SUPER_TENANT.id;
+    const existing = await this.users.findByUsername(tenant, this.superAdmin);
     if (existing) {
       if (password !== undefined && !(await this.hasher.verify(password, existing.passwordHash))) {
-        await this.users.setPasswordHash(existing.id, await this.hasher.hash(password));
+        await this.users.setPasswordHash(tenant, existing.id, await this.hasher.hash(password));
       }
       return undefined;
     }
@@ -130,7 +132,7 @@ export class UserService {
       throw new Error(`The super admin '${this.superAdmin}' does not exist yet: set DCR_ADMIN_PASSWORD to create it`);
     }
     try {
-      await this.users.create({ id: randomUUID(), username: this.superAdmin, passwordHash: await this.hasher.hash(chosen) });
+      await this.users.create(tenant, { id: randomUUID(), username: this.superAdmin, passwordHash: await this.hasher.hash(chosen) });
     } catch (err) {
       // Another instance bootstrapped it at the same moment: theirs stands.
       if (err instanceof DuplicateUserName) return undefined;

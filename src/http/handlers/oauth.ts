@@ -68,7 +68,7 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     noStore(reply);
     const grant = request.body.grant_type;
     try {
-      const token = await this.issuance.token(clientCredentials(request, request.body), request.body);
+      const token = await this.issuance.token(request.tenant, clientCredentials(request, request.body), request.body);
       this.metrics.tokenRequest(grant, 'issued');
       return token;
     } catch (err) {
@@ -84,22 +84,22 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
     // Node joins a repeated X-WSO2-Tenant into one string ("a, b"): no tenant has that name.
-    const tenant = request.headers['x-wso2-tenant'];
-    return this.introspection.introspect(clientCredentials(request, request.body), token, hint, Array.isArray(tenant) ? tenant.join(', ') : tenant);
+    const named = request.headers['x-wso2-tenant'];
+    return this.introspection.introspect(request.tenant, clientCredentials(request, request.body), token, hint, Array.isArray(named) ? named.join(', ') : named);
   }
 
   async revokeToken(request: OperationRequest<operations['revokeToken']>, reply: FastifyReply): Promise<undefined> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
-    await this.introspection.revoke(clientCredentials(request, request.body), token, hint);
+    await this.introspection.revoke(request.tenant, clientCredentials(request, request.body), token, hint);
     return undefined;
   }
 
-  async getJwks(_request: FastifyRequest, reply: FastifyReply): Promise<Schemas['Jwks']> {
+  async getJwks(request: FastifyRequest, reply: FastifyReply): Promise<Schemas['Jwks']> {
     // Caches may keep the key set for a minute: a rotated-in key is published as soon as it
     // signs, and retired keys stay published far longer than this.
     reply.header('cache-control', 'public, max-age=60');
-    return (await this.keys.jwks()) as Schemas['Jwks'];
+    return (await this.keys.jwks(request.tenant.id)) as Schemas['Jwks'];
   }
 
   async getAuthorizationServerMetadata(): Promise<Metadata> {

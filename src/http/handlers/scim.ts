@@ -76,7 +76,7 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     if (!schemas.includes(SCIM_USER_SCHEMA)) {
       throw badRequest(`schemas must include ${SCIM_USER_SCHEMA}`, [{ code: 'schemas', message: 'missing User schema' }], 'invalidValue');
     }
-    const user = await this.users.create(userName, password);
+    const user = await this.users.create(callerOf(request).tenant, userName, password);
     const body = toScimUser(user, this.publicUrl);
     scimAnswer(reply.code(201)).header('location', body.meta.location);
     return body;
@@ -93,12 +93,12 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
     let total: number;
     let users: User[];
     if (filter !== undefined) {
-      const user = await this.users.findByUserNameIgnoringCase(parseUserNameFilter(filter));
+      const user = await this.users.findByUserNameIgnoringCase(callerOf(request).tenant, parseUserNameFilter(filter));
       const all = user ? [user] : [];
       total = all.length;
       users = all.slice(startIndex - 1, startIndex - 1 + count);
     } else {
-      ({ total, users } = await this.users.list(startIndex - 1, count));
+      ({ total, users } = await this.users.list(callerOf(request).tenant, startIndex - 1, count));
     }
     scimAnswer(reply);
     return {
@@ -112,14 +112,14 @@ export class ScimHandlers implements OperationHandlers<ScimOperations> {
 
   async getUser(request: OperationRequest<operations['getUser']>, reply: FastifyReply): Promise<ScimUser> {
     requireSuperAdmin(request);
-    const user = await this.users.get(request.params.id);
+    const user = await this.users.get(callerOf(request).tenant, request.params.id);
     scimAnswer(reply);
     return toScimUser(user, this.publicUrl);
   }
 
   async deleteUser(request: OperationRequest<operations['deleteUser']>, reply: FastifyReply): Promise<undefined> {
     requireSuperAdmin(request);
-    await this.users.delete(request.params.id);
+    await this.users.delete(callerOf(request).tenant, request.params.id);
     // No body, so no media type; not cached all the same.
     reply.code(204).header('cache-control', 'no-store');
     return undefined;
