@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { notFound, shuttingDown } from './domain/errors.js';
-import { SUPER_TENANT, type Tenant } from './domain/tenants.js';
+import type { Tenant } from './domain/tenants.js';
 import './http/caller.js';
 import { emptyWithoutBody, tellingForbiddenKeys } from './http/body-reading.js';
 import { clientErrorHandler } from './http/client-errors.js';
@@ -23,6 +23,7 @@ import { withScaffolds } from './http/handlers/scaffolding.js';
 import { ScimHandlers } from './http/handlers/scim.js';
 import { mountSpec, ROUTED_METHODS } from './http/mount-spec.js';
 import { SecurityHandlers } from './http/security.js';
+import { resolveRequestTenants, rewriteTenantUrl } from './http/tenancy.js';
 import { apiSecurityHeaders, documentSecurityHeaders } from './http/security-headers.js';
 import { loadSpec } from './http/spec.js';
 import { AJV_OPTIONS, platformValidatorCompiler } from './http/validation.js';
@@ -33,6 +34,7 @@ import type { IsDcrService } from './services/is-dcr.js';
 import type { RegistrationService } from './services/registration.js';
 import type { RevocationDispatcher } from './services/revocation-dispatcher.js';
 import type { RoleService } from './services/roles.js';
+import type { TenantDirectory } from './services/tenant-directory.js';
 import type { KeyStore } from './services/signing-keys.js';
 import type { TokenIntrospection } from './services/token-introspection.js';
 import type { TokenIssuance } from './services/token-issuance.js';
@@ -53,6 +55,8 @@ export interface AppServices {
   /** The delivery of revocation events to API Manager; only with DCR_APIM_NOTIFY_URL. */
   revocationEvents?: RevocationDispatcher | undefined;
   apiResources: ApiResourceService;
+  /** The tenants a `/t/{domain}/` path or a `user@domain` name stands for. */
+  tenants: TenantDirectory;
   /** WSO2 IS DCR v1.1, over the same applications as `registration`. */
   isDcr: IsDcrService;
   /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
@@ -141,6 +145,8 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     // error shape instead (WSO2's Error, SCIM's, RFC 6749's).
     return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // `/t/{domain}/…` is served by the same routes, in that tenant (src/http/tenancy.ts).
+    rewriteUrl: rewriteTenantUrl,
     // request.ip, by which failed logins are counted, is the peer's address unless it is a listed
     // proxy: then the client X-Forwarded-For names (Fastify's proxy-addr rules).
     ...(options.trustProxy && options.trustProxy.length > 0 ? { trustProxy: [...options.trustProxy] } : {}),
@@ -161,6 +167,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
   app.decorateRequest('caller', null);
   app.decorateRequest('clientBasic', null);
   app.decorateRequest('tenant', null as unknown as Tenant);
+  resolveRequestTenants(app, services.tenants);
   // Only JSON bodies are read: anything else (text/plain included) is 415, not a string body.
   app.removeContentTypeParser('text/plain');
   // Fastify's own JSON parser, saying so when valid JSON is refused for a __proto__ key, and
@@ -203,7 +210,6 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
-    request.tenant = SUPER_TENANT;
     reply.headers(DOCS_PATH.test(request.url) ? documentHeaders : apiHeaders);
     // After the security headers, so that the 503s of a drain carry them too. An unknown path is
     // answered here, before any body is read: its 404 does not become a 415, 413 or 400.
@@ -212,7 +218,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
 
   if (options.docs !== false) await registerDocs(app, options.version ?? 'dev', options.publicUrl);
 
-  const security = new SecurityHandlers(services.auth, services.clients);
+  const security = new SecurityHandlers(services.auth, services.clients, services.tenants);
   await app.register(async (scope) => {
     // Each service with the handlers in src/http/handlers/scaffold/ (npm run generate) of its document.
     const service = withScaffolds(scaffolds, 'wso2-dcr-api.yaml', new DcrService(services.registration, services.metrics), services);

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { unauthorized } from '../domain/errors.js';
 import type { ClientAuthentication } from '../services/client-authentication.js';
+import { signInTarget, type TenantDirectory } from '../services/tenant-directory.js';
 import type { Authenticator } from '../services/user-authentication.js';
 
 /**
@@ -34,10 +35,14 @@ export class SecurityHandlers {
   constructor(
     private readonly auth: Authenticator,
     private readonly clients: ClientAuthentication,
+    private readonly tenants: TenantDirectory,
   ) {}
 
+  /** Basic of `user` or `user@domain` (signInTarget); nobody of a deactivated tenant signs in. */
   async BasicAuth(request: FastifyRequest): Promise<void> {
-    request.caller = await this.auth.authenticateBasic(request.tenant, request.headers.authorization, request.ip);
+    if (request.tenantInactive) throw unauthorized();
+    const context = { tenant: request.tenant, pathTenant: request.pathTenant };
+    request.caller = await this.auth.authenticateBasic((name) => signInTarget(this.tenants, context, name), request.headers.authorization, request.ip);
   }
 
   /**
@@ -49,6 +54,7 @@ export class SecurityHandlers {
     // Glue tries the schemes in the spec's order, Bearer first: a Basic request fails here after a
     // prefix test only.
     if (header === undefined || !/^Bearer /i.test(header)) throw notThisScheme();
+    if (request.tenantInactive) throw unauthorized();
     request.caller = await this.auth.authenticateBearer(request.tenant, header, scopes);
   }
 
@@ -59,6 +65,8 @@ export class SecurityHandlers {
    * both), so that every failure is RFC 6749's invalid_client rather than a glue 401.
    */
   async ClientBasic(request: FastifyRequest): Promise<void> {
+    // A deactivated tenant's client is refused by its operation (src/http/handlers/oauth.ts).
+    if (request.tenantInactive) return;
     request.clientBasic = this.clients.startBasic(request.tenant, request.headers.authorization) ?? null;
   }
 }

@@ -26,6 +26,7 @@ import { urlLabel } from '../domain/revocation-events.js';
 import { httpSender, RevocationDispatcher, type DispatcherLog, type Sender } from '../services/revocation-dispatcher.js';
 import { RoleService } from '../services/roles.js';
 import { KeyStore, type KeyPairGenerator } from '../services/signing-keys.js';
+import { TenantDirectory } from '../services/tenant-directory.js';
 import { TokenIntrospection } from '../services/token-introspection.js';
 import { TokenIssuance } from '../services/token-issuance.js';
 import { TokenPurger, type TokenPurgeOptions } from '../services/token-purge.js';
@@ -107,14 +108,15 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
   });
   const auth = new Authenticator(users, hasher, config.adminUser, tokens, new CredentialCache(cacheTtlMs), throttle, policy);
   const clients = new ClientAuthentication(apps, new ClientCache(cacheTtlMs));
+  const tenants = new TenantDirectory(db);
   return {
     auth,
     clients,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
     users: new UserService(users, hasher, config.adminUser),
     roles: new RoleService(new PgRoleRepository(db), policy),
-    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db)),
-    introspection: new TokenIntrospection(clients, auth, tokens, policy),
+    tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db), tenants),
+    introspection: new TokenIntrospection(clients, auth, tokens, policy, tenants),
     keys,
     readiness: withRevocationHealth(resources.readiness ?? databaseReadiness(db, () => true), revocationEvents),
     metrics,
@@ -125,6 +127,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
       refreshTtlSeconds: config.refreshTokenTtlSeconds,
     }, clients),
     issuer: config.issuer,
+    tenants,
   };
 }
 

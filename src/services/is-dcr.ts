@@ -20,6 +20,7 @@ import {
   type LifetimeLimits,
 } from '../domain/is-dcr.js';
 import { checkOwnerAllowed } from '../domain/registration-rules.js';
+import { localName } from '../domain/tenants.js';
 import type { Caller, IsApplication } from '../domain/types.js';
 import type { ApplicationRepository } from '../repositories/applications.js';
 import type { UserRepository } from '../repositories/users.js';
@@ -48,7 +49,8 @@ export class IsDcrService {
   async create(caller: Caller, request: IsDcrRequest): Promise<IsApplication> {
     checkPresets(request, Math.floor(Date.now() / 1000));
     const clientName = requireIsClientName(request.client_name);
-    const owner = requestedOwner(request.ext_application_owner) ?? caller.username;
+    const named = requestedOwner(request.ext_application_owner);
+    const owner = named === undefined ? caller.username : localName(named, caller.tenant);
     const ownerId = await this.ownerId(caller, owner);
     const fields = this.rowFields(request);
     const clientId = request.ext_param_client_id ?? timeOrderedClientId();
@@ -95,7 +97,8 @@ export class IsDcrService {
     const current = await this.get(caller, clientId);
     checkUpdateClientId(clientId, request.client_id);
     const clientName = request.client_name === undefined || request.client_name === null ? current.clientName : requireIsClientName(request.client_name);
-    const owner = requestedOwner(request.ext_application_owner) ?? current.owner;
+    const named = requestedOwner(request.ext_application_owner);
+    const owner = named === undefined ? current.owner : localName(named, caller.tenant);
     const ownerId = owner === current.owner ? current.ownerId : await this.ownerId(caller, owner);
     const fields = this.rowFields(request);
     let updated: IsApplication | undefined;

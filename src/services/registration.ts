@@ -12,7 +12,7 @@ import {
   resolveGrantTypes,
 } from '../domain/registration-rules.js';
 import { ForeignKeyViolation } from '../db/errors.js';
-import type { Tenant } from '../domain/tenants.js';
+import { localName, type Tenant } from '../domain/tenants.js';
 import type { Application, Caller } from '../domain/types.js';
 import type { ApplicationPage, ApplicationRepository } from '../repositories/applications.js';
 import type { UserRepository } from '../repositories/users.js';
@@ -54,9 +54,9 @@ export class RegistrationService {
   }
 
   async register(caller: Caller, request: RegistrationRequest): Promise<RegistrationOutcome> {
-    const owner = requireOwner(request.owner);
     // The app is registered in the caller's tenant, for an owner of that tenant.
     const tenant = caller.tenant;
+    const owner = localName(requireOwner(request.owner), tenant);
     const ownerId = owner === caller.username ? caller.userId : (await this.users.findByUsername(tenant.id, owner))?.id;
     checkOwnerAllowed(caller, owner, ownerId !== undefined);
     const clientName = requireClientName(request.clientName);

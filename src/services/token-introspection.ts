@@ -2,6 +2,7 @@ import type { components } from '../../generated/platform-api.js';
 import { mayIntrospectAll, type AppManagePolicy } from '../domain/scopes.js';
 import type { Client } from '../domain/types.js';
 import type { Tenant } from '../domain/tenants.js';
+import { signInTarget, type TenantDirectory } from './tenant-directory.js';
 import { OAuthError, oauth } from '../domain/errors.js';
 import type { ClientAuthentication, ClientCredentialsInput } from './client-authentication.js';
 import { authorizedUserType, type TokenService } from './tokens.js';
@@ -28,6 +29,7 @@ export class TokenIntrospection {
     private readonly users: Authenticator,
     private readonly tokens: TokenService,
     private readonly appManagePolicy: AppManagePolicy,
+    private readonly tenants: Pick<TenantDirectory, 'resolve'>,
   ) {}
 
   /**
@@ -42,7 +44,9 @@ export class TokenIntrospection {
     } catch (err) {
       const basic = parseBasicAuthorization(input.authorization);
       if (!(err instanceof OAuthError) || err.error !== 'invalid_client' || !basic || input.clientSecret !== undefined) throw err;
-      const user = await this.users.verifyPassword(tenant, basic.username, basic.password, input.address);
+      // `admin` or `admin@<this tenant>`: a user of the tenant whose tokens are asked about.
+      const target = await signInTarget(this.tenants, { tenant, pathTenant: true }, basic.username);
+      const user = target && (await this.users.verifyPassword(tenant, target.username, basic.password, input.address));
       if (user && mayIntrospectAll({ username: user.username, isSuperAdmin: this.users.isSuperAdmin(tenant, user.username) }, this.appManagePolicy)) {
         return { seesAll: true };
       }

@@ -2,6 +2,7 @@ import type { components } from '../../generated/platform-api.js';
 import { effectiveLifetime } from '../domain/is-dcr.js';
 import { grantScopes, narrowScopes, parseScopeParameter, roleBoundCandidates, type AppManagePolicy, type ScopeBindings } from '../domain/scopes.js';
 import type { Tenant } from '../domain/tenants.js';
+import { signInTarget, type TenantDirectory } from './tenant-directory.js';
 import type { Client } from '../domain/types.js';
 import { oauth } from '../domain/errors.js';
 import type { ScopeBindingRepository } from '../repositories/scope-bindings.js';
@@ -23,6 +24,7 @@ export class TokenIssuance {
     private readonly tokens: TokenService,
     private readonly appManagePolicy: AppManagePolicy,
     private readonly scopeBindings: ScopeBindingRepository,
+    private readonly tenants: Pick<TenantDirectory, 'resolve'>,
   ) {}
 
   /**
@@ -89,7 +91,10 @@ export class TokenIssuance {
 
   private async passwordGrant(tenant: Tenant, app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
-    const user = await this.users.verifyPassword(tenant, form.username, form.password, address);
+    // `bob` or `bob@<the app's tenant>`. A user of another tenant gets no token here: WSO2 allows
+    // that for SaaS apps only, which this server does not support across tenants yet (spec/CHANGES.md).
+    const target = await signInTarget(this.tenants, { tenant, pathTenant: true }, form.username);
+    const user = target && (await this.users.verifyPassword(tenant, target.username, form.password, address));
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(

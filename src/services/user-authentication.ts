@@ -90,7 +90,15 @@ export class Authenticator {
     return ok ? user : undefined;
   }
 
-  async authenticateBasic(tenant: Tenant, header: string | undefined, address = 'unknown'): Promise<Caller> {
+  /**
+   * HTTP Basic of a user; `signIn` says which tenant and local name the credential's user name
+   * stands for (src/services/tenant-directory.ts, `user@domain`), undefined to refuse it.
+   */
+  async authenticateBasic(
+    signIn: (username: string) => Promise<{ tenant: Tenant; username: string } | undefined>,
+    header: string | undefined,
+    address = 'unknown',
+  ): Promise<Caller> {
     const credentials = parseBasicAuthorization(header);
     if (!credentials) {
       // A Basic header that does not parse is a failed login too, counted against the address
@@ -102,7 +110,14 @@ export class Authenticator {
       }
       throw unauthorized();
     }
-    const user = await this.verifyPassword(tenant, credentials.username, credentials.password, address);
+    const target = await signIn(credentials.username);
+    if (!target) {
+      // A name of another tenant than the path's: refused, at the cost of a wrong password.
+      await this.hasher.burn(credentials.password);
+      throw unauthorized();
+    }
+    const { tenant } = target;
+    const user = await this.verifyPassword(tenant, target.username, credentials.password, address);
     if (!user) throw unauthorized();
     return { tenant, userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(tenant, user.username) };
   }

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { components, operations } from '../../../generated/platform-api.js';
 import { KNOWN_SCOPES } from '../../domain/scopes.js';
 import { IS_DCR_PATH } from './is-dcr.js';
-import { OAuthError } from '../../domain/errors.js';
+import { OAuthError, oauth } from '../../domain/errors.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { KeyStore } from '../../services/signing-keys.js';
 import type { ClientCredentialsInput } from '../../services/client-authentication.js';
@@ -68,6 +68,8 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     noStore(reply);
     const grant = request.body.grant_type;
     try {
+      // A deactivated tenant issues nothing: its clients are as unknown.
+      if (request.tenantInactive) throw oauth.invalidClient();
       const token = await this.issuance.token(request.tenant, clientCredentials(request, request.body), request.body);
       this.metrics.tokenRequest(grant, 'issued');
       return token;
@@ -83,6 +85,8 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   ): Promise<Schemas['Introspection']> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
+    // No token of a deactivated tenant is active.
+    if (request.tenantInactive) return { active: false };
     // Node joins a repeated X-WSO2-Tenant into one string ("a, b"): no tenant has that name.
     const named = request.headers['x-wso2-tenant'];
     return this.introspection.introspect(request.tenant, clientCredentials(request, request.body), token, hint, Array.isArray(named) ? named.join(', ') : named);
@@ -91,6 +95,7 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
   async revokeToken(request: OperationRequest<operations['revokeToken']>, reply: FastifyReply): Promise<undefined> {
     noStore(reply);
     const { token, token_type_hint: hint } = request.body;
+    if (request.tenantInactive) throw oauth.invalidClient();
     await this.introspection.revoke(request.tenant, clientCredentials(request, request.body), token, hint);
     return undefined;
   }

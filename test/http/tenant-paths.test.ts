@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import t from 'tap';
+import { ADMIN_AUTH, basic, buildTestApp, FAST_HASHER, PUBLIC_URL } from '../fixtures/app.js';
+
+// Tenant-qualified URLs and `user@domain` (reference §8), on the wire: a tenant's apps, tokens,
+// keys and issuer are its own, and nothing crosses from one tenant to another.
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+t.test('tenants under /t/{domain}/ and user@domain', async (t) => {
+  const { app, db, services } = await buildTestApp(t);
+  await db.query("INSERT INTO tenants (id, domain) VALUES (1, 'a.com'), (2, 'b.com')");
+  const hash = await FAST_HASHER.hash('tenant-Pa55');
+  for (const tenant of [1, 2]) {
+    await db.query('INSERT INTO users (id, username, password_hash, tenant_id) VALUES ($1, $2, $3, $4)', [randomUUID(), 'admin', hash, tenant]);
+  }
+  const aAdmin = basic('admin@a.com', 'tenant-Pa55');
+
+  const register = async (auth: string, clientName: string, owner: string) => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/client-registration/v0.17/register',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: { clientName, owner, grantType: 'client_credentials', saasApp: false, tokenType: 'JWT' },
+    });
+    return { status: res.statusCode, body: res.json() as { clientId: string; clientSecret: string; appOwner: string } };
+  };
+
+  const aApp = await register(aAdmin, 'shared-name', 'admin@a.com');
+  t.equal(aApp.status, 200, 'v0.17 registers in the tenant of admin@a.com (200, as WSO2 answers a new app)');
+  t.equal(aApp.body.appOwner, 'admin', "the owner is a.com's admin, stored by its name in a.com");
+  const superApp = await register(ADMIN_AUTH, 'shared-name', 'admin');
+  t.equal(superApp.status, 200, "the same name in the super tenant is another app (names are unique per tenant)");
+  const stored = await db.query<{ tenant_id: number; client_id: string }>("SELECT tenant_id, client_id FROM applications WHERE client_name = 'shared-name' ORDER BY tenant_id");
+  t.same(stored.rows.map((r) => r.tenant_id), [-1234, 1]);
+
+  const clientAuth = basic(aApp.body.clientId, aApp.body.clientSecret);
+  const token = async (url: string, auth = clientAuth) =>
+    app.inject({ method: 'POST', url, headers: { ...FORM, authorization: auth }, payload: form({ grant_type: 'client_credentials' }) });
+
+  const issued = await token('/t/a.com/oauth2/token');
+  t.equal(issued.statusCode, 200);
+  const jwt = (issued.json() as { access_token: string }).access_token;
+  t.equal(decodeJwt(jwt).iss, `${PUBLIC_URL}/t/a.com/oauth2/token`, "the tenant's issuer");
+
+  t.test("a tenant's token verifies with its JWKS only", async (t) => {
+    const jwks = async (url: string) => (await app.inject({ method: 'GET', url })).json() as JSONWebKeySet;
+    const own = await jwks('/t/a.com/oauth2/jwks');
+    const { payload } = await jwtVerify(jwt, createLocalJWKSet(own), { issuer: `${PUBLIC_URL}/t/a.com/oauth2/token`, algorithms: ['RS256'] });
+    t.equal(payload.azp, aApp.body.clientId);
+    const others = await jwks('/oauth2/jwks');
+    t.ok(others.keys.length > 0);
+    t.notOk(others.keys.some((key) => own.keys.some((mine) => mine.kid === key.kid)), 'no key is shared with the super tenant');
+    await t.rejects(jwtVerify(jwt, createLocalJWKSet(others)), 'the super tenant JWKS does not verify it');
+  });
+
+  t.test("a client of one tenant is unknown in another", async (t) => {
+    t.equal((await token('/oauth2/token')).statusCode, 401);
+    t.equal((await token('/t/b.com/oauth2/token')).statusCode, 401);
+  });
+
+  t.test("a tenant's token is inactive at another's introspection", async (t) => {
+    const introspect = (url: string, auth: string) =>
+      app.inject({ method: 'POST', url, headers: { ...FORM, authorization: auth }, payload: form({ token: jwt }) });
+    const own = await introspect('/t/a.com/oauth2/introspect', clientAuth);
+    t.equal(own.statusCode, 200);
+    t.match(own.json(), { active: true, iss: `${PUBLIC_URL}/t/a.com/oauth2/token`, client_id: aApp.body.clientId });
+    const atSuper = await introspect('/oauth2/introspect', ADMIN_AUTH);
+    t.same(atSuper.json(), { active: false });
+    const bApp = await register(basic('admin@b.com', 'tenant-Pa55'), 'b-app', 'admin@b.com');
+    t.equal(bApp.status, 200);
+    const atB = await introspect('/t/b.com/oauth2/introspect', basic(bApp.body.clientId, bApp.body.clientSecret));
+    t.equal(atB.statusCode, 200);
+    t.same(atB.json(), { active: false });
+  });
+
+  t.test('a sign-in name of another tenant than the path is refused', async (t) => {
+    const res = await app.inject({ method: 'GET', url: '/t/b.com/scim2/Me', headers: { authorization: aAdmin } });
+    t.equal(res.statusCode, 401);
+    const own = await app.inject({ method: 'GET', url: '/t/a.com/scim2/Me', headers: { authorization: aAdmin } });
+    t.equal(own.statusCode, 200);
+  });
+
+  t.test('an unknown tenant is 404', async (t) => {
+    const res = await app.inject({ method: 'GET', url: '/t/nowhere.example/oauth2/jwks' });
+    t.equal(res.statusCode, 404);
+  });
+
+  t.test('a deactivated tenant: its tokens are inactive and its sign-ins fail', async (t) => {
+    await db.query("UPDATE tenants SET active = false WHERE domain = 'a.com'");
+    services.tenants.forget('a.com');
+    const introspected = await app.inject({ method: 'POST', url: '/t/a.com/oauth2/introspect', headers: { ...FORM, authorization: clientAuth }, payload: form({ token: jwt }) });
+    t.same(introspected.json(), { active: false });
+    t.equal((await token('/t/a.com/oauth2/token')).statusCode, 401);
+    const registered = await register(aAdmin, 'another', 'admin@a.com');
+    t.equal(registered.status, 401, 'admin@a.com no longer signs in');
+    const me = await app.inject({ method: 'GET', url: '/t/a.com/scim2/Me', headers: { authorization: `Bearer ${jwt}` } });
+    t.equal(me.statusCode, 401);
+  });
+});
