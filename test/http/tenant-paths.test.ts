@@ -83,6 +83,24 @@ t.test('tenants under /t/{domain}/ and user@domain', async (t) => {
     t.equal(own.statusCode, 200);
   });
 
+  t.test("discovery at a tenant's issuer describes that tenant", async (t) => {
+    const issuer = `${PUBLIC_URL}/t/a.com/oauth2/token`;
+    for (const url of ['/t/a.com/oauth2/token/.well-known/openid-configuration', '/t/a.com/.well-known/openid-configuration', '/t/a.com/.well-known/oauth-authorization-server']) {
+      const res = await app.inject({ method: 'GET', url });
+      t.equal(res.statusCode, 200, url);
+      t.match(res.json(), {
+        issuer,
+        token_endpoint: `${PUBLIC_URL}/t/a.com/oauth2/token`,
+        jwks_uri: `${PUBLIC_URL}/t/a.com/oauth2/jwks`,
+        introspection_endpoint: `${PUBLIC_URL}/t/a.com/oauth2/introspect`,
+        revocation_endpoint: `${PUBLIC_URL}/t/a.com/oauth2/revoke`,
+        registration_endpoint: `${PUBLIC_URL}/t/a.com/api/identity/oauth2/dcr/v1.1/register`,
+      }, url);
+    }
+    const root = (await app.inject({ method: 'GET', url: '/.well-known/openid-configuration' })).json() as { issuer: string };
+    t.equal(root.issuer, `${PUBLIC_URL}/oauth2/token`, "the super tenant's document is unchanged");
+  });
+
   t.test('an unknown tenant is 404', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/t/nowhere.example/oauth2/jwks' });
     t.equal(res.statusCode, 404);

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { components, operations } from '../../../generated/platform-api.js';
 import { KNOWN_SCOPES } from '../../domain/scopes.js';
+import { SUPER_TENANT, tenantIssuer, type Tenant } from '../../domain/tenants.js';
 import { IS_DCR_PATH } from './is-dcr.js';
 import { OAuthError, oauth } from '../../domain/errors.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -26,7 +27,7 @@ type Metadata = components['schemas']['AuthorizationServerMetadata'];
 
 /** Where the metadata document's URLs come from. */
 export interface MetadataUrls {
-  /** `iss` of the JWTs. */
+  /** `iss` of the super tenant's JWTs (DCR_ISSUER, or its default). */
   issuer: string;
   /** The base of every endpoint URL (DCR_PUBLIC_URL). */
   publicUrl: string;
@@ -51,17 +52,24 @@ function noStore(reply: FastifyReply): void {
 
 /** The key manager: /oauth2/token, /oauth2/introspect, /oauth2/revoke, /oauth2/jwks, RFC 8414 metadata. */
 export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
-  /** One document, the same at every path that serves it; it changes only with the configuration. */
+  /**
+   * The super tenant's document, the same at every path that serves it; it changes only with the
+   * configuration. Another tenant's is built when asked (its issuer and `/t/{domain}` endpoints).
+   */
   private readonly metadata: Metadata;
 
   constructor(
     private readonly issuance: TokenIssuance,
     private readonly introspection: TokenIntrospection,
     private readonly keys: KeyStore,
-    urls: MetadataUrls,
+    private readonly urls: MetadataUrls,
     private readonly metrics: Metrics,
   ) {
-    this.metadata = metadataDocument(urls);
+    this.metadata = metadataDocument(SUPER_TENANT, urls);
+  }
+
+  private metadataOf(request: FastifyRequest): Metadata {
+    return request.tenant.id === SUPER_TENANT.id ? this.metadata : metadataDocument(request.tenant, this.urls);
   }
 
   async issueToken(request: OperationRequest<operations['issueToken']>, reply: FastifyReply): Promise<Schemas['TokenResponse']> {
@@ -107,20 +115,20 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
     return (await this.keys.jwks(request.tenant.id)) as Schemas['Jwks'];
   }
 
-  async getAuthorizationServerMetadata(): Promise<Metadata> {
-    return this.metadata;
+  async getAuthorizationServerMetadata(request: FastifyRequest): Promise<Metadata> {
+    return this.metadataOf(request);
   }
 
-  async getOpenIdConfiguration(): Promise<Metadata> {
-    return this.metadata;
+  async getOpenIdConfiguration(request: FastifyRequest): Promise<Metadata> {
+    return this.metadataOf(request);
   }
 
-  async getIssuerOpenIdConfiguration(): Promise<Metadata> {
-    return this.metadata;
+  async getIssuerOpenIdConfiguration(request: FastifyRequest): Promise<Metadata> {
+    return this.metadataOf(request);
   }
 
-  async getIssuerAuthorizationServerMetadata(): Promise<Metadata> {
-    return this.metadata;
+  async getIssuerAuthorizationServerMetadata(request: FastifyRequest): Promise<Metadata> {
+    return this.metadataOf(request);
   }
 }
 
@@ -128,9 +136,11 @@ export class OAuthHandlers implements OperationHandlers<OAuthOperations> {
  * RFC 8414 metadata. The endpoints are built from the public URL, not from the issuer: WSO2's
  * issuer is the token endpoint's own URL (`<base>/oauth2/token`).
  */
-function metadataDocument({ issuer, publicUrl: base }: MetadataUrls): Metadata {
+function metadataDocument(tenant: Tenant, { issuer, publicUrl }: MetadataUrls): Metadata {
+  // A tenant's endpoints are under its `/t/{domain}` prefix, as its issuer is (reference §8).
+  const base = tenant.id === SUPER_TENANT.id ? publicUrl : `${publicUrl}/t/${tenant.domain}`;
   return {
-    issuer,
+    issuer: tenantIssuer(tenant, issuer, publicUrl),
     token_endpoint: `${base}/oauth2/token`,
     jwks_uri: `${base}/oauth2/jwks`,
     introspection_endpoint: `${base}/oauth2/introspect`,
