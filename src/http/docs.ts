@@ -36,7 +36,14 @@ export async function registerDocs(app: FastifyInstance, version: string, public
     servers?: { url: string }[];
     components?: { securitySchemes?: Record<string, { flows?: { password?: { tokenUrl: string } } }> };
   };
-  document.servers = [{ url: publicUrl }];
+  document.servers = [
+    { url: publicUrl },
+    {
+      url: `${publicUrl}/t/{tenantDomain}`,
+      description: 'The same paths in a tenant (carbon.super is the super tenant, the first server\'s)',
+      variables: { tenantDomain: { default: 'carbon.super' } },
+    },
+  ] as { url: string }[];
   const password = document.components?.securitySchemes?.OAuth2Security?.flows?.password;
   if (password) password.tokenUrl = `${publicUrl}/oauth2/token`;
   await app.register(swagger, { mode: 'static', specification: { document: document as never } });
