@@ -5,12 +5,15 @@
  * - a token issued by one is accepted on /register, introspected and revoked through the other,
  *   and the revocation is seen at once by both;
  * - JWTs from either verify with either's /oauth2/jwks (jose createLocalJWKSet), also after
- *   `dcr keys rotate` ran against that database.
+ *   `dcr keys rotate` ran against that database;
+ * - a tenant's first tokens, asked of both at once, are signed with one key of that tenant, which
+ *   both publish; both see the tenant's deactivation within the tenant directory's cache time.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
+import { PasswordHasher } from '../../src/crypto/passwords.js';
 import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { testDatabase } from '../fixtures/db.js';
 import { runCli } from '../fixtures/dcr-process.js';
@@ -61,6 +64,8 @@ t.test('two instances over one database', async (t) => {
     // One issuer for the deployment, as behind a load balancer. Left unset, each instance's issuer
     // is its own http://HOST:PORT, and a JWT from one fails the other's `iss` check (401).
     DCR_ISSUER: 'http://dcr.two-instances.test',
+    // The same for tenants' issuers, which derive from the public URL (issue 21).
+    DCR_PUBLIC_URL: 'http://dcr.two-instances.test',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   };
@@ -138,6 +143,44 @@ t.test('two instances over one database', async (t) => {
       t.equal((await register(servers.a, `Bearer ${String(refreshed.body.access_token)}`, { clientName: `by_bearer_${tokenType}`, owner: 'alice', grantType: 'password' })).status, 200, 'and that token works on A');
     });
   }
+
+  await t.test("a tenant: one key for its first tokens through both, the same JWKS, its deactivation seen by both", async (t) => {
+    await db.query("INSERT INTO tenants (id, domain) VALUES (10, 'two.test')");
+    const hash = await new PasswordHasher().hash('tenant-Two-Pa55');
+    await db.query("INSERT INTO users (id, username, password_hash, tenant_id) VALUES (gen_random_uuid(), 'admin', $1, 10)", [hash]);
+    const tenantAdmin = basicAuth('admin@two.test', 'tenant-Two-Pa55');
+    const app = await register(servers.b, tenantAdmin, { clientName: 'tenant_app', owner: 'admin@two.test', grantType: 'client_credentials', tokenType: 'JWT' });
+    t.equal(app.status, 200, 'registered in the tenant through B');
+    const client = app.body;
+    const tokens = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const res = await form(i % 2 === 0 ? servers.a : servers.b, '/t/two.test/oauth2/token', client, { grant_type: 'client_credentials' });
+        t.equal(res.status, 200);
+        return String(res.body.access_token);
+      }),
+    );
+    const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM signing_keys WHERE tenant_id = 10');
+    t.equal(rows[0]!.n, '1', "ten first tokens at once through both instances: one key for the tenant");
+    const sets = await Promise.all(Object.values(servers).map(async (server) => (await (await fetch(`${server.baseUrl}/t/two.test/oauth2/jwks`)).json()) as JSONWebKeySet));
+    t.same(sets[0], sets[1], "both publish the same tenant JWKS");
+    for (const token of tokens) {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(sets[0]!), { issuer: 'http://dcr.two-instances.test/t/two.test/oauth2/token' });
+      t.equal(payload.client_id, client.clientId);
+    }
+    const introspect = (server: ServerProcess) => form(server, '/t/two.test/oauth2/introspect', client, { token: tokens[0]! });
+    t.equal((await introspect(servers.a)).body.active, true);
+    await db.query("UPDATE tenants SET active = false WHERE id = 10");
+    // Each instance remembers a tenant for 5 s (src/services/tenant-directory.ts).
+    const deadline = Date.now() + 15_000;
+    const seen = { a: false, b: false };
+    while ((!seen.a || !seen.b) && Date.now() < deadline) {
+      for (const [label, server] of Object.entries(servers) as ['a' | 'b', ServerProcess][]) {
+        if (!seen[label] && (await introspect(server)).body.active === false) seen[label] = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    t.same(seen, { a: true, b: true }, "both see the tenant deactivated: its token inactive at either");
+  });
 
   await t.test('JWTs from either instance verify with either’s JWKS, also after dcr keys rotate', async (t) => {
     const app = await register(servers.a, ADMIN, { clientName: 'jwks_app', owner: 'alice', grantType: 'password client_credentials', tokenType: 'JWT' });
