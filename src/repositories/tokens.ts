@@ -18,8 +18,10 @@ export interface ActiveAccessToken {
 export interface NewAccessToken {
   /** A JWT's jti, or an opaque token's opaqueTokenId (src/services/tokens.ts): how the row is found. */
   id: string;
-  /** The tenant of its application (and user). */
+  /** The tenant of its application (and of its user, unless `subject` is set). */
   tenantId: number;
+  /** A SaaS app's user of another tenant: the name it acts for (`bob@b.com`); absent otherwise. */
+  subject?: string;
   appId: string;
   userId: string;
   scopes: string[];
@@ -33,6 +35,8 @@ export interface NewAccessToken {
 export interface NewRefreshToken {
   id: string;
   tenantId: number;
+  /** As NewAccessToken.subject. */
+  subject?: string;
   tokenHash: Buffer;
   familyId: string;
   appId: string;
@@ -46,6 +50,8 @@ export interface NewRefreshToken {
 export interface RefreshTokenRecord {
   id: string;
   tenantId: number;
+  /** Set for a user of another tenant (NewAccessToken.subject); `username` is then that name. */
+  subject: string | null;
   familyId: string;
   appId: string;
   userId: string;
@@ -115,6 +121,7 @@ interface AccessRow {
 interface RefreshRow {
   id: string;
   tenant_id: number;
+  subject: string | null;
   family_id: string;
   app_id: string;
   user_id: string;
@@ -125,8 +132,12 @@ interface RefreshRow {
   expires_at: Date;
 }
 
-const ACCESS_SELECT = `SELECT t.id, t.tenant_id, t.user_id, u.username, t.app_id, a.client_id, t.scopes, t.grant_type, t.issued_at, t.expires_at
-  FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
+// The user's name from its row, or, for a SaaS app's user of another tenant (a row this tenant's
+// statements cannot see), the name the token was issued for (migration 014). A deleted user's
+// tokens go with the account (ON DELETE CASCADE), so the LEFT JOIN lets no such token through.
+const ACCESS_SELECT = `SELECT t.id, t.tenant_id, t.user_id, COALESCE(t.subject, u.username) AS username, t.app_id, a.client_id, t.scopes,
+    t.grant_type, t.issued_at, t.expires_at
+  FROM access_tokens t LEFT JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id`;
 // "Active" is judged by the database clock, the same for every instance.
 const ACTIVE = 't.revoked_at IS NULL AND t.expires_at > now()';
 
@@ -139,8 +150,8 @@ const ACCESS_BY_IDS: NamedStatement = {
 };
 const INSERT_ACCESS: NamedStatement = {
   name: 'access_token_insert',
-  text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))`,
+  text: `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, subject)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), $9)`,
 };
 /**
  * The client_credentials tokens' INSERT (one row per token of a burst, Database.coalesce: one array per
@@ -200,8 +211,8 @@ function lockFamily(tx: Queryable, familyId: string) {
  */
 const queueTokenEvents = (jwtCondition: string) => `,
   token_events AS MATERIALIZED (
-    SELECT r.id, r.tenant_id, r.expires_at, a.client_id, u.username, gen_random_uuid() AS event_id
-    FROM revoked r JOIN applications a ON a.id = r.app_id JOIN users u ON u.id = r.user_id
+    SELECT r.id, r.tenant_id, r.expires_at, a.client_id, COALESCE(r.subject, u.username) AS username, gen_random_uuid() AS event_id
+    FROM revoked r JOIN applications a ON a.id = r.app_id LEFT JOIN users u ON u.id = r.user_id
     WHERE r.expires_at > now() AND ${jwtCondition}
   ),
   queued AS (
@@ -219,10 +230,10 @@ const familyRevokedAt = (param: string) =>
   `(SELECT now() WHERE EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ${param} AND r.revoked_at IS NOT NULL))`;
 
 /** A token joining a refresh family: revoked from the start if the family is (its lock held). */
-const INSERT_FAMILY_ACCESS = `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, revoked_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$6')})`;
-const INSERT_FAMILY_REFRESH = `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at, issued_at, revoked_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), ${familyRevokedAt('$3')})`;
+const INSERT_FAMILY_ACCESS = `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, family_id, expires_at, issued_at, subject, revoked_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), $9, ${familyRevokedAt('$6')})`;
+const INSERT_FAMILY_REFRESH = `INSERT INTO refresh_tokens (id, token_hash, family_id, app_id, user_id, scopes, expires_at, issued_at, subject, revoked_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()), $9, ${familyRevokedAt('$3')})`;
 
 const accessValues = (token: NewAccessToken) => [
   token.id,
@@ -233,6 +244,7 @@ const accessValues = (token: NewAccessToken) => [
   token.familyId,
   token.expiresAt,
   token.issuedAt ?? null,
+  token.subject ?? null,
 ];
 const refreshValues = (token: NewRefreshToken) => [
   token.id,
@@ -243,6 +255,7 @@ const refreshValues = (token: NewRefreshToken) => [
   token.scopes,
   token.expiresAt,
   token.issuedAt ?? null,
+  token.subject ?? null,
 ];
 
 const REVOKE_ACCESS = 'UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL';
@@ -254,7 +267,7 @@ const REVOKE_ACCESS_QUEUED: NamedStatement = {
   name: 'access_token_revoke_queued',
   text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL
-    RETURNING id, tenant_id, app_id, user_id, expires_at
+    RETURNING id, tenant_id, app_id, user_id, subject, expires_at
   )${queueTokenEvents('$3::boolean')}
   SELECT count(*)::int AS n FROM revoked`,
 };
@@ -264,7 +277,7 @@ const REVOKE_FAMILY_ACCESS_QUEUED: NamedStatement = {
   name: 'access_tokens_revoke_family_queued',
   text: `WITH revoked AS (
     UPDATE access_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL
-    RETURNING id, tenant_id, app_id, user_id, expires_at
+    RETURNING id, tenant_id, app_id, user_id, subject, expires_at
   )${queueTokenEvents(JWT_APP)}
   SELECT 1`,
 };
@@ -285,11 +298,11 @@ function consumeRefresh(queued: boolean): NamedStatement {
        revoked AS (
          UPDATE access_tokens o SET revoked_at = now() FROM used
          WHERE o.family_id = used.family_id AND o.revoked_at IS NULL
-         RETURNING o.id, o.tenant_id, o.app_id, o.user_id, o.expires_at
+         RETURNING o.id, o.tenant_id, o.app_id, o.user_id, o.subject, o.expires_at
        )${queued ? queueTokenEvents(JWT_APP) : ''}
-       SELECT used.id, used.tenant_id, used.family_id, used.app_id, used.user_id, u.username, a.client_id, used.scopes,
-              used.issued_at, used.expires_at
-       FROM used JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
+       SELECT used.id, used.tenant_id, used.subject, used.family_id, used.app_id, used.user_id,
+              COALESCE(used.subject, u.username) AS username, a.client_id, used.scopes, used.issued_at, used.expires_at
+       FROM used LEFT JOIN users u ON u.id = used.user_id JOIN applications a ON a.id = used.app_id`,
   };
 }
 
@@ -310,7 +323,7 @@ function tokenFields(row: AccessRow | RefreshRow) {
 
 const toAccess = (row: AccessRow): ActiveAccessToken => ({ ...tokenFields(row), grantType: row.grant_type });
 
-const toRefresh = (row: RefreshRow): RefreshTokenRecord => ({ ...tokenFields(row), familyId: row.family_id });
+const toRefresh = (row: RefreshRow): RefreshTokenRecord => ({ ...tokenFields(row), familyId: row.family_id, subject: row.subject });
 
 type NewAccessForUsername = Omit<NewAccessToken, 'userId' | 'familyId'> & { username: string };
 
@@ -414,8 +427,9 @@ export class PgTokenRepository implements TokenRepository {
   async findActiveRefreshByHash(tenant: number, hash: Buffer): Promise<RefreshTokenRecord | undefined> {
     const { rows } = await this.db.queryIn<RefreshRow>(
       tenant,
-      `SELECT t.id, t.tenant_id, t.family_id, t.app_id, t.user_id, u.username, a.client_id, t.scopes, t.issued_at, t.expires_at
-       FROM refresh_tokens t JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id
+      `SELECT t.id, t.tenant_id, t.subject, t.family_id, t.app_id, t.user_id, COALESCE(t.subject, u.username) AS username, a.client_id,
+         t.scopes, t.issued_at, t.expires_at
+       FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id JOIN applications a ON a.id = t.app_id
        WHERE t.token_hash = $1 AND t.tenant_id = $2 AND t.used_at IS NULL AND ${ACTIVE}`,
       [hash, tenant],
     );

@@ -68,9 +68,24 @@ export async function signInTarget(
   context: SignInContext,
   name: string,
 ): Promise<{ tenant: Tenant; username: string } | undefined> {
+  const home = await userTenant(directory, context.tenant, name);
+  return home && (home.tenant.id === context.tenant.id || !context.pathTenant) ? home : undefined;
+}
+
+/**
+ * The tenant a password grant's user name belongs to, seen from `tenant` (the app's): `bob` or
+ * `bob@<tenant>` is the app's tenant's; `bob@b.com`, b.com's when b.com is an active tenant (the
+ * caller then decides whether the app admits it: SaaS apps only); a suffix that is no tenant is
+ * part of a name of the app's tenant. Undefined for a deactivated tenant's user.
+ */
+export async function userTenant(
+  directory: Pick<TenantDirectory, 'resolve'>,
+  tenant: Tenant,
+  name: string,
+): Promise<{ tenant: Tenant; username: string } | undefined> {
   const qualified = splitQualifiedName(name);
   const named = qualified && (await directory.resolve(qualified.domain));
-  if (!qualified || !named) return { tenant: context.tenant, username: name };
-  if (context.pathTenant) return named.id === context.tenant.id ? { tenant: context.tenant, username: qualified.username } : undefined;
+  if (!qualified || !named) return { tenant, username: name };
+  if (named.id === tenant.id) return { tenant, username: qualified.username };
   return named.active ? { tenant: { id: named.id, domain: named.domain }, username: qualified.username } : undefined;
 }

@@ -2,7 +2,7 @@ import type { components } from '../../generated/platform-api.js';
 import { effectiveLifetime } from '../domain/is-dcr.js';
 import { grantScopes, narrowScopes, parseScopeParameter, roleBoundCandidates, type AppManagePolicy, type ScopeBindings } from '../domain/scopes.js';
 import type { Tenant } from '../domain/tenants.js';
-import { signInTarget, type TenantDirectory } from './tenant-directory.js';
+import { userTenant, type TenantDirectory } from './tenant-directory.js';
 import type { Client } from '../domain/types.js';
 import { oauth } from '../domain/errors.js';
 import type { ScopeBindingRepository } from '../repositories/scope-bindings.js';
@@ -91,19 +91,33 @@ export class TokenIssuance {
 
   private async passwordGrant(tenant: Tenant, app: Client, form: TokenForm, address: string | undefined): Promise<TokenResponse> {
     if (!form.username || !form.password) throw oauth.invalidRequest('username and password are required');
-    // `bob` or `bob@<the app's tenant>`. A user of another tenant gets no token here: WSO2 allows
-    // that for SaaS apps only, which this server does not support across tenants yet (spec/CHANGES.md).
-    const target = await signInTarget(this.tenants, { tenant, pathTenant: true }, form.username);
-    const user = target && (await this.users.verifyPassword(tenant, target.username, form.password, address));
+    // `bob` or `bob@<the app's tenant>`: a user of the app's tenant. `bob@b.com` of another tenant:
+    // only for a SaaS app (WSO2's cross-tenant switch), signed in in b.com; the token is the app's
+    // tenant's, acting for `bob@b.com`, with no admin rights (the super admin's are the super
+    // tenant's), and roles count only as the app's tenant binds them (none of b.com's).
+    const home = await userTenant(this.tenants, tenant, form.username);
+    if (!home) throw oauth.invalidGrant('Invalid resource owner credentials');
+    const crossTenant = home.tenant.id !== tenant.id;
+    if (crossTenant && !app.saasApp) throw oauth.invalidGrant('The application is not a SaaS application: users of other tenants cannot sign in to it');
+    const user = await this.users.verifyPassword(home.tenant, home.username, form.password, address);
     if (!user) throw oauth.invalidGrant('Invalid resource owner credentials');
+    const subject = crossTenant ? `${user.username}@${home.tenant.domain}` : user.username;
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
       requested,
-      { username: user.username, isSuperAdmin: this.users.isSuperAdmin(tenant, user.username) },
+      { username: subject, isSuperAdmin: !crossTenant && this.users.isSuperAdmin(tenant, user.username) },
       this.appManagePolicy,
       await this.bindingsFor(tenant, requested, user.id),
     );
-    return this.tokens.issue(tenant, { app, user, scopes, grantType: 'password', withRefreshToken: this.withRefresh(app), ...this.lifetimes(app, 'password') });
+    return this.tokens.issue(tenant, {
+      app,
+      user: { id: user.id, username: subject },
+      ...(crossTenant ? { subject } : {}),
+      scopes,
+      grantType: 'password',
+      withRefreshToken: this.withRefresh(app),
+      ...this.lifetimes(app, 'password'),
+    });
   }
 
   private async clientCredentialsGrant(tenant: Tenant, app: Client, form: TokenForm): Promise<TokenResponse> {
@@ -135,6 +149,7 @@ export class TokenIssuance {
         return this.tokens.issue(tenant, {
           app,
           user: { id: consumed.token.userId, username: consumed.token.username },
+          ...(consumed.token.subject === null ? {} : { subject: consumed.token.subject }),
           scopes,
           grantType: 'refresh_token',
           withRefreshToken: true,

@@ -24,6 +24,8 @@ export interface IssueRequest {
   scopes: string[];
   grantType: string;
   withRefreshToken: boolean;
+  /** A SaaS app's user of another tenant (its `user@domain`, also `user.username`): kept on the rows. */
+  subject?: string;
   /** The refresh family to continue (refresh_token grant); a new one otherwise. */
   familyId?: string;
   /** This app's lifetimes (src/services/token-issuance.ts); the server's settings when absent. */
@@ -170,7 +172,8 @@ export class TokenService {
     const familyId = request.withRefreshToken ? (request.familyId ?? randomUUID()) : null;
 
     const { token: accessToken, id: accessId } = await this.makeAccessToken(tenant, app, user.username, scopes, grantType, now, accessTtl);
-    const access = { id: accessId, tenantId: tenant.id, appId: app.id, userId: user.id, scopes, grantType, issuedAt, expiresAt: accessExpires };
+    const subject = request.subject === undefined ? {} : { subject: request.subject };
+    const access = { ...subject, id: accessId, tenantId: tenant.id, appId: app.id, userId: user.id, scopes, grantType, issuedAt, expiresAt: accessExpires };
     if (!familyId) {
       await this.repo.insertAccess({ ...access, familyId: null });
       return this.response(accessToken, scopes, accessTtl);
@@ -179,6 +182,7 @@ export class TokenService {
     await this.repo.insertGrant(
       { ...access, familyId },
       {
+        ...subject,
         id: randomUUID(),
         tenantId: tenant.id,
         tokenHash: tokenHash(refreshToken),

@@ -118,3 +118,53 @@ t.test('tenants under /t/{domain}/ and user@domain', async (t) => {
     t.equal(me.statusCode, 401);
   });
 });
+
+t.test("SaaS apps: another tenant's users sign in, to a SaaS app only", async (t) => {
+  const { app, db } = await buildTestApp(t);
+  await db.query("INSERT INTO tenants (id, domain) VALUES (1, 'a.com'), (2, 'b.com')");
+  const hash = await FAST_HASHER.hash('tenant-Pa55');
+  await db.query('INSERT INTO users (id, username, password_hash, tenant_id) VALUES ($1, $2, $3, 1)', [randomUUID(), 'admin', hash]);
+  await db.query('INSERT INTO users (id, username, password_hash, tenant_id) VALUES ($1, $2, $3, 2)', [randomUUID(), 'bob', hash]);
+  const registered: Record<string, { clientId: string; clientSecret: string }> = {};
+  for (const saasApp of [true, false]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/client-registration/v0.17/register',
+      headers: { authorization: basic('admin@a.com', 'tenant-Pa55'), 'content-type': 'application/json' },
+      payload: { clientName: `app-${saasApp}`, owner: 'admin@a.com', grantType: 'password refresh_token', saasApp, tokenType: 'JWT' },
+    });
+    t.equal(res.statusCode, 200);
+    registered[String(saasApp)] = res.json();
+  }
+  const password = (client: { clientId: string; clientSecret: string }, username: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/t/a.com/oauth2/token',
+      headers: { ...FORM, authorization: basic(client.clientId, client.clientSecret) },
+      payload: form({ grant_type: 'password', username, password: 'tenant-Pa55' }),
+    });
+
+  const refused = await password(registered.false!, 'bob@b.com');
+  t.equal(refused.statusCode, 400);
+  t.match(refused.json(), { error: 'invalid_grant', error_description: /not a SaaS application/ });
+
+  const issued = await password(registered.true!, 'bob@b.com');
+  t.equal(issued.statusCode, 200);
+  const body = issued.json() as { access_token: string; refresh_token: string };
+  t.match(decodeJwt(body.access_token), { sub: 'bob@b.com', iss: `${PUBLIC_URL}/t/a.com/oauth2/token`, aut: 'APPLICATION_USER' }, "a.com's token acting for bob@b.com");
+  const saasClient = basic(registered.true!.clientId, registered.true!.clientSecret);
+  const introspected = await app.inject({ method: 'POST', url: '/t/a.com/oauth2/introspect', headers: { ...FORM, authorization: saasClient }, payload: form({ token: body.access_token }) });
+  t.match(introspected.json(), { active: true, username: 'bob@b.com', sub: 'bob@b.com' });
+  const refreshed = await app.inject({
+    method: 'POST',
+    url: '/t/a.com/oauth2/token',
+    headers: { ...FORM, authorization: saasClient },
+    payload: form({ grant_type: 'refresh_token', refresh_token: body.refresh_token }),
+  });
+  t.equal(refreshed.statusCode, 200, 'the refresh continues as bob@b.com');
+  t.match(decodeJwt((refreshed.json() as { access_token: string }).access_token), { sub: 'bob@b.com' });
+  const wrong = await password(registered.true!, 'bob@nowhere.example');
+  t.equal(wrong.statusCode, 400, 'a name whose suffix is no tenant is a name of a.com, which has no such user');
+  const stored = await db.query<{ tenant_id: number; subject: string }>('SELECT tenant_id, subject FROM access_tokens ORDER BY issued_at');
+  t.same([...new Set(stored.rows.map((r) => `${r.tenant_id}:${r.subject}`))], ['1:bob@b.com'], "the tokens are a.com's, each naming bob@b.com");
+});
