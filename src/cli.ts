@@ -173,7 +173,8 @@ export function buildProgram(): Command {
   keys
     .command('rotate')
     .description('make a new signing key current and print its kid (the old one verifies until its tokens expire)')
-    .action(async () => (await commands()).keysRotate());
+    .option('--tenant <domain>', "a tenant's keys (each tenant signs with its own); the super tenant's by default")
+    .action(async (options: { tenant?: string }) => (await commands()).keysRotate(options));
 
   const tokens = program.command('tokens').description('maintain the token tables');
   tokens

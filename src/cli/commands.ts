@@ -200,9 +200,11 @@ export async function appShow(clientName: string, options: { json?: boolean; sho
   });
 }
 
-export async function keysRotate(): Promise<void> {
+export async function keysRotate(options: { tenant?: string } = {}): Promise<void> {
   await withDatabase({ needSecretKey: true }, async ({ services }) => {
-    out(await services!.keys.rotate(SUPER_TENANT.id));
+    const tenant = options.tenant === undefined ? SUPER_TENANT : await services!.tenants.resolve(options.tenant);
+    if (!tenant) throw new CliError(`No tenant '${options.tenant}'`);
+    out(await services!.keys.rotate(tenant.id));
     note('running servers sign with the new key within a minute (their key cache refresh)');
   });
 }

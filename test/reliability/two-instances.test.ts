@@ -167,6 +167,15 @@ t.test('two instances over one database', async (t) => {
       const { payload } = await jwtVerify(token, createLocalJWKSet(sets[0]!), { issuer: 'http://dcr.two-instances.test/t/two.test/oauth2/token' });
       t.equal(payload.client_id, client.clientId);
     }
+    // The tenant's keys rotate on their own: the super tenant's stay as they are.
+    const superKids = (await jwks(servers.a)).keys.map((key) => key.kid);
+    const rotated = await runCli(['keys', 'rotate', '--tenant', 'two.test'], { DATABASE_URL: url, DCR_SECRET_KEY: env.DCR_SECRET_KEY });
+    t.equal(rotated.code, 0, `dcr keys rotate --tenant two.test: exit 0\n${rotated.stderr}`);
+    for (const server of Object.values(servers)) {
+      const kids = ((await (await fetch(`${server.baseUrl}/t/two.test/oauth2/jwks`)).json()) as JSONWebKeySet).keys.map((key) => key.kid);
+      t.same(kids.sort(), [rotated.stdout.trim(), decodeProtectedHeader(tokens[0]!).kid].sort(), "the tenant's JWKS: its new key and its retired one");
+    }
+    t.same((await jwks(servers.b)).keys.map((key) => key.kid), superKids, "the super tenant's JWKS is untouched");
     const introspect = (server: ServerProcess) => form(server, '/t/two.test/oauth2/introspect', client, { token: tokens[0]! });
     t.equal((await introspect(servers.a)).body.active, true);
     await db.query("UPDATE tenants SET active = false WHERE id = 10");
