@@ -40,7 +40,7 @@ t.test('the tenant registry', async (t) => {
 
   t.test('an owner that cannot be written leaves no tenant', async (t) => {
     // users_username_not_blank refuses the owner after the tenant row was inserted.
-    await t.rejects(tenants.create({ domain: 'blank.com', owner: { id: randomUUID(), username: '', passwordHash: HASH } }), { constraint: 'users_username_not_blank' });
+    await t.rejects(tenants.create({ domain: 'blank.com', owner: { id: randomUUID(), username: '', passwordHash: HASH } }), { name: 'error', code: '23514', constraint: 'users_username_not_blank' });
     t.equal(await tenants.findByDomain('blank.com'), undefined, 'no tenant without its owner');
     const again = await tenants.create({ domain: 'blank.com', owner: { id: randomUUID(), username: 'ok-user', passwordHash: HASH } });
     t.equal(again.domain, 'blank.com', 'the domain is free');
