@@ -280,3 +280,22 @@ t.test('list: pages, links and the filter', async (t) => {
     t.match(res.json(), { code, traceId: res.headers['x-request-id'] }, query);
   }
 });
+
+t.test("the tenant's owner is its admin, not the super tenant's, and cannot manage tenants", async (t) => {
+  const { app } = await buildTestApp(t);
+  await createTenant(app, 'abc.com', 'kim');
+  const asOwner = basic('kim@abc.com', 'kim-Pa55word');
+  const signedIn = await call(app, 'GET', '/scim2/Me', undefined, asOwner);
+  t.equal(signedIn.statusCode, 200, `the owner signs in as kim@abc.com: ${signedIn.body}`);
+  t.match(signedIn.json(), { userName: 'kim' });
+  const refused = await call(app, 'GET', BASE, undefined, asOwner);
+  t.equal(refused.statusCode, 403, 'a tenant admin manages no tenants');
+  t.match(refused.json(), { code: 'UE-10000', message: 'Forbidden' });
+  const underItsPath = await call(app, 'POST', `/t/abc.com${BASE}`, { domain: 'x.com', owners: [owner()] }, basic('kim', 'kim-Pa55word'));
+  t.equal(underItsPath.statusCode, 403, 'nor under /t/abc.com/');
+  t.equal((await call(app, 'GET', BASE, undefined, basic('kim', 'kim-Pa55word'))).statusCode, 401, 'kim is no user of the super tenant');
+
+  const superPath = await call(app, 'GET', `/t/carbon.super${BASE}`);
+  t.equal(superPath.statusCode, 200, "the super admin under /t/carbon.super/, IS's own form of these URLs");
+  t.match(superPath.json(), { totalResults: 1, tenants: [{ domain: 'abc.com' }] });
+});
