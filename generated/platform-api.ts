@@ -528,6 +528,143 @@ export interface paths {
         patch: operations["patchApiResource"];
         trace?: never;
     };
+    "/api/server/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the tenants
+         * @description WSO2 Identity Server 7's tenant list (`TenantsListResponse`). Every tenant but the super
+         *     tenant (`carbon.super`, which no one created), oldest first. Pages by `offset` (0-based,
+         *     default 0) and `limit` (default 10; above 1000 is read as 1000; 0 answers only
+         *     `totalResults`); `startIndex` is `offset + 1`, `count` the tenants on this page, and
+         *     `links` point to the `next` and `previous` pages when there are any. `filter` is
+         *     `domain <op> <value>` (`domainName` too), `op` one of `eq`, `sw`, `ew`, `co`, the value
+         *     bare or in double quotes, compared without case: IS documents it but does not implement
+         *     it. Super admin only.
+         */
+        get: operations["listTenants"];
+        put?: never;
+        /**
+         * Create a tenant with its owner
+         * @description IS 7's `POST /api/server/v1/tenants`, as API Manager's tenant sync sends it. The tenant
+         *     and its owner (the one user of `owners`: IS requires one, and this server takes exactly
+         *     one), created together or not at all. The owner is a user of the new tenant, its admin,
+         *     who signs in as `username@domain`. `domain` is compared and stored in lower case. Only
+         *     `provisioningMethod` `inline-password` (the default) is supported: the owner's `password`
+         *     is required. `email`, `firstname` and `lastname` are required as IS requires them, and not
+         *     kept (this server has no claim store); nor are `additionalClaims` or `name`. Other
+         *     attributes are accepted and ignored. Answers 201 without a body, as IS does; `Location`
+         *     is the new tenant's URL. Super admin only.
+         */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/tenants/domain/{tenantDomain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's domain, in any case (IS's `tenant-domain`). */
+                tenantDomain: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A tenant by its domain
+         * @description IS 7's `getTenantByDomain`: the tenant with its owner. `HEAD` answers the same status and
+         *     headers without the body: IS's `isDomainExist`, 200 when a tenant has the domain and 404
+         *     when none does. `carbon.super` is 404: the super tenant is not on this API. Super admin only.
+         */
+        get: operations["getTenantByDomain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/tenants/{tenantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A tenant by its id
+         * @description IS 7's `getTenant`, with the tenant's owner. Super admin only.
+         */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/tenants/{tenantId}/lifecycle-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Activate or deactivate a tenant
+         * @description IS 7's `updateTenantStatus`. `{"activated": false}` deactivates the tenant, `true`
+         *     activates it again; the state it already has changes nothing. Answers 200 without a body,
+         *     `Location` the tenant's URL, as IS does. Other attributes are accepted and ignored. Super
+         *     admin only.
+         */
+        put: operations["updateTenantLifecycleStatus"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/server/v1/tenants/{tenantId}/owners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The owners of a tenant
+         * @description IS 7's `getOwners`: a bare JSON array of the owner's `id` and `username`; empty when the
+         *     owner was deleted. Super admin only.
+         */
+        get: operations["listTenantOwners"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/identity/oauth2/dcr/v1.1/register": {
         parameters: {
             query?: never;
@@ -885,6 +1022,116 @@ export interface components {
              */
             totalResults: number;
             apiResources: components["schemas"]["ApiResourceListItem"][];
+            links: {
+                href: string;
+                /** @enum {string} */
+                rel: "next" | "previous";
+            }[];
+        };
+        /**
+         * @description IS's `Owner`. `username` is the owner's name in the new tenant (it signs in as
+         *     `username@domain`). Other attributes are accepted and ignored.
+         */
+        TenantOwnerCreate: {
+            /** @example kim */
+            username: string;
+            /** @example kim-Pa55word */
+            password: string;
+            /** @example kim@abc.com */
+            email: string;
+            /** @example Kim */
+            firstname: string;
+            /** @example Lee */
+            lastname: string;
+            /**
+             * @description `inline-password` (the default): the owner's password is in the request. IS's `invite-via-email` is not supported.
+             * @enum {string}
+             */
+            provisioningMethod?: "inline-password";
+            /** @description Accepted and not kept. */
+            additionalClaims?: {
+                claim?: string;
+                value?: string;
+            }[];
+        };
+        /**
+         * @description IS's `TenantModel`, with exactly one owner. Other attributes are accepted and ignored.
+         * @example {
+         *       "domain": "abc.com",
+         *       "owners": [
+         *         {
+         *           "username": "kim",
+         *           "password": "kim-Pa55word",
+         *           "email": "kim@abc.com",
+         *           "firstname": "Kim",
+         *           "lastname": "Lee",
+         *           "provisioningMethod": "inline-password"
+         *         }
+         *       ]
+         *     }
+         */
+        TenantCreate: {
+            /**
+             * @description The tenant's domain (`abc.com`); stored in lower case. Its rules are the 400's.
+             * @example abc.com
+             */
+            domain: string;
+            /** @description IS's display name of the tenant; accepted and not kept. */
+            name?: string;
+            owners: components["schemas"]["TenantOwnerCreate"][];
+        };
+        /**
+         * @description IS's `TenantPutModel`. Other attributes are accepted and ignored.
+         * @example {
+         *       "activated": false
+         *     }
+         */
+        TenantLifecycleStatus: {
+            activated: boolean;
+        };
+        /** @description IS's `OwnerResponse`. */
+        TenantOwner: {
+            /** Format: uuid */
+            id: string;
+            /** @description The owner's name in its tenant (without `@domain`). */
+            username: string;
+        };
+        /** @description IS's `TenantResponseModel` (and `TenantListItem`). */
+        Tenant: {
+            /**
+             * Format: uuid
+             * @description The tenant's id on this API; WSO2's numeric tenantId is not shown here, as IS does not.
+             */
+            id: string;
+            domain: string;
+            owners: components["schemas"]["TenantOwner"][];
+            /**
+             * Format: date-time
+             * @example 2026-06-19T17:36:46.271Z
+             */
+            createdDate: string;
+            lifecycleStatus: {
+                activated: boolean;
+            };
+        };
+        /** @description IS's `TenantsListResponse`. */
+        TenantList: {
+            /**
+             * Format: int32
+             * @description How many tenants match, on every page together.
+             */
+            totalResults: number;
+            /**
+             * Format: int64
+             * @description `offset + 1`: the position of the page's first tenant, from 1.
+             */
+            startIndex: number;
+            /**
+             * Format: int32
+             * @description How many tenants this page holds.
+             */
+            count: number;
+            tenants: components["schemas"]["Tenant"][];
             links: {
                 href: string;
                 /** @enum {string} */
@@ -1720,6 +1967,24 @@ export interface components {
          *     name exists, in this resource or another (`API-RESOURCE-60004`). Nothing is changed.
          */
         IsConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Forbidden (`UE-10000`). Only the super admin (DCR_ADMIN_USER) manages tenants. */
+        TenantForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["IsError"];
+            };
+        };
+        /** @description Not Found (`TM-60014`). No tenant has that id (the super tenant is not on this API). */
+        TenantNotFound: {
             headers: {
                 [name: string]: unknown;
             };
@@ -3289,6 +3554,256 @@ export interface operations {
             409: components["responses"]["IsConflict"];
             413: components["responses"]["IsPayloadTooLarge"];
             415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: {
+                /** @description How many tenants at most (default 10). Above 1000 is read as 1000. */
+                limit?: number;
+                /** @description How many tenants to skip (default 0). */
+                offset?: number;
+                /** @example domain sw abc */
+                filter?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the tenants, each with its owner. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            /**
+             * @description Bad Request. `limit` or `offset` is not an integer from 0 to 2147483647 (`UE-10000`); a
+             *     `filter` other than `domain <eq|sw|ew|co> <value>` (`TM-65006`); more than one
+             *     `Authorization` header (`UE-10000`).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. `Location` is the new tenant's URL, `<base>/api/server/v1/tenants/<id>`; no body. */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Bad Request. No body, a body that does not parse, whose chunked transfer coding is
+             *     malformed, or that holds a forbidden key (`__proto__`, `constructor.prototype`), or one
+             *     outside its schema: not exactly one owner, a `provisioningMethod` other than
+             *     `inline-password`, an owner `username` outside 3 to 64 ASCII letters, digits, `.`,
+             *     `_`, `-` and `@`, a `password` outside 5 to 1024 characters (`UE-10000`). A domain that
+             *     is empty (`TM-60004`), `carbon.super` (`TM-60003`), holds a character other than
+             *     letters, digits, `.` and `-` (`TM-60007`), starts with `.` (`TM-60006`), has no dot
+             *     (`TM-60005`), or is no DNS name: an empty label, a label above 63 characters or
+             *     starting or ending with `-`, above 253 characters (`TM-60017`). More than one
+             *     `Authorization` header (`UE-10000`). The body is judged only once the caller is
+             *     authenticated.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            /** @description Conflict (`TM-60009`). A tenant has that domain, in any case. Nothing is created. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    getTenantByDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's domain, in any case (IS's `tenant-domain`). */
+                tenantDomain: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["IsBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            /** @description Not Found (`TM-60015`). No tenant has that domain. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsError"];
+                };
+            };
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["IsBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    updateTenantLifecycleStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantLifecycleStatus"];
+            };
+        };
+        responses: {
+            /** @description Changed, or already so. `Location` is the tenant's URL; no body. */
+            200: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["IsBodyBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
+            413: components["responses"]["IsPayloadTooLarge"];
+            415: components["responses"]["IsUnsupportedMediaType"];
+            429: components["responses"]["IsTooManyRequests"];
+            500: components["responses"]["IsInternalServerError"];
+            503: components["responses"]["IsServiceUnavailable"];
+        };
+    };
+    listTenantOwners: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant's `id` (a UUID; IS's `tenant-id`). Any other text names no tenant. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's owners. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantOwner"][];
+                };
+            };
+            400: components["responses"]["IsBadRequest"];
+            401: components["responses"]["IsUnauthorized"];
+            403: components["responses"]["TenantForbidden"];
+            404: components["responses"]["TenantNotFound"];
+            405: components["responses"]["IsMethodNotAllowed"];
+            408: components["responses"]["IsRequestTimeout"];
             429: components["responses"]["IsTooManyRequests"];
             500: components["responses"]["IsInternalServerError"];
             503: components["responses"]["IsServiceUnavailable"];

@@ -52,7 +52,7 @@ const SERVICES: readonly { spec: SpecFile; types: string; service: string; elsew
     types: 'generated/platform-api.ts',
     service: 'platformService',
     elsewhere: "in its tag's handler class, with a line in platformService (src/http/handlers/platform.ts)",
-    methods: () => handlerNames(platformService(NONE, NONE, NONE, NONE, NONE, NONE)),
+    methods: () => handlerNames(platformService(NONE, NONE, NONE, NONE, NONE, NONE, NONE)),
   },
 ];
 

@@ -21,6 +21,7 @@ import { RoleHandlers } from './http/handlers/roles.js';
 import { scaffolds } from './http/handlers/scaffold/index.js';
 import { withScaffolds } from './http/handlers/scaffolding.js';
 import { ScimHandlers } from './http/handlers/scim.js';
+import { TenantHandlers } from './http/handlers/tenants.js';
 import { mountSpec, ROUTED_METHODS } from './http/mount-spec.js';
 import { SecurityHandlers } from './http/security.js';
 import { resolveRequestTenants, rewriteTenantUrl } from './http/tenancy.js';
@@ -36,6 +37,7 @@ import type { RevocationDispatcher } from './services/revocation-dispatcher.js';
 import type { RoleService } from './services/roles.js';
 import type { TenantDirectory } from './services/tenant-directory.js';
 import type { KeyStore } from './services/signing-keys.js';
+import type { TenantService } from './services/tenants.js';
 import type { TokenIntrospection } from './services/token-introspection.js';
 import type { TokenIssuance } from './services/token-issuance.js';
 import type { Authenticator } from './services/user-authentication.js';
@@ -59,6 +61,8 @@ export interface AppServices {
   tenants: TenantDirectory;
   /** WSO2 IS DCR v1.1, over the same applications as `registration`. */
   isDcr: IsDcrService;
+  /** The tenant registry behind /api/server/v1/tenants and `dcr tenant`. */
+  tenantRegistry: TenantService;
   /** `iss` of the JWTs and RFC 8414's issuer (by default `<publicUrl>/oauth2/token`). */
   issuer: string;
 }
@@ -240,6 +244,7 @@ export async function buildApp(services: AppServices, options: AppOptions): Prom
       new RoleHandlers(services.roles, options.publicUrl),
       new ApiResourceHandlers(services.apiResources, options.publicUrl),
       new IsDcrHandlers(services.isDcr),
+      new TenantHandlers(services.tenantRegistry, options.publicUrl),
     );
     await mountSpec(scope, loadSpec('platform-api.yaml'), withScaffolds(scaffolds, 'platform-api.yaml', service, services), security, routeFormats);
   });

@@ -115,6 +115,36 @@ export function buildProgram(): Command {
     .option('--password-stdin', 'read the password from standard input (the default when stdin is not a terminal)')
     .action(async (name: string, options: { passwordStdin?: boolean }) => (await commands()).userPasswd(name, options));
 
+  const tenant = program.command('tenant').description('manage tenants (as /api/server/v1/tenants does)');
+  tenant
+    .command('add')
+    .description("create a tenant with its owner, its admin; the owner's password comes from stdin or a no-echo prompt")
+    .argument('<domain>', 'the tenant domain, e.g. example.com (letters, digits, "." and "-", at least one dot)')
+    .requiredOption('--owner <name>', "the owner's user name in the tenant (it signs in as <name>@<domain>)")
+    .option('--password-stdin', 'read the password from standard input (the default when stdin is not a terminal)')
+    .action(async (domain: string, options: { owner: string; passwordStdin?: boolean }) => (await commands()).tenantAdd(domain, options));
+  tenant
+    .command('list')
+    .description('list the tenants (not the super tenant, carbon.super)')
+    .option('--json', 'output JSON')
+    .action(async (options: { json?: boolean }) => (await commands()).tenantList(options));
+  tenant
+    .command('show')
+    .description('show one tenant')
+    .argument('<domain>', 'the tenant domain')
+    .option('--json', 'output JSON')
+    .action(async (domain: string, options: { json?: boolean }) => (await commands()).tenantShow(domain, options));
+  tenant
+    .command('deactivate')
+    .description('deactivate a tenant (activate undoes it)')
+    .argument('<domain>', 'the tenant domain')
+    .action(async (domain: string) => (await commands()).tenantSetActive(domain, false));
+  tenant
+    .command('activate')
+    .description('activate a deactivated tenant')
+    .argument('<domain>', 'the tenant domain')
+    .action(async (domain: string) => (await commands()).tenantSetActive(domain, true));
+
   const app = program.command('app').description('inspect registered applications, or register one on a running server');
   app
     .command('list')

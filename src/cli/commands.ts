@@ -7,8 +7,8 @@ import type { AppServices } from '../app.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
-import { SUPER_TENANT } from '../domain/tenants.js';
-import type { Application } from '../domain/types.js';
+import { SUPER_TENANT, type TenantView } from '../domain/tenants.js';
+import type { Application, Caller } from '../domain/types.js';
 import { createServices, createTokenPurger } from '../runtime/composition.js';
 import { openForTool } from '../runtime/resources.js';
 import { CliError } from './errors.js';
@@ -197,6 +197,72 @@ export async function appShow(clientName: string, options: { json?: boolean; sho
     if (!options.showSecret) lines.splice(2, 0, ['clientSecret', '(hidden; --show-secret prints it)']);
     const width = Math.max(...lines.map(([key]) => key!.length));
     out(lines.map(([key, value]) => `${key!.padEnd(width)}  ${value}`.trimEnd()).join('\n'));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants (src/services/tenants.ts, as /api/server/v1/tenants manages them).
+
+/**
+ * Who runs a tenant command: the operator, who holds the database itself, with the super admin's
+ * rights over tenants (the HTTP API asks DCR_ADMIN_USER's credentials for the same).
+ */
+const OPERATOR: Caller = { tenant: SUPER_TENANT, userId: '', username: 'dcr-cli', isSuperAdmin: true };
+
+const tenantService = ({ services }: ToolContext) => services!.tenantRegistry;
+
+function describeTenant(tenant: TenantView) {
+  return {
+    domain: tenant.domain,
+    id: tenant.uuid,
+    tenantId: tenant.id,
+    active: tenant.active,
+    owners: tenant.owners.map((owner) => owner.username),
+    created: tenant.createdAt.toISOString(),
+  };
+}
+
+export async function tenantAdd(domain: string, options: { owner: string; passwordStdin?: boolean }): Promise<void> {
+  const password = await readPassword(options.passwordStdin, options.owner);
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const tenant = await tenantService(context).create(OPERATOR, { domain, owner: { username: options.owner, password } });
+    out(`created tenant '${tenant.domain}' (tenantId ${tenant.id}, id ${tenant.uuid}); its admin signs in as '${options.owner}@${tenant.domain}'`);
+  });
+}
+
+export async function tenantList(options: { json?: boolean }): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const service = tenantService(context);
+    const tenants = await all(async (offset, limit) => (await service.list(OPERATOR, { offset, limit })).tenants);
+    const shown = tenants.map(describeTenant);
+    if (options.json) return json(shown);
+    out(
+      table(
+        ['DOMAIN', 'TENANT ID', 'ID', 'STATUS', 'OWNER', 'CREATED'],
+        shown.map((t) => [t.domain, String(t.tenantId), t.id, t.active ? 'active' : 'inactive', t.owners.join(' '), t.created]),
+      ),
+    );
+  });
+}
+
+export async function tenantShow(domain: string, options: { json?: boolean }): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const shown = describeTenant(await tenantService(context).getByDomain(OPERATOR, domain));
+    if (options.json) return json(shown);
+    const lines = Object.entries(shown).map(([key, value]) => [key, Array.isArray(value) ? value.join(' ') : String(value)]);
+    const width = Math.max(...lines.map(([key]) => key!.length));
+    out(lines.map(([key, value]) => `${key!.padEnd(width)}  ${value}`.trimEnd()).join('\n'));
+  });
+}
+
+/** `dcr tenant activate` and `deactivate`: the lifecycle status, as PUT .../lifecycle-status sets it. */
+export async function tenantSetActive(domain: string, active: boolean): Promise<void> {
+  await withDatabase({ needSecretKey: true }, async (context) => {
+    const service = tenantService(context);
+    const tenant = await service.getByDomain(OPERATOR, domain);
+    await service.setLifecycle(OPERATOR, tenant.uuid, active);
+    out(`${active ? 'activated' : 'deactivated'} tenant '${tenant.domain}'`);
+    note('running servers see it within seconds (their tenant cache)');
   });
 }
 

@@ -13,6 +13,7 @@ import { PgRoleRepository } from '../repositories/roles.js';
 import { PgRevocationOutbox } from '../repositories/revocation-outbox.js';
 import { PgScopeBindingRepository } from '../repositories/scope-bindings.js';
 import { PgSigningKeyRepository } from '../repositories/signing-keys.js';
+import { PgTenantRepository } from '../repositories/tenants.js';
 import { PgTokenRepository } from '../repositories/tokens.js';
 import { PgUserRepository } from '../repositories/users.js';
 import { ClientCache } from '../cache/client-cache.js';
@@ -31,6 +32,7 @@ import { TokenIntrospection } from '../services/token-introspection.js';
 import { TokenIssuance } from '../services/token-issuance.js';
 import { TokenPurger, type TokenPurgeOptions } from '../services/token-purge.js';
 import { TokenService } from '../services/tokens.js';
+import { TenantService } from '../services/tenants.js';
 import { Authenticator } from '../services/user-authentication.js';
 import { UserService } from '../services/users.js';
 
@@ -126,6 +128,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
       accessTtlSeconds: config.accessTokenTtlSeconds,
       refreshTtlSeconds: config.refreshTokenTtlSeconds,
     }, clients),
+    tenantRegistry: new TenantService(new PgTenantRepository(db), hasher, tenants),
     issuer: config.issuer,
     tenants,
   };

@@ -189,6 +189,22 @@ t.test('the served document, on the wire', async (t) => {
   const keptIsDcrIds = [isDcrRequestExample.ext_param_client_id, ...(await isDcrApps([byNameExample]))];
   const doomedIsDcrIds = await isDcrApps(Array.from({ length: 12 }, (_, i) => `contract_doomed_${i}`));
 
+  /** Tenants, for the operations on one: by its id (a UUID, from `Location`) and by its domain. */
+  const tenantIds: string[] = [];
+  const tenantDomains: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const domain = `contract-${i}.example.com`;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/server/v1/tenants',
+      headers: { authorization: ADMIN_AUTH },
+      payload: { domain, owners: [{ username: 'owner', password: 'owner-Pa55word', email: 'owner@example.com', firstname: 'O', lastname: 'W' }] },
+    });
+    if (res.statusCode !== 201) throw new Error(`creating a tenant: ${res.statusCode} ${res.body}`);
+    tenantIds.push(String(res.headers.location).split('/').pop()!);
+    tenantDomains.push(domain);
+  }
+
   interface Credential {
     name: string;
     header: string | undefined;
@@ -234,7 +250,11 @@ t.test('the served document, on the wire', async (t) => {
     fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pool) }, { weight: 2, arbitrary: idsFrom(pool) });
   const keptIsDcrIdText = isDcrIdText(keptIsDcrIds);
   const doomedIsDcrIdText = isDcrIdText(doomedIsDcrIds);
+  const tenantIdText = idsFrom(tenantIds);
+  const tenantDomainText = idsFrom(tenantDomains);
   const idTextFor = (entry: OperationEntry) => {
+    if (entry.path.startsWith('/api/server/v1/tenants/domain/')) return tenantDomainText;
+    if (entry.path.startsWith('/api/server/v1/tenants/')) return tenantIdText;
     if (entry.path.startsWith('/api/identity/oauth2/dcr/v1.1/register/')) return entry.method === 'delete' ? doomedIsDcrIdText : keptIsDcrIdText;
     return !entry.path.startsWith('/scim2/v2/Roles/') ? idText : entry.operation.operationId === 'deleteRole' ? doomedRoleIdText : roleIdText;
   };

@@ -288,7 +288,7 @@ t.test('both documents, and the served one, say what any request can be answered
   t.match(String((served.info as { description: string }).description), sections[0]!, 'the served document carries it');
   t.same(
     ((served.tags as { name: string }[]) ?? []).map((tag) => tag.name),
-    ['Dynamic Client Registration', 'Users', 'API Resources', 'OAuth2', 'IS DCR', 'Health', 'Roles'],
+    ['Dynamic Client Registration', 'Users', 'API Resources', 'OAuth2', 'IS DCR', 'Health', 'Roles', 'Tenants'],
     'and both documents’ tags',
   );
 });

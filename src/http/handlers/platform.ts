@@ -6,6 +6,7 @@ import type { OAuthHandlers } from './oauth.js';
 import type { OperationHandlers } from './operations.js';
 import type { RoleHandlers } from './roles.js';
 import type { ScimHandlers } from './scim.js';
+import type { TenantHandlers } from './tenants.js';
 
 /**
  * The glue service for spec/platform-api.yaml: every operationId mapped to its handler. Typed
@@ -19,6 +20,7 @@ export function platformService(
   roles: RoleHandlers,
   apiResources: ApiResourceHandlers,
   isDcr: IsDcrHandlers,
+  tenants: TenantHandlers,
 ): OperationHandlers<operations> {
   return {
     createUser: (request, reply) => scim.createUser(request, reply),
@@ -57,5 +59,11 @@ export function platformService(
     getIsApplication: (request, reply) => isDcr.getIsApplication(request, reply),
     updateIsApplication: (request, reply) => isDcr.updateIsApplication(request, reply),
     deleteIsApplication: (request, reply) => isDcr.deleteIsApplication(request, reply),
+    listTenants: (request) => tenants.listTenants(request),
+    createTenant: (request, reply) => tenants.createTenant(request, reply),
+    getTenant: (request) => tenants.getTenant(request),
+    getTenantByDomain: (request) => tenants.getTenantByDomain(request),
+    updateTenantLifecycleStatus: (request, reply) => tenants.updateTenantLifecycleStatus(request, reply),
+    listTenantOwners: (request) => tenants.listTenantOwners(request),
   };
 }
