@@ -1,3 +1,4 @@
+import { SUPER_TENANT, type Tenant } from './tenants.js';
 /**
  * Scope rules of the key manager, as WSO2 applies them: only known scopes are granted, the
  * result is sorted, and an empty result is WSO2's `default`. Known means built in (below, each
@@ -40,9 +41,19 @@ export type AppManagePolicy = ({ anyone: true } | { anyone: false; users: Readon
 
 /** Who a scope is granted to: a user, or an application acting for its owner (`application`). */
 export interface ScopeHolder {
+  /** The tenant the holder acts in: DCR_APP_MANAGE_USERS names users of the super tenant. */
+  tenant: Tenant;
   username: string;
   isSuperAdmin: boolean;
   application?: boolean;
+}
+
+/**
+ * Whether DCR_APP_MANAGE_USERS lists this user: a plain name is the super tenant's user, a tenant's
+ * user is listed as `name@domain` (so `alice` of a.com is not the super tenant's `alice`).
+ */
+function listed(policy: { users: ReadonlySet<string> }, user: { tenant: Tenant; username: string }): boolean {
+  return policy.users.has(user.tenant.id === SUPER_TENANT.id ? user.username : `${user.username}@${user.tenant.domain}`);
 }
 
 export function parseScopeParameter(scope: string | undefined): string[] {
@@ -84,7 +95,7 @@ export function mayHoldScope(scope: string, holder: ScopeHolder, policy: AppMana
   if (scope === OPENID_SCOPE) return true;
   if (followsAppManageRule(scope)) {
     if (holder.application && policy.applicationTokens === false) return false;
-    return policy.anyone || holder.isSuperAdmin || policy.users.has(holder.username);
+    return policy.anyone || holder.isSuperAdmin || listed(policy, holder);
   }
   if (isBuiltInScope(scope)) return false;
   return roleScopeGranted(bindings?.get(scope));
@@ -101,8 +112,8 @@ export function roleBoundCandidates(requested: readonly string[]): string[] {
  * connector calls it), and the users DCR_APP_MANAGE_USERS lists when it is a list: with its
  * default `*` anyone may manage their own apps, which is no reason to read everyone's tokens.
  */
-export function mayIntrospectAll(user: { username: string; isSuperAdmin: boolean }, policy: AppManagePolicy): boolean {
-  return user.isSuperAdmin || (!policy.anyone && policy.users.has(user.username));
+export function mayIntrospectAll(user: { tenant: Tenant; username: string; isSuperAdmin: boolean }, policy: AppManagePolicy): boolean {
+  return user.isSuperAdmin || (!policy.anyone && listed(policy, user));
 }
 
 /**

@@ -108,14 +108,14 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     maxFailures: config.loginThrottle.maxFailures,
     maxFailuresPerAddress: config.loginThrottle.maxFailuresPerAddress,
   });
-  const auth = new Authenticator(users, hasher, config.adminUser, tokens, new CredentialCache(cacheTtlMs), throttle, policy);
-  const clients = new ClientAuthentication(apps, new ClientCache(cacheTtlMs));
   const tenants = new TenantDirectory(db);
+  const auth = new Authenticator(users, hasher, config.adminUser, tokens, new CredentialCache(cacheTtlMs), throttle, policy, tenants);
+  const clients = new ClientAuthentication(apps, new ClientCache(cacheTtlMs));
   return {
     auth,
     clients,
     registration: new RegistrationService(apps, users, config.allowedGrantTypes),
-    users: new UserService(users, hasher, config.adminUser),
+    users: new UserService(users, hasher, config.adminUser, tenants),
     roles: new RoleService(new PgRoleRepository(db), policy),
     tokenIssuance: new TokenIssuance(clients, auth, tokens, policy, new PgScopeBindingRepository(db), tenants),
     introspection: new TokenIntrospection(clients, auth, tokens, policy, tenants),

@@ -5,6 +5,8 @@ import { SUPER_TENANT, splitQualifiedName, type Tenant } from '../domain/tenants
 /** A tenant as requests meet it: its id and domain, and whether it is active. */
 export interface TenantState extends Tenant {
   active: boolean;
+  /** The tenant's owner (its admin, as WSO2's tenant admin); null once that account is gone. */
+  ownerId: string | null;
 }
 
 /** The tenants an instance remembers at once (the oldest looked up go first). */
@@ -31,14 +33,18 @@ export class TenantDirectory {
 
   async resolve(domain: string): Promise<TenantState | undefined> {
     const key = domain.toLowerCase();
-    if (key === SUPER_TENANT.domain) return { ...SUPER_TENANT, active: true };
+    if (key === SUPER_TENANT.domain) return { ...SUPER_TENANT, active: true, ownerId: null };
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     // NUL cannot be in a stored domain (PostgreSQL text cannot hold it); asking would fail with 22021.
     const { rows } = key.includes('\u0000')
       ? { rows: [] }
-      : await this.db.query<{ id: number; domain: string; active: boolean }>({ name: 'tenant_by_domain', text: 'SELECT id, domain, active FROM tenants WHERE domain = $1' }, [key]);
-    const found = rows[0] ? { id: rows[0].id, domain: rows[0].domain, active: rows[0].active } : null;
+      : await this.db.query<{ id: number; domain: string; active: boolean; owner_id: string | null }>(
+          { name: 'tenant_by_domain', text: 'SELECT id, domain, active, owner_id FROM tenants WHERE domain = $1' },
+          [key],
+        );
+    const row = rows[0];
+    const found = row ? { id: row.id, domain: row.domain, active: row.active, ownerId: row.owner_id } : null;
     this.cache.set(key, found, this.ttlMs);
     return found ?? undefined;
   }

@@ -47,7 +47,7 @@ export class TokenIntrospection {
       // `admin` or `admin@<this tenant>`: a user of the tenant whose tokens are asked about.
       const target = await signInTarget(this.tenants, { tenant, pathTenant: true }, basic.username);
       const user = target && (await this.users.verifyPassword(tenant, target.username, basic.password, input.address));
-      if (user && mayIntrospectAll({ username: user.username, isSuperAdmin: this.users.isSuperAdmin(tenant, user.username) }, this.appManagePolicy)) {
+      if (user && mayIntrospectAll({ tenant, username: user.username, isSuperAdmin: await this.users.isSuperAdmin(tenant, user) }, this.appManagePolicy)) {
         return { seesAll: true };
       }
       throw oauth.invalidClient();

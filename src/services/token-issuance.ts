@@ -105,7 +105,7 @@ export class TokenIssuance {
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
       requested,
-      { username: subject, isSuperAdmin: !crossTenant && this.users.isSuperAdmin(tenant, user.username) },
+      { tenant: home.tenant, username: user.username, isSuperAdmin: !crossTenant && (await this.users.isSuperAdmin(tenant, user)) },
       this.appManagePolicy,
       await this.bindingsFor(tenant, requested, user.id),
     );
@@ -128,7 +128,7 @@ export class TokenIssuance {
     const requested = parseScopeParameter(form.scope);
     const scopes = grantScopes(
       requested,
-      { username: app.owner, isSuperAdmin: this.users.isSuperAdmin(tenant, app.owner), application: true },
+      { tenant, username: app.owner, isSuperAdmin: await this.users.isSuperAdmin(tenant, { id: app.ownerId, username: app.owner }), application: true },
       this.appManagePolicy,
       await this.bindingsFor(tenant, requested, app.ownerId),
     );

@@ -6,6 +6,7 @@ import { tooManyRequests, unauthorized } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
 import { CredentialCache } from '../cache/credential-cache.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { TenantDirectory } from './tenant-directory.js';
 import type { TokenService } from './tokens.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,11 +48,19 @@ export class Authenticator {
     private readonly throttle?: LoginThrottle,
     /** Re-applied to every Bearer token that needs apim:dcr:app_manage or an internal_dcr_* scope: a policy change takes effect at once. */
     private readonly appManagePolicy: AppManagePolicy = { anyone: true },
+    /** Who owns a tenant (its admin). */
+    private readonly tenants: Pick<TenantDirectory, 'resolve'> = { resolve: async () => undefined },
   ) {}
 
-  /** The super tenant's bootstrap admin (DCR_ADMIN_USER); a tenant's user of that name is not. */
-  isSuperAdmin(tenant: Tenant, username: string): boolean {
-    return tenant.id === SUPER_TENANT.id && username === this.superAdmin;
+  /**
+   * The administrator of its tenant (Caller.isSuperAdmin): in the super tenant its bootstrap admin
+   * (DCR_ADMIN_USER), in any other tenant its owner (WSO2's tenant admin). Within its tenant it
+   * may do what the super admin does in the super tenant; tenants themselves are managed by the
+   * super tenant's admin only (mayManageTenants).
+   */
+  async isSuperAdmin(tenant: Tenant, user: { id: string; username: string }): Promise<boolean> {
+    if (tenant.id === SUPER_TENANT.id) return user.username === this.superAdmin;
+    return (await this.tenants.resolve(tenant.domain))?.ownerId === user.id;
   }
 
   /**
@@ -119,7 +128,7 @@ export class Authenticator {
     const { tenant } = target;
     const user = await this.verifyPassword(tenant, target.username, credentials.password, address);
     if (!user) throw unauthorized();
-    return { tenant, userId: user.id, username: user.username, isSuperAdmin: this.isSuperAdmin(tenant, user.username) };
+    return { tenant, userId: user.id, username: user.username, isSuperAdmin: await this.isSuperAdmin(tenant, user) };
   }
 
   /**
@@ -132,7 +141,12 @@ export class Authenticator {
     // The tenant's own tokens only: another tenant's is unknown here.
     const active = await this.tokens.resolveAccessToken(tenant, token);
     if (!active || !requiredScopes.every((scope) => active.scopes.includes(scope))) throw unauthorized();
-    const caller = { tenant, userId: active.userId, username: active.username, isSuperAdmin: this.isSuperAdmin(tenant, active.username) };
+    const caller = {
+      tenant,
+      userId: active.userId,
+      username: active.username,
+      isSuperAdmin: await this.isSuperAdmin(tenant, { id: active.userId, username: active.username }),
+    };
     // A token carries the scope it was granted; the policy is checked again, so that a token issued
     // before it changed (DCR_APP_TOKENS_MANAGE_APPS, DCR_APP_MANAGE_USERS) cannot outlast it.
     const holder = { ...caller, application: active.grantType === 'client_credentials' };

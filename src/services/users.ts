@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PasswordHasher } from '../crypto/passwords.js';
 import type { Caller, User } from '../domain/types.js';
 import { SUPER_TENANT, type Tenant } from '../domain/tenants.js';
+import type { TenantDirectory } from './tenant-directory.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../domain/errors.js';
 import { DuplicateUserName, type UserPage, type UserRepository } from '../repositories/users.js';
 
@@ -50,6 +51,8 @@ export class UserService {
     private readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
     readonly superAdmin: string,
+    /** Who owns each tenant: its owner, its admin, is not deleted. */
+    private readonly tenants: Pick<TenantDirectory, 'resolve'> = { resolve: async () => undefined },
   ) {}
 
   async create(tenant: Tenant, userName: string, password: string): Promise<User> {
@@ -97,6 +100,9 @@ export class UserService {
   async delete(tenant: Tenant, id: string): Promise<void> {
     const user = await this.get(tenant, id);
     if (tenant.id === SUPER_TENANT.id && user.username === this.superAdmin) throw forbidden('The super admin cannot be deleted');
+    if (tenant.id !== SUPER_TENANT.id && (await this.tenants.resolve(tenant.domain))?.ownerId === user.id) {
+      throw forbidden("The tenant's owner (its admin) cannot be deleted");
+    }
     if (!(await this.users.delete(tenant.id, id))) throw notFound(`User ${id} not found`);
   }
 

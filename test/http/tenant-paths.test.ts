@@ -168,3 +168,54 @@ t.test("SaaS apps: another tenant's users sign in, to a SaaS app only", async (t
   const stored = await db.query<{ tenant_id: number; subject: string }>('SELECT tenant_id, subject FROM access_tokens ORDER BY issued_at');
   t.same([...new Set(stored.rows.map((r) => `${r.tenant_id}:${r.subject}`))], ['1:bob@b.com'], "the tokens are a.com's, each naming bob@b.com");
 });
+
+t.test("a tenant's owner administers that tenant, and only that one", async (t) => {
+  const { app } = await buildTestApp(t, { appManageUsers: ['alice'] });
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/server/v1/tenants',
+    headers: { authorization: ADMIN_AUTH, 'content-type': 'application/json' },
+    payload: { domain: 'abc.com', owners: [{ username: 'kim', password: 'kim-Tenant-Pa55', email: 'kim@abc.com', firstname: 'Kim', lastname: 'Lee' }] },
+  });
+  t.equal(created.statusCode, 201);
+  const kim = basic('kim@abc.com', 'kim-Tenant-Pa55');
+  const scim = (auth: string, url: string, payload?: unknown) =>
+    app.inject({
+      method: payload === undefined ? 'GET' : 'POST',
+      url,
+      headers: { authorization: auth, 'content-type': 'application/scim+json' },
+      ...(payload === undefined ? {} : { payload }),
+    });
+  const user = (userName: string) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, password: 'member-Pa55' });
+  t.equal((await scim(kim, '/t/abc.com/scim2/Users', user('bob'))).statusCode, 201, 'kim creates users in abc.com');
+  t.equal((await scim(kim, '/scim2/Users', user('alice'))).statusCode, 201, 'and in v0.17 style, kim@abc.com without a path: still abc.com');
+  const listed = (await scim(kim, '/t/abc.com/scim2/Users')).json() as { Resources: { userName: string }[] };
+  t.same(listed.Resources.map((r) => r.userName).sort(), ['alice', 'bob', 'kim'], "abc.com's users, none of the super tenant's");
+  const superUsers = (await scim(ADMIN_AUTH, '/scim2/Users')).json() as { Resources: { userName: string }[] };
+  t.same(superUsers.Resources.map((r) => r.userName), ['admin'], "the super tenant's users: its admin only");
+
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/client-registration/v0.17/register',
+    headers: { authorization: kim, 'content-type': 'application/json' },
+    payload: { clientName: 'bobs-app', owner: 'bob@abc.com', grantType: 'password client_credentials' },
+  });
+  t.equal(registered.statusCode, 200, "kim registers for bob, as the super admin does for the super tenant's users");
+  t.equal((registered.json() as { appOwner: string }).appOwner, 'bob');
+
+  const kimId = (created.headers.location as string).split('/').pop();
+  t.ok(kimId);
+  const owners = await app.inject({ method: 'GET', url: `/api/server/v1/tenants/${kimId}/owners`, headers: { authorization: ADMIN_AUTH } });
+  const [owner] = owners.json() as { id: string }[];
+  const removed = await app.inject({ method: 'DELETE', url: `/t/abc.com/scim2/Users/${owner!.id}`, headers: { authorization: kim } });
+  t.equal(removed.statusCode, 403, "the tenant's owner is not deleted");
+
+  // DCR_APP_MANAGE_USERS=alice names the super tenant's alice: abc.com's alice gets nothing from it.
+  const alice = basic('alice@abc.com', 'member-Pa55');
+  const roles = await app.inject({ method: 'GET', url: '/t/abc.com/scim2/v2/Roles', headers: { authorization: alice } });
+  t.equal(roles.statusCode, 403, "abc.com's alice is not the listed alice");
+  const kimRoles = await app.inject({ method: 'GET', url: '/t/abc.com/scim2/v2/Roles', headers: { authorization: kim } });
+  t.equal(kimRoles.statusCode, 200, 'kim manages roles in abc.com');
+  const tenants = await app.inject({ method: 'GET', url: '/api/server/v1/tenants', headers: { authorization: kim } });
+  t.equal(tenants.statusCode, 403, 'but tenants are the super admin\'s');
+});

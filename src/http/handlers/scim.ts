@@ -54,7 +54,7 @@ export function scimAnswer(reply: FastifyReply): FastifyReply {
 
 /** Only the super admin manages users (WSO2's default: admin-only SCIM). */
 function requireSuperAdmin(request: FastifyRequest): void {
-  if (!callerOf(request).isSuperAdmin) throw forbidden('Only the super admin can manage users');
+  if (!callerOf(request).isSuperAdmin) throw forbidden("Only the tenant's admin (the super admin in the super tenant) can manage users");
 }
 
 type ScimOperations = Pick<operations, 'createUser' | 'listUsers' | 'getUser' | 'deleteUser' | 'getMe' | 'listSchemas'>;
