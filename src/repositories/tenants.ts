@@ -40,6 +40,12 @@ export interface TenantRepository {
   list(offset: number, limit: number, filter?: TenantFilter): Promise<TenantPage>;
   /** The tenant as it is then, or undefined when no tenant but the super tenant has that UUID. */
   setActive(uuid: string, active: boolean): Promise<TenantRecord | undefined>;
+  /**
+   * The tenants whose row changed at or after `since` (every change moves updated_at, migration
+   * 015), and the database's clock when asked: the next call's `since`, less an overlap (see
+   * TenantDirectory). Without `since`, none: only the clock.
+   */
+  changedSince(since: Date | undefined): Promise<{ at: Date; tenants: TenantRecord[] }>;
   /** The owners of these tenants (each read in its own tenant), by tenant id: one statement. */
   owners(tenants: readonly Pick<TenantRecord, 'id' | 'ownerId'>[]): Promise<Map<number, TenantOwner[]>>;
 }
@@ -129,6 +135,19 @@ export class PgTenantRepository implements TenantRepository {
   async findByDomain(domain: string): Promise<TenantRecord | undefined> {
     const { rows } = await this.db.query<TenantRow>({ name: 'tenant_by_domain', text: `SELECT ${COLUMNS} FROM tenants WHERE domain = $1` }, [domain]);
     return rows[0] && toTenant(rows[0]);
+  }
+
+  async changedSince(since: Date | undefined): Promise<{ at: Date; tenants: TenantRecord[] }> {
+    const { rows } = await this.db.query<{ at: Date; tenant: TenantRow | null }>(
+      {
+        name: 'tenants_changed_since',
+        text: `SELECT c.at, to_jsonb(t) AS tenant FROM (SELECT now() AS at) c
+               LEFT JOIN (SELECT ${COLUMNS} FROM tenants) t ON $1::timestamptz IS NOT NULL AND t.updated_at >= $1`,
+      },
+      [since ?? null],
+    );
+    const tenants = rows.flatMap((row) => (row.tenant ? [toTenant({ ...row.tenant, created_at: new Date(row.tenant.created_at), updated_at: new Date(row.tenant.updated_at) })] : []));
+    return { at: rows[0]!.at, tenants };
   }
 
   async list(offset: number, limit: number, filter?: TenantFilter): Promise<TenantPage> {

@@ -108,7 +108,8 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
     maxFailures: config.loginThrottle.maxFailures,
     maxFailuresPerAddress: config.loginThrottle.maxFailuresPerAddress,
   });
-  const tenants = new TenantDirectory(db);
+  const tenantRepository = new PgTenantRepository(db);
+  const tenants = new TenantDirectory(tenantRepository);
   const auth = new Authenticator(users, hasher, config.adminUser, tokens, new CredentialCache(cacheTtlMs), throttle, policy, tenants);
   const clients = new ClientAuthentication(apps, new ClientCache(cacheTtlMs));
   return {
@@ -128,7 +129,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
       accessTtlSeconds: config.accessTokenTtlSeconds,
       refreshTtlSeconds: config.refreshTokenTtlSeconds,
     }, clients),
-    tenantRegistry: new TenantService(new PgTenantRepository(db), hasher, tenants),
+    tenantRegistry: new TenantService(tenantRepository, hasher, tenants),
     issuer: config.issuer,
     tenants,
   };

@@ -1,6 +1,6 @@
 import { ExpiringCache } from '../cache/expiring-cache.js';
-import type { Database } from '../db/database.js';
-import { SUPER_TENANT, splitQualifiedName, type Tenant } from '../domain/tenants.js';
+import { SUPER_TENANT, splitQualifiedName, type Tenant, type TenantRecord } from '../domain/tenants.js';
+import type { TenantRepository } from '../repositories/tenants.js';
 
 /** A tenant as requests meet it: its id and domain, and whether it is active. */
 export interface TenantState extends Tenant {
@@ -10,50 +10,97 @@ export interface TenantState extends Tenant {
 }
 
 /** The tenants an instance remembers at once (the oldest looked up go first). */
-export const TENANT_CACHE_ENTRIES = 10_000;
+export const TENANT_CACHE_ENTRIES = 50_000;
+
+/**
+ * How far back each poll looks beyond the previous one's clock: a change committed after that poll
+ * but stamped before it (a transaction that ran for a while) is still seen. Transactions on
+ * `tenants` are short; every statement is bounded by DCR_DB_TIMEOUT.
+ */
+const POLL_OVERLAP_MS = 30_000;
 
 /**
  * The tenant a domain names, for every `/t/{domain}/` request and every `user@domain` sign-in:
- * a lookup in the `tenants` registry (migration 012; no row security, it holds names, not data),
- * remembered for `ttlMs` so that a request costs no round trip for it. Another instance's
- * deactivation is therefore seen here within `ttlMs`; this instance's own at once (forget).
- * Unknown domains are remembered too (as absent), so junk domains cost one lookup per `ttlMs`
- * each, within the cache's bound.
+ * the `tenants` registry (migration 012; no row security, it holds names, not data), remembered,
+ * so that a request costs no round trip for it, for up to `maxEntries` domains (unknown ones too,
+ * as absent, so junk domains cost one lookup each within that bound).
+ *
+ * Kept fresh by asking, at most every `refreshMs` and without holding up the request that
+ * triggers it, which tenants changed since the last time (TenantRepository.changedSince): one
+ * small indexed query per period whatever the number of tenants, where a time-to-live per entry
+ * would cost one lookup per tenant per period (10,000 tenants in turn: a query on most requests).
+ * Another instance's change (a deactivation, a new tenant under a domain remembered as unknown) is
+ * therefore seen here within about `refreshMs`; this instance's own at once (forget).
  */
 export class TenantDirectory {
   private readonly cache: ExpiringCache<TenantState | null>;
+  /** The clock of the last poll's database, less the overlap: the next poll's `since`. */
+  private since: Date | undefined;
+  private lastPoll = Number.NEGATIVE_INFINITY;
+  private polling = false;
 
   constructor(
-    private readonly db: Database,
-    private readonly ttlMs = 5_000,
+    private readonly tenants: Pick<TenantRepository, 'findByDomain' | 'changedSince'>,
+    private readonly refreshMs = 5_000,
     maxEntries = TENANT_CACHE_ENTRIES,
+    private readonly now: () => number = Date.now,
   ) {
-    this.cache = new ExpiringCache({ maxEntries });
+    this.cache = new ExpiringCache({ maxEntries, now });
   }
 
   async resolve(domain: string): Promise<TenantState | undefined> {
     const key = domain.toLowerCase();
     if (key === SUPER_TENANT.domain) return { ...SUPER_TENANT, active: true, ownerId: null };
+    this.refresh();
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     // NUL cannot be in a stored domain (PostgreSQL text cannot hold it); asking would fail with 22021.
-    const { rows } = key.includes('\u0000')
-      ? { rows: [] }
-      : await this.db.query<{ id: number; domain: string; active: boolean; owner_id: string | null }>(
-          { name: 'tenant_by_domain', text: 'SELECT id, domain, active, owner_id FROM tenants WHERE domain = $1' },
-          [key],
-        );
-    const row = rows[0];
-    const found = row ? { id: row.id, domain: row.domain, active: row.active, ownerId: row.owner_id } : null;
-    this.cache.set(key, found, this.ttlMs);
-    return found ?? undefined;
+    const found = key.includes('\u0000') ? undefined : await this.tenants.findByDomain(key);
+    const state = found ? toState(found) : null;
+    this.remember(key, state);
+    return state ?? undefined;
   }
 
   /** Drops what this instance remembers of `domain` (after it changed the tenant itself). */
   forget(domain: string): void {
     this.cache.delete(domain.toLowerCase());
   }
+
+  private remember(key: string, state: TenantState | null): void {
+    // Fresh through the polls, not through a lifetime: an entry stays until evicted or changed.
+    this.cache.setUntil(key, state, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Starts a poll for changes when the last one is `refreshMs` old; a failed poll is retried by the next request after that. */
+  private refresh(): void {
+    const now = this.now();
+    if (this.polling || now - this.lastPoll < this.refreshMs) return;
+    this.polling = true;
+    this.lastPoll = now;
+    void this.tenants
+      .changedSince(this.since)
+      .then(({ at, tenants }) => {
+        for (const tenant of tenants) {
+          // Only what this instance remembers: a tenant it never met is read when first met.
+          if (this.cache.get(tenant.domain) !== undefined) this.remember(tenant.domain, toState(tenant));
+        }
+        this.since = new Date(at.getTime() - POLL_OVERLAP_MS);
+      })
+      .catch(() => {
+        // The database is unreachable: requests fail on their own statements; the entries stay.
+      })
+      .finally(() => {
+        this.polling = false;
+      });
+  }
 }
+
+const toState = (tenant: Pick<TenantRecord, 'id' | 'domain' | 'active' | 'ownerId'>): TenantState => ({
+  id: tenant.id,
+  domain: tenant.domain,
+  active: tenant.active,
+  ownerId: tenant.ownerId,
+});
 
 /** Where a request signs its user in: the tenant it is served in, and whether its path named it. */
 export interface SignInContext {
