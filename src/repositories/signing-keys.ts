@@ -23,6 +23,11 @@ export interface SigningKeyRepository {
    * so instances starting together (or signing a tenant's first token together) agree on one key.
    */
   ensureActive(tenant: number, alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
+  /**
+   * The tenants whose keys were created or retired at or after `since`, of every tenant (upkeep:
+   * over the maintenance connection), and the database's clock when asked. Without `since`, none.
+   */
+  tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: number[] }>;
 }
 
 interface Row {
@@ -48,7 +53,20 @@ const KEY_LOCK = 727_001;
 const COLUMNS = 'kid, alg, public_jwk, private_jwk_enc, created_at, retired_at';
 
 export class PgSigningKeyRepository implements SigningKeyRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** The login role's connection, a member of dcr_maintenance: it sees every tenant's keys (migration 012). */
+    private readonly maintenance: Database = db,
+  ) {}
+
+  async tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: number[] }> {
+    const { rows } = await this.maintenance.query<{ at: Date; tenants: number[] | null }>(
+      `SELECT now() AS at, (SELECT array_agg(DISTINCT tenant_id) FROM signing_keys
+         WHERE $1::timestamptz IS NOT NULL AND (created_at >= $1 OR retired_at >= $1)) AS tenants`,
+      [since ?? null],
+    );
+    return { at: rows[0]!.at, tenants: rows[0]!.tenants ?? [] };
+  }
 
   async listVerifying(tenant: number, graceSeconds: number): Promise<StoredSigningKey[]> {
     const { rows } = await this.db.queryIn<Row>(

@@ -93,7 +93,7 @@ export function createServices(config: ServiceConfig, resources: ServiceResource
 
   const users = new PgUserRepository(db);
   const apps = new PgApplicationRepository(db, secrets, maintenance);
-  const keys = new KeyStore(new PgSigningKeyRepository(db), secrets, config.jwtAlg, config.accessTokenTtlSeconds, resources.newKeyPair);
+  const keys = new KeyStore(new PgSigningKeyRepository(db, maintenance), secrets, config.jwtAlg, config.accessTokenTtlSeconds, resources.newKeyPair);
   const metrics = new Metrics(db.pool);
   const revocationEvents =
     config.apimNotify && revocationDispatcher(config.apimNotify, config.accessTokenTtlSeconds, maintenance, metrics, resources.notifySender);

@@ -18,8 +18,16 @@ interface LoadedKeys {
   verifying: Map<string, VerificationKey>;
 }
 
-/** The tenants whose keys an instance keeps loaded at once (the least recently loaded go first). */
-export const KEY_CACHE_TENANTS = 10_000;
+/**
+ * The tenants whose keys an instance keeps loaded at once (the least recently loaded go first).
+ * A tenant's loaded RSA-2048 keys take about 13 KB (OpenSSL's key with its CRT parameters, and the
+ * public key): 20,000 tenants at most, about 260 MB, past the 10,000 the benchmark keeps busy
+ * (docs/performance.md, "Tenants"); beyond it, a tenant's next token reloads its keys.
+ */
+export const KEY_CACHE_TENANTS = 20_000;
+
+/** How far back each change poll looks beyond the previous one's clock. */
+const KEY_POLL_OVERLAP_MS = 30_000;
 
 const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKey> => ({
   key: (await importJWK(stored.publicJwk as JWK, stored.alg)) as CryptoKey,
@@ -36,8 +44,11 @@ const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKe
  *
  * Every tenant has keys of its own (reference §8), the super tenant's made at the first start and
  * any other tenant's at its first token (ensureActive's lock: one key however many instances sign
- * that first token together). Each instance caches a tenant's keys for `refreshMs` (so a rotation
- * elsewhere is picked up within that time), for at most `cacheTenants` tenants at once. Verification looks an unknown `kid` up in the database by itself (one
+ * that first token together). Each instance keeps the keys of up to `cacheTenants` tenants loaded,
+ * and asks every `refreshMs` which tenants' keys changed since it last asked (one query whatever
+ * the number of tenants), dropping those: a rotation elsewhere is picked up within that time, as
+ * a lifetime per entry would, without reloading every tenant's keys every period (an RSA import
+ * each). Verification looks an unknown `kid` up in the database by itself (one
  * indexed query, as an opaque token costs), so a key rotated on another instance verifies here at
  * once and junk kids cannot starve a real one. /oauth2/jwks is read from the database on each
  * call: whichever instance serves it, it lists every key that any instance may be signing with.
@@ -45,6 +56,10 @@ const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKe
 export class KeyStore {
   private readonly loaded: ExpiringCache<LoadedKeys>;
   private readonly loading = new Map<number, Promise<LoadedKeys>>();
+  /** The last change poll's database clock, less an overlap (see TenantDirectory). */
+  private since: Date | undefined;
+  private lastPoll = Number.NEGATIVE_INFINITY;
+  private polling = false;
 
   constructor(
     private readonly repo: SigningKeyRepository,
@@ -112,7 +127,8 @@ export class KeyStore {
           current: new SigningKey(current.kid, current.alg as SigningAlg, (await importJWK(privateJwk, current.alg)) as CryptoKey),
           verifying,
         };
-        this.loaded.set(String(tenant), loaded, this.refreshMs);
+        // Kept until evicted or changed (poll), not for a lifetime.
+        this.loaded.setUntil(String(tenant), loaded, Number.MAX_SAFE_INTEGER);
         return loaded;
       } finally {
         this.loading.delete(tenant);
@@ -123,7 +139,29 @@ export class KeyStore {
   }
 
   private async keys(tenant: number): Promise<LoadedKeys> {
+    this.refresh();
     return this.loaded.get(String(tenant)) ?? this.load(tenant);
+  }
+
+  /** Drops the tenants whose keys changed since the last poll, at most every `refreshMs`, without holding up a request. */
+  private refresh(): void {
+    const now = Date.now();
+    if (this.polling || now - this.lastPoll < this.refreshMs) return;
+    this.polling = true;
+    this.lastPoll = now;
+    void this.repo
+      .tenantsChangedSince(this.since)
+      .then(({ at, tenants }) => {
+        for (const tenant of tenants) this.loaded.delete(String(tenant));
+        // A key created by a transaction that committed after this poll but started before it.
+        this.since = new Date(at.getTime() - KEY_POLL_OVERLAP_MS);
+      })
+      .catch(() => {
+        // The database is unreachable: signing goes on with the keys loaded; the next period asks again.
+      })
+      .finally(() => {
+        this.polling = false;
+      });
   }
 
   async signingKey(tenant: number): Promise<SigningKey> {
