@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { createServices } from '../../src/runtime/composition.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
@@ -121,7 +122,7 @@ t.test('withKdfSlot: at most KDF_CONCURRENCY derivations at once, in arrival ord
 });
 
 t.test('Authenticator: 50 concurrent first logins of one user cost one hash', async (t) => {
-  const { db } = await testDatabase(t);
+  const { db, appDb } = await testDatabase(t);
   let verifications = 0;
   class CountingHasher extends PasswordHasher {
     override async verify(password: string, stored: string): Promise<boolean> {
@@ -129,11 +130,11 @@ t.test('Authenticator: 50 concurrent first logins of one user cost one hash', as
       return super.verify(password, stored);
     }
   }
-  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
+  const services = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(basic(ADMIN, ADMIN_PASSWORD))));
+  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(SUPER_TENANT, basic(ADMIN, ADMIN_PASSWORD))));
   t.strictSame(new Set(callers.map((caller) => caller.username)), new Set([ADMIN]), 'all 50 authenticated');
   t.equal(verifications, 1, 'one verification');
-  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(basic(ADMIN, 'wrong-password'))));
+  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(SUPER_TENANT, basic(ADMIN, 'wrong-password'))));
   t.strictSame(rejected.map((r) => r.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected'], 'a wrong password still fails');
 });
