@@ -8,7 +8,7 @@ import { ClientCache } from '../../src/cache/client-cache.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import type { Client } from '../../src/domain/types.js';
-import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser, superTenantSignIn } from '../fixtures/app.js';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -207,7 +207,7 @@ t.test('Authenticator with the cache on: password change and deletion take effec
   t.equal(first.statusCode, 200, first.body);
   const second = await register(oldAuth);
   t.equal(second.statusCode, 200, 'served from the cache');
-  t.equal((await services.auth.authenticateBasic(SUPER_TENANT, oldAuth)).username, 'alice');
+  t.equal((await services.auth.authenticateBasic(superTenantSignIn, oldAuth)).username, 'alice');
 
   // Password change: a new hash in the database (no route for it yet).
   await db.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [

@@ -10,10 +10,9 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
-import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { createServices } from '../../src/runtime/composition.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
-import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
+import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic, superTenantSignIn } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -132,9 +131,9 @@ t.test('Authenticator: 50 concurrent first logins of one user cost one hash', as
   }
   const services = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(SUPER_TENANT, basic(ADMIN, ADMIN_PASSWORD))));
+  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(superTenantSignIn, basic(ADMIN, ADMIN_PASSWORD))));
   t.strictSame(new Set(callers.map((caller) => caller.username)), new Set([ADMIN]), 'all 50 authenticated');
   t.equal(verifications, 1, 'one verification');
-  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(SUPER_TENANT, basic(ADMIN, 'wrong-password'))));
+  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(superTenantSignIn, basic(ADMIN, 'wrong-password'))));
   t.strictSame(rejected.map((r) => r.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected'], 'a wrong password still fails');
 });
