@@ -283,7 +283,12 @@ t.test('/docs/json and /docs/yaml: the combined document, pointed at the configu
     paths: Record<string, unknown>;
     components: { securitySchemes: { OAuth2Security?: { flows: { password: { tokenUrl: string } } } } };
   };
-  t.strictSame(doc.servers, [{ url: 'https://dcr.example.org:8443' }], 'servers is the public URL (DCR_PUBLIC_URL)');
+  t.strictSame(
+    doc.servers.map((server) => server.url),
+    ['https://dcr.example.org:8443', 'https://dcr.example.org:8443/t/{tenantDomain}'],
+    'servers: the public URL (DCR_PUBLIC_URL), then the same under a tenant',
+  );
+  t.match(doc.servers[1], { variables: { tenantDomain: { default: 'carbon.super' } } }, "the tenant's default: the super tenant");
   t.ok(doc.paths['/client-registration/v0.17/register'], 'the register path, under its mount prefix');
   t.ok(doc.paths['/oauth2/token'], 'the token endpoint');
   t.ok(doc.paths['/scim2/Users'] && doc.paths['/health/ready'] && doc.paths['/metrics'], 'the platform paths');
