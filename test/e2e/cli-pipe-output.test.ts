@@ -10,18 +10,18 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime/composition.js';
-import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, testKeyPairs, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
+import { ADMIN, ADMIN_PASSWORD, FAST_HASHER, testKeyPairs, TEST_SERVICE_CONFIG, basic, superTenantSignIn } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 import { runCli } from '../fixtures/dcr-process.js';
 
 const APPS = 1_200; // about 400 KiB of JSON: far past a pipe's 64 KiB and the reader's own buffers
 
 t.test('dcr app list --json through a slow pipe: the whole document', async (t) => {
-  const { db, url } = await testDatabase(t);
+  const { db, appDb, url } = await testDatabase(t);
   const key = randomBytes(32);
-  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(key), hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
+  const services = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets: new SecretBox(key), hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  const caller = await services.auth.authenticateBasic(basic(ADMIN, ADMIN_PASSWORD));
+  const caller = await services.auth.authenticateBasic(superTenantSignIn, basic(ADMIN, ADMIN_PASSWORD));
   for (let start = 0; start < APPS; start += 50) {
     await Promise.all(
       Array.from({ length: Math.min(50, APPS - start) }, (_, i) =>

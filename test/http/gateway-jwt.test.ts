@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import t from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { ADMIN, ADMIN_AUTH, basic, buildTestApp, createUser } from '../fixtures/app.js';
 import { ApimGateway } from '../fixtures/apim-gateway.js';
 import { freePort } from '../fixtures/free-port.js';
@@ -95,7 +96,7 @@ t.test('a rotation, as the gateway sees it: one re-fetch, old and new tokens acc
   const gateway = new ApimGateway({ issuer, jwksUrl: `${base}/oauth2/jwks` });
   const old = await token(jwtApp, { grant_type: 'client_credentials' });
   await gateway.validate(old.access_token);
-  const newKid = await services.keys.rotate();
+  const newKid = await services.keys.rotate(SUPER_TENANT.id);
   const fresh = await token(jwtApp, { grant_type: 'client_credentials' });
   t.equal(decodeProtectedHeader(fresh.access_token).kid, newKid);
   t.equal((await gateway.validate(fresh.access_token)).consumerKey, jwtApp.clientId, 'the new key after a re-fetch');

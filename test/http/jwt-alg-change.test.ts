@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import t from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { buildApp } from '../../src/app.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime/composition.js';
@@ -16,16 +17,16 @@ import type { SigningAlg } from '../../src/crypto/jws.js';
 import { ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, FAST_HASHER, ISSUER, PUBLIC_URL, TEST_SERVICE_CONFIG, basic, testKeyPairs } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 
-const { db } = await testDatabase(t);
+const { db, appDb } = await testDatabase(t);
 const secrets = new SecretBox(randomBytes(32));
 
 /** One instance of the server over the shared database, started with `alg` (as runtime.ts starts). */
 async function start(alg: SigningAlg, options: { freshKeys?: boolean } = {}): Promise<{ app: FastifyInstance; services: ReturnType<typeof createServices> }> {
   // freshKeys: really generated pairs, where the process's reused first pair is already in this database.
   const newKeyPair = options.freshKeys ? undefined : testKeyPairs();
-  const services = createServices({ ...TEST_SERVICE_CONFIG, jwtAlg: alg }, { db, secrets, hasher: FAST_HASHER, newKeyPair });
+  const services = createServices({ ...TEST_SERVICE_CONFIG, jwtAlg: alg }, { db: appDb, maintenance: db, secrets, hasher: FAST_HASHER, newKeyPair });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  await services.keys.ensureKey();
+  await services.keys.ensureKey(SUPER_TENANT.id);
   const app = await buildApp(services, { bodyLimit: 65536, logger: false, publicUrl: PUBLIC_URL });
   t.teardown(() => app.close());
   return { app, services };
@@ -117,7 +118,7 @@ t.test('ES256, then RS256, then PS256 over one database', async (t) => {
 
 t.test('instances starting together with a new algorithm agree on one key', async (t) => {
   const starts = await Promise.all([1, 2, 3].map(() => start('ES256', { freshKeys: true })));
-  const kids = new Set((await Promise.all(starts.map(async ({ services }) => (await services.keys.signingKey()).kid))));
+  const kids = new Set((await Promise.all(starts.map(async ({ services }) => (await services.keys.signingKey(SUPER_TENANT.id)).kid))));
   t.equal(kids.size, 1, 'one current key');
   const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM signing_keys WHERE retired_at IS NULL");
   t.equal(rows[0]!.n, 1, 'exactly one active key row');

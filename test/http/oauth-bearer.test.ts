@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload } from 'jose';
 import t, { type Test } from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, ISSUER, basic, buildTestApp, createUser } from '../fixtures/app.js';
 
 const REGISTER = '/client-registration/v0.17/register';
@@ -253,7 +254,7 @@ t.test('Bearer on /register', async (t) => {
     const claims = decodeJwt(real.access_token);
     t.equal(header.alg, 'RS256');
     t.ok(header.kid);
-    const { kid: currentKid, privateKey: realKey } = await services.keys.signingKey();
+    const { kid: currentKid, privateKey: realKey } = await services.keys.signingKey(SUPER_TENANT.id);
     t.equal(header.kid, currentKid);
     const now = Math.floor(Date.now() / 1000);
 
@@ -289,7 +290,7 @@ t.test('Bearer on /register', async (t) => {
     assertUnauthorized(t, await tryToken(`${realHeader}.${b64url({ ...claims, sub: ADMIN })}.${realSignature}`), badPassword, 'tampered payload');
 
     // HS256 keyed with the public JWK (algorithm confusion).
-    const jwks = (await services.keys.jwks()).keys;
+    const jwks = (await services.keys.jwks(SUPER_TENANT.id)).keys;
     const hsSecret = new TextEncoder().encode(JSON.stringify(jwks[0]));
     assertUnauthorized(t, await tryToken(await sign(hsSecret, { alg: 'HS256', kid: currentKid, typ: 'at+jwt' })), badPassword, 'HS256 with the public key');
 
@@ -389,7 +390,7 @@ t.test('end-to-end: register over Basic, get a token with the app, register over
 });
 
 t.test("an application's own token and apim:dcr:app_manage (DCR_APP_TOKENS_MANAGE_APPS)", async (t) => {
-  const { app, db, secrets } = await buildTestApp(t);
+  const { app, db, appDb, secrets } = await buildTestApp(t);
   await createUser(app, 'alice', ALICE_PW);
   const aliceApp = await registerOk(app, basic('alice', ALICE_PW), { clientName: 'alice-own', owner: 'alice', grantType: ALL_GRANTS });
   const adminApp = await registerOk(app, ADMIN_AUTH, { clientName: 'admin-tool', owner: ADMIN, grantType: ALL_GRANTS });
@@ -413,7 +414,7 @@ t.test("an application's own token and apim:dcr:app_manage (DCR_APP_TOKENS_MANAG
     const { buildApp } = await import('../../src/app.js');
     const { createServices } = await import('../../src/runtime/composition.js');
     const { TEST_SERVICE_CONFIG, FAST_HASHER, testKeyPairs } = await import('../fixtures/app.js');
-    const strictServices = createServices({ ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, { db, secrets, hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
+    const strictServices = createServices({ ...TEST_SERVICE_CONFIG, appTokensManageApps: false }, { db: appDb, maintenance: db, secrets, hasher: FAST_HASHER, newKeyPair: testKeyPairs() });
     const strict = await buildApp(strictServices, { bodyLimit: 65536, logger: false, publicUrl: ISSUER, docs: false });
     t.teardown(() => strict.close());
 

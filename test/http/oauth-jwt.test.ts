@@ -5,6 +5,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { buildApp } from '../../src/app.js';
 import { createServices } from '../../src/runtime/composition.js';
 import { ADMIN, ADMIN_AUTH, FAST_HASHER, ISSUER, PUBLIC_URL, TEST_SERVICE_CONFIG, basic, buildTestApp, createUser } from '../fixtures/app.js';
@@ -83,7 +84,7 @@ function assertOAuthError(t: Test, res: LightMyRequestResponse, status: number, 
 }
 
 t.test('JWT access tokens, JWKS and key rotation', async (t) => {
-  const { app, db, secrets, services } = await buildTestApp(t);
+  const { app, db, appDb, secrets, services } = await buildTestApp(t);
   await createUser(app, 'alice', ALICE_PW);
   const jwtApp = await registerApp(app, ADMIN_AUTH, { clientName: 'jwt-app', owner: ADMIN, grantType: ALL_GRANTS, tokenType: 'JWT' });
   const opaqueApp = await registerApp(app, ADMIN_AUTH, { clientName: 'opaque-app', owner: ADMIN, grantType: ALL_GRANTS });
@@ -166,7 +167,7 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
     const oldCc = (await formPost(app, '/oauth2/token', jwtApp, { grant_type: 'client_credentials', scope: APP_MANAGE })).json() as TokenBody;
     t.equal(decodeProtectedHeader(oldToken.access_token).kid, oldKid);
 
-    const newKid = await services.keys.rotate();
+    const newKid = await services.keys.rotate(SUPER_TENANT.id);
     t.not(newKid, oldKid);
 
     const after = await getJwks(app);
@@ -208,7 +209,7 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
     t.equal(decodeProtectedHeader((refreshed.json() as TokenBody).access_token).kid, newKid);
 
     // A second rotation: three keys, the first one still within its grace period.
-    const thirdKid = await services.keys.rotate();
+    const thirdKid = await services.keys.rotate(SUPER_TENANT.id);
     const third = await getJwks(app);
     t.same(third.keys.map((key) => key.kid).sort(), [oldKid, newKid, thirdKid].sort());
     // A token of the first key still works within its grace period (oldToken itself was replaced
@@ -219,13 +220,13 @@ t.test('JWT access tokens, JWKS and key rotation', async (t) => {
 
   t.test('a key rotated by another instance verifies here at once', async (t) => {
     // A second instance over the same database (and secret key), as behind a load balancer.
-    const otherServices = createServices(TEST_SERVICE_CONFIG, { db, secrets, hasher: FAST_HASHER });
+    const otherServices = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets, hasher: FAST_HASHER });
     const other = await buildApp(otherServices, { bodyLimit: 65536, logger: false, publicUrl: PUBLIC_URL });
     t.teardown(() => other.close());
     const before = await passwordToken(other, jwtApp);
     t.equal((await introspect(app, jwtApp, before.access_token)).active, true, 'tokens of one instance work on the other');
 
-    const rotatedKid = await otherServices.keys.rotate();
+    const rotatedKid = await otherServices.keys.rotate(SUPER_TENANT.id);
     const signedThere = await passwordToken(other, jwtApp);
     t.equal(decodeProtectedHeader(signedThere.access_token).kid, rotatedKid);
     // This instance has the key set cached; the unknown kid makes it reload.

@@ -758,16 +758,17 @@ t.test('expiry', async (t) => {
 t.test('a verified client is remembered (DCR_AUTH_CACHE_TTL), never a wrong secret', async (t) => {
   for (const ttl of [300, 0]) {
     t.test(`TTL ${ttl}`, async (t) => {
-      const { app, db } = await buildTestApp(t, { authCacheTtlSeconds: ttl });
+      const { app, db, appDb } = await buildTestApp(t, { authCacheTtlSeconds: ttl });
       const client = await registerApp(app, ADMIN_AUTH, { clientName: 'remembered', owner: ADMIN, grantType: 'client_credentials password' });
       const other = await registerApp(app, ADMIN_AUTH, { clientName: 'other', owner: ADMIN, grantType: 'client_credentials' });
-      // Counts the application lookups by client id (the statement the cache saves).
+      // Counts the application lookups by client id (the statement the cache saves), on the
+      // services' pool (dcr_app), where every lookup runs in its tenant's scope.
       let lookups = 0;
-      const query = db.query.bind(db);
-      db.query = ((statement: Parameters<typeof db.query>[0], values?: unknown[]) => {
+      const queryIn = appDb.queryIn.bind(appDb);
+      appDb.queryIn = ((scope: Parameters<typeof appDb.queryIn>[0], statement: Parameters<typeof appDb.queryIn>[1], values?: unknown[]) => {
         if (typeof statement !== 'string' && /^applications?_by_client_id$/.test(statement.name)) lookups++;
-        return query(statement, values);
-      }) as typeof db.query;
+        return queryIn(scope, statement, values);
+      }) as typeof appDb.queryIn;
       const cc = { grant_type: 'client_credentials' };
       const remembered = ttl > 0;
 

@@ -44,7 +44,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 
 t.test('health probes', async (t) => {
-  const { app, db } = await buildTestApp(t);
+  const { app, appDb } = await buildTestApp(t);
 
   const live = await app.inject({ method: 'GET', url: '/health/live' });
   t.equal(live.statusCode, 200);
@@ -55,8 +55,9 @@ t.test('health probes', async (t) => {
   t.match(ready.json(), { status: 'UP' });
   t.equal(ready.headers['cache-control'], 'no-store');
 
-  // The pool closes under the running app: readiness turns 503 promptly, liveness stays 200.
-  await db.close();
+  // The pool closes under the running app (its requests' pool, dcr_app): readiness turns 503
+  // promptly, liveness stays 200.
+  await appDb.close();
   const started = Date.now();
   const down = await app.inject({ method: 'GET', url: '/health/ready' });
   const ms = Date.now() - started;
@@ -83,9 +84,10 @@ t.test('readiness over an unreachable database, and before migrations ran: 503 w
   });
   t.teardown(() => unreachable.close().catch(() => {}));
   // The services run over a real database; only readiness looks at the unreachable one.
-  const { db } = await testDatabase(t);
+  const { db, appDb } = await testDatabase(t);
   const services = createServices(TEST_SERVICE_CONFIG, {
-    db,
+    db: appDb,
+    maintenance: db,
     secrets: new SecretBox(Buffer.alloc(32, 7)),
     hasher: FAST_HASHER,
     newKeyPair: testKeyPairs(),
@@ -281,7 +283,12 @@ t.test('/docs/json and /docs/yaml: the combined document, pointed at the configu
     paths: Record<string, unknown>;
     components: { securitySchemes: { OAuth2Security?: { flows: { password: { tokenUrl: string } } } } };
   };
-  t.strictSame(doc.servers, [{ url: 'https://dcr.example.org:8443' }], 'servers is the public URL (DCR_PUBLIC_URL)');
+  t.strictSame(
+    doc.servers.map((server) => server.url),
+    ['https://dcr.example.org:8443', 'https://dcr.example.org:8443/t/{tenantDomain}'],
+    'servers: the public URL (DCR_PUBLIC_URL), then the same under a tenant',
+  );
+  t.match(doc.servers[1], { variables: { tenantDomain: { default: 'carbon.super' } } }, "the tenant's default: the super tenant");
   t.ok(doc.paths['/client-registration/v0.17/register'], 'the register path, under its mount prefix');
   t.ok(doc.paths['/oauth2/token'], 'the token endpoint');
   t.ok(doc.paths['/scim2/Users'] && doc.paths['/health/ready'] && doc.paths['/metrics'], 'the platform paths');

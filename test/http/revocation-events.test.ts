@@ -15,6 +15,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import type { ApimNotifyConfig } from '../../src/config/config.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { PgSealedSecretRepository } from '../../src/repositories/sealed-secrets.js';
@@ -255,7 +256,7 @@ t.test('revocation events, in WSO2 shapes, with headers and credentials', async 
     const bobId = await createUser(app, 'bob', 'bob-Pa55word');
     const bobApp = await registerApp(app, { clientName: 'bob_app', owner: 'bob', grantType: 'client_credentials', tokenType: 'JWT' });
     let before = receiver.received.length;
-    await (await buildUsers(s)).changePassword('bob', 'bob-N3w-Pa55word');
+    await (await buildUsers(s)).changePassword(SUPER_TENANT, 'bob', 'bob-N3w-Pa55word');
     t.ok(await until(() => receiver.received.length > before));
     const event = receiver.received[before]!.body;
     t.strictSame(Object.keys(event), ['eventId', 'timeStamp', 'type', 'tenantId', 'tenantDomain', 'entityId', 'entityType', 'revocationTime']);

@@ -179,7 +179,7 @@ t.test("a tenant's owner administers that tenant, and only that one", async (t) 
   });
   t.equal(created.statusCode, 201);
   const kim = basic('kim@abc.com', 'kim-Tenant-Pa55');
-  const scim = (auth: string, url: string, payload?: unknown) =>
+  const scim = (auth: string, url: string, payload?: object) =>
     app.inject({
       method: payload === undefined ? 'GET' : 'POST',
       url,

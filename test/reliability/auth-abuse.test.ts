@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { buildApp } from '../../src/app.js';
 import { PasswordHasher } from '../../src/crypto/passwords.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
@@ -194,14 +195,14 @@ t.test('behind a proxy: with DCR_TRUST_PROXY failures count per client, without 
 });
 
 t.test('timing: an unknown user costs what a wrong password costs (production scrypt)', async (t) => {
-  const { db } = await testDatabase(t);
+  const { db, appDb } = await testDatabase(t);
   const hasher = new PasswordHasher(); // the production cost
-  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(randomBytes(32)), hasher });
+  const services = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets: new SecretBox(randomBytes(32)), hasher });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  await services.keys.ensureKey();
+  await services.keys.ensureKey(SUPER_TENANT.id);
   const app = await buildApp(services, { bodyLimit: 65536, logger: false, docs: false, publicUrl: ISSUER });
   t.teardown(() => app.close());
-  await services.users.create('timed-user', 'timed-Secret-1');
+  await services.users.create(SUPER_TENANT, 'timed-user', 'timed-Secret-1');
 
   const samples = TIMING_SAMPLES;
   const time = async (authorization: string) => {

@@ -6,17 +6,22 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
 import { randomWso2Token } from '../../src/crypto/random.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import type { NewApplication, NewIsApplication } from '../../src/domain/types.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
 import { insertUser, testDatabase } from '../fixtures/db.js';
 
-const { db } = await testDatabase(t);
+const { db, appDb } = await testDatabase(t);
+// The super tenant's apps; the repositories run as the server's do (dcr_app, row security), with
+// the owner for the young table's ANALYZE.
+const T = SUPER_TENANT.id;
 /** The owner of the apps below: every app references its owner's row (migration 006). */
 const ADMIN_ID = await insertUser(db, 'admin');
 
 function newApp(overrides: Partial<NewApplication> = {}): NewApplication {
   return {
     id: randomUUID(),
+    tenantId: T,
     clientId: randomWso2Token(),
     clientSecret: randomWso2Token(),
     clientName: 'rest_api_publisher',
@@ -38,19 +43,23 @@ t.beforeEach(async () => {
 /** A repository with a key of its own. */
 function setup() {
   const secrets = new SecretBox(randomBytes(32));
-  return { secrets, repo: new PgApplicationRepository(db, secrets) };
+  return { secrets, repo: new PgApplicationRepository(appDb, secrets, db) };
 }
 
 /** setup(), over a database that counts the statements the repository sends (`statements.count`). */
 function countingSetup() {
   const statements = { count: 0 };
-  const counting = Object.assign(Object.create(db) as typeof db, {
-    query: ((...args: Parameters<typeof db.query>) => {
+  const counting = Object.assign(Object.create(appDb) as typeof appDb, {
+    query: ((...args: Parameters<typeof appDb.query>) => {
       statements.count++;
-      return db.query(...args);
-    }) as typeof db.query,
+      return appDb.query(...args);
+    }) as typeof appDb.query,
+    queryIn: ((...args: Parameters<typeof appDb.queryIn>) => {
+      statements.count++;
+      return appDb.queryIn(...args);
+    }) as typeof appDb.queryIn,
   });
-  return { statements, repo: new PgApplicationRepository(counting, new SecretBox(randomBytes(32))) };
+  return { statements, repo: new PgApplicationRepository(counting, new SecretBox(randomBytes(32)), db) };
 }
 
 /** The app inserted under a free name, or undefined when the name was taken (insertOrFind's outcome, as a plain insert). */
@@ -74,9 +83,9 @@ t.test('insertIfNameFree returns the stored app, read back by findByName', async
   t.type(inserted!.createdAt, Date);
   t.ok(Math.abs(inserted!.createdAt.getTime() - Date.now()) < 60_000, 'created just now');
 
-  const found = await repo.findByName(app.clientName);
+  const found = await repo.findByName(T, app.clientName);
   t.same(found, inserted);
-  t.equal(await repo.count(), 1);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('a null callback and default flags round-trip', async (t) => {
@@ -95,13 +104,13 @@ t.test('a second insert of the same name returns undefined and leaves the first'
   const second = newApp({ owner: 'bob', grantTypes: ['password'], tokenType: 'JWT' });
   t.ok(await insertIfNameFree(repo, first));
   t.equal(await insertIfNameFree(repo, second), undefined);
-  const stored = await repo.findByName(first.clientName);
+  const stored = await repo.findByName(T, first.clientName);
   t.equal(stored?.id, first.id);
   t.equal(stored?.clientId, first.clientId);
   t.equal(stored?.clientSecret, first.clientSecret);
   t.equal(stored?.owner, 'alice');
   t.same(stored?.grantTypes, first.grantTypes);
-  t.equal(await repo.count(), 1);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('names are unique exactly: other case and white space are other names', async (t) => {
@@ -109,23 +118,23 @@ t.test('names are unique exactly: other case and white space are other names', a
   for (const clientName of ['MyApp', 'myapp', 'MYAPP', 'MyApp ', ' MyApp']) {
     t.ok(await insertIfNameFree(repo, newApp({ clientName })), JSON.stringify(clientName));
   }
-  t.equal(await repo.count(), 5);
+  t.equal(await repo.count(T), 5);
 });
 
 t.test('findByName is exact and case-sensitive', async (t) => {
   const { repo } = setup();
   const app = newApp({ clientName: 'MyApp' });
   await insertIfNameFree(repo, app);
-  t.equal((await repo.findByName('MyApp'))?.id, app.id);
+  t.equal((await repo.findByName(T, 'MyApp'))?.id, app.id);
   for (const other of ['myapp', 'MYAPP', 'MyApp ', 'MyAp', 'MyApp%', 'My_pp', '']) {
-    t.equal(await repo.findByName(other), undefined, JSON.stringify(other));
+    t.equal(await repo.findByName(T, other), undefined, JSON.stringify(other));
   }
 });
 
 t.test('findByName of an unknown name is undefined', async (t) => {
   const { repo } = setup();
-  t.equal(await repo.findByName('nothing'), undefined);
-  t.equal(await repo.count(), 0);
+  t.equal(await repo.findByName(T, 'nothing'), undefined);
+  t.equal(await repo.count(T), 0);
 });
 
 t.test('the secret is stored encrypted and decrypted on read', async (t) => {
@@ -144,7 +153,7 @@ t.test('the secret is stored encrypted and decrypted on read', async (t) => {
 
   const { rows: dump } = await db.query<{ row: string }>('SELECT applications::text AS row FROM applications');
   t.notOk(dump[0]!.row.includes(app.clientSecret), 'nowhere in the row');
-  t.equal((await repo.findByName(app.clientName))?.clientSecret, app.clientSecret);
+  t.equal((await repo.findByName(T, app.clientName))?.clientSecret, app.clientSecret);
 });
 
 t.test('an envelope copied onto another row does not open', async (t) => {
@@ -157,15 +166,15 @@ t.test('an envelope copied onto another row does not open', async (t) => {
     `UPDATE applications SET client_secret_enc = (SELECT client_secret_enc FROM applications WHERE client_name = 'a')
      WHERE client_name = 'b'`,
   );
-  await t.rejects(repo.findByName('b'));
-  t.equal((await repo.findByName('a'))?.clientSecret, a.clientSecret);
+  await t.rejects(repo.findByName(T, 'b'));
+  t.equal((await repo.findByName(T, 'a'))?.clientSecret, a.clientSecret);
 });
 
 t.test('a repository with another key cannot read the secrets, and says why', async (t) => {
   const { repo } = setup();
   await insertIfNameFree(repo, newApp());
-  const otherKey = new PgApplicationRepository(db, new SecretBox(randomBytes(32)));
-  await t.rejects(otherKey.findByName('rest_api_publisher'), /No key with id .* in the keyring/);
+  const otherKey = new PgApplicationRepository(appDb, new SecretBox(randomBytes(32)), db);
+  await t.rejects(otherKey.findByName(T, 'rest_api_publisher'), /No key with id .* in the keyring/);
 });
 
 t.test('concurrent first inserts of one name: exactly one wins', async (t) => {
@@ -175,10 +184,10 @@ t.test('concurrent first inserts of one name: exactly one wins', async (t) => {
   const winners = results.filter((result) => result !== undefined);
   t.equal(winners.length, 1, 'one defined result');
   t.equal(results.filter((result) => result === undefined).length, 19, 'nineteen undefined');
-  const stored = await repo.findByName('contested');
+  const stored = await repo.findByName(T, 'contested');
   t.equal(stored?.id, winners[0]!.id);
   t.equal(stored?.clientSecret, winners[0]!.clientSecret);
-  t.equal(await repo.count(), 1);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('concurrent inserts of different names all succeed', async (t) => {
@@ -186,7 +195,7 @@ t.test('concurrent inserts of different names all succeed', async (t) => {
   const apps = Array.from({ length: 20 }, (_, i) => newApp({ clientName: `app ${i}` }));
   const results = await Promise.all(apps.map((app) => insertIfNameFree(repo, app)));
   t.ok(results.every((result) => result !== undefined));
-  t.equal(await repo.count(), 20);
+  t.equal(await repo.count(T), 20);
 });
 
 t.test('a clash on client id is an error, not a silent undefined', async (t) => {
@@ -198,7 +207,7 @@ t.test('a clash on client id is an error, not a silent undefined', async (t) => 
     name: 'UniqueViolation',
     constraint: 'applications_client_id_key',
   });
-  t.equal(await repo.count(), 1);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('insertOrFind inserts a new name, and returns the stored app for a taken one', async (t) => {
@@ -208,13 +217,13 @@ t.test('insertOrFind inserts a new name, and returns the stored app for a taken 
   t.equal(created?.created, true);
   t.match(created?.application, { id: first.id, clientId: first.clientId, clientSecret: first.clientSecret, clientName: 'once' });
   t.type(created?.application.createdAt, Date);
-  const stored = await repo.findByName('once');
+  const stored = await repo.findByName(T, 'once');
   t.same(created?.application, stored, 'what it returns is what was stored (secret included)');
 
   const again = await repo.insertOrFind(newApp({ clientName: 'once', owner: 'someone else' }));
   t.equal(again?.created, false);
   t.same(again?.application, stored, 'the stored app, not the one offered');
-  t.equal(await repo.count(), 1, 'nothing inserted for a taken name');
+  t.equal(await repo.count(T), 1, 'nothing inserted for a taken name');
 });
 
 t.test('concurrent insertOrFind of one name: exactly one creates, the others find it or must re-read', async (t) => {
@@ -228,8 +237,8 @@ t.test('concurrent insertOrFind of one name: exactly one creates, the others fin
     // undefined: the name was committed after that statement's snapshot (the caller re-reads).
     if (result && !result.created) t.equal(result.application.id, winner.id, 'a finder sees the winner');
   }
-  t.equal((await repo.findByName('contested'))?.clientSecret, winner.clientSecret);
-  t.equal(await repo.count(), 1);
+  t.equal((await repo.findByName(T, 'contested'))?.clientSecret, winner.clientSecret);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('insertOrFind: a clash on client id is an error', async (t) => {
@@ -268,7 +277,7 @@ t.test('a burst of insertOrFind: one statement, each call answered for its own, 
   t.ok(other === undefined || other?.application.id === creators[0]?.application.id, 'the other finds it or must re-read');
   t.match(old, { status: 'fulfilled', value: { created: false, application: { clientName: 'taken-before' } } });
   t.match(failed, { status: 'rejected', reason: { name: 'UniqueViolation', constraint: 'applications_client_id_key' } });
-  t.equal(await repo.count(), 2 + 30 + 1, 'every good name stored once, nothing of the bad one');
+  t.equal(await repo.count(T), 2 + 30 + 1, 'every good name stored once, nothing of the bad one');
 });
 
 t.test('a burst without a bad item is one statement; a name asked twice is one row, the second call finds it', async (t) => {
@@ -279,8 +288,8 @@ t.test('a burst without a bad item is one statement; a name asked twice is one r
   t.match(a, { created: true, application: { id: apps[0]!.id, clientSecret: apps[0]!.clientSecret } });
   t.match(b, { created: true, application: { id: apps[1]!.id } });
   t.same(again, { created: false, application: a!.application }, 'the app stored under the name, not the one offered');
-  t.same((await repo.findByName('a'))?.clientSecret, apps[0]!.clientSecret);
-  t.equal(await repo.count(), 2);
+  t.same((await repo.findByName(T, 'a'))?.clientSecret, apps[0]!.clientSecret);
+  t.equal(await repo.count(T), 2);
 });
 
 t.test('bursts over the same names in opposite orders (two instances) neither deadlock nor fail', async (t) => {
@@ -291,15 +300,15 @@ t.test('bursts over the same names in opposite orders (two instances) neither de
   const names = Array.from({ length: 40 }, (_, i) => `shared-${String(i).padStart(2, '0')}`);
   for (let round = 0; round < 5; round++) {
     await db.query('TRUNCATE applications CASCADE');
-    const one = new PgApplicationRepository(db, secrets);
-    const other = new PgApplicationRepository(db, secrets);
+    const one = new PgApplicationRepository(appDb, secrets, db);
+    const other = new PgApplicationRepository(appDb, secrets, db);
     const results = await Promise.allSettled([
       ...names.map((clientName) => one.insertOrFind(newApp({ clientName }))),
       ...[...names].reverse().map((clientName) => other.insertOrFind(newApp({ clientName }))),
     ]);
     const failed = results.filter((result) => result.status === 'rejected');
     t.same(failed, [], `round ${round}: no call failed`);
-    t.equal(await one.count(), names.length, `round ${round}: one app per name`);
+    t.equal(await one.count(T), names.length, `round ${round}: one app per name`);
   }
 });
 
@@ -317,10 +326,10 @@ t.test('migration 010: a v0.17 app has no lifetimes and no IS metadata', async (
   const { repo } = setup();
   const app = await insertIfNameFree(repo, newApp());
   t.same(app!.lifetimes, { applicationToken: null, userToken: null, refreshToken: null }, 'as inserted');
-  t.same((await repo.findByClientId(app!.clientId))!.lifetimes, { applicationToken: null, userToken: null, refreshToken: null }, 'as read');
-  const is = await repo.findIsByClientId(app!.clientId);
+  t.same((await repo.findByClientId(T, app!.clientId))!.lifetimes, { applicationToken: null, userToken: null, refreshToken: null }, 'as read');
+  const is = await repo.findIsByClientId(T, app!.clientId);
   t.same(is!.metadata, {}, 'no IS metadata');
-  t.same(await repo.findIsByName(app!.clientName), is, 'by name too');
+  t.same(await repo.findIsByName(T, app!.clientName), is, 'by name too');
 });
 
 t.test('createIs stores the lifetimes as columns and the IS metadata as jsonb; both are read back', async (t) => {
@@ -328,9 +337,9 @@ t.test('createIs stores the lifetimes as columns and the IS metadata as jsonb; b
   const app = newIsApp();
   const created = await repo.createIs(app);
   t.match(created, { ...app, metadata: app.metadata }, 'what was given');
-  t.same(await repo.findIsByClientId(app.clientId), created, 'read back by client id, the secret opened');
-  t.same(await repo.findIsByName('is_app'), created, 'and by name');
-  const client = await repo.findByClientId(app.clientId);
+  t.same(await repo.findIsByClientId(T, app.clientId), created, 'read back by client id, the secret opened');
+  t.same(await repo.findIsByName(T, 'is_app'), created, 'and by name');
+  const client = await repo.findByClientId(T, app.clientId);
   t.same(client!.lifetimes, app.lifetimes, 'the token path reads the lifetimes');
   t.notOk('metadata' in client!, 'but not the IS metadata');
   const { rows } = await db.query<{ client_secret_enc: string; application_token_lifetime: number; is_metadata: unknown }>(
@@ -340,7 +349,7 @@ t.test('createIs stores the lifetimes as columns and the IS metadata as jsonb; b
   t.equal(secrets.open(rows[0]!.client_secret_enc, app.clientId), app.clientSecret, 'the secret sealed as v0.17 seals it');
   t.equal(rows[0]!.application_token_lifetime, 120);
   t.same(rows[0]!.is_metadata, app.metadata);
-  t.equal(await repo.findIsByClientId('a\u0000b'), undefined, 'NUL: nothing, not 22021');
+  t.equal(await repo.findIsByClientId(T, 'a\u0000b'), undefined, 'NUL: nothing, not 22021');
 });
 
 t.test('createIs: a taken name or client id is a UniqueViolation naming its constraint, and nothing is inserted', async (t) => {
@@ -350,7 +359,7 @@ t.test('createIs: a taken name or client id is a UniqueViolation naming its cons
     name: 'UniqueViolation',
     constraint: 'applications_client_name_key',
   });
-  const first = await repo.findIsByName('is_app');
+  const first = await repo.findIsByName(T, 'is_app');
   await t.rejects(repo.createIs(newIsApp({ id: randomUUID(), clientName: 'other', clientId: first!.clientId })), {
     name: 'UniqueViolation',
     constraint: 'applications_client_id_key',
@@ -364,7 +373,7 @@ t.test('createIs: a taken name or client id is a UniqueViolation naming its cons
     /applications_application_token_lifetime_positive/,
     'a stored lifetime is positive (0 is the default, stored as NULL)',
   );
-  t.equal(await repo.count(), 1);
+  t.equal(await repo.count(T), 1);
 });
 
 t.test('updateIs replaces everything but ids and secret; deleteById takes the tokens with the app', async (t) => {
@@ -372,6 +381,7 @@ t.test('updateIs replaces everything but ids and secret; deleteById takes the to
   const app = await repo.createIs(newIsApp());
   const updated = await repo.updateIs({
     id: app.id,
+    tenantId: app.tenantId,
     clientName: 'renamed',
     owner: app.owner,
     ownerId: app.ownerId,
@@ -400,8 +410,8 @@ t.test('updateIs replaces everything but ids and secret; deleteById takes the to
     `INSERT INTO access_tokens (id, app_id, user_id, scopes, grant_type, expires_at) VALUES ($1, $2, $3, '{default}', 'client_credentials', now() + interval '1 hour')`,
     [randomUUID(), app.id, ADMIN_ID],
   );
-  t.equal(await repo.deleteById(app.id), true);
-  t.equal(await repo.deleteById(app.id), false, 'already gone');
+  t.equal(await repo.deleteById(T, app.id), true);
+  t.equal(await repo.deleteById(T, app.id), false, 'already gone');
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM access_tokens WHERE app_id = $1', [app.id]);
   t.equal(rows[0]!.n, '0', 'its tokens went with it');
 });

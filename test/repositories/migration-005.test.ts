@@ -7,11 +7,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { runner } from 'node-pg-migrate';
 import t from 'tap';
 import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
 import { opaqueTokenId } from '../../src/services/tokens.js';
 import { testDatabase } from '../fixtures/db.js';
 
-const { db } = await testDatabase(t, { migrate: false, poolSize: 2 });
+const { db, appDb } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
 /** Runs the next `count` migrations (the rest would change the schema under this test). */
 async function migrateUp(count: number): Promise<string[]> {
@@ -49,13 +50,6 @@ await plant(jti, null);
 t.test('tokens issued before the migration resolve after it', async (t) => {
   t.same(await migrateUp(1), ['005_access_token_id_from_hash'], '005 ran');
 
-  const repo = new PgTokenRepository(db);
-  const found = await repo.findActiveAccessById(opaqueTokenId(opaque));
-  t.equal(found?.appId, appId, 'the opaque token issued before the migration still resolves');
-  t.equal(found?.username, 'owner');
-  t.equal(await repo.findActiveAccessById(oldId), undefined, 'not under its old random id');
-  t.equal((await repo.findActiveAccessById(jti))?.appId, appId, "a JWT's row keeps its jti");
-
   const columns = await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'access_tokens' AND column_name = 'token_hash'");
   t.equal(columns.rowCount, 0, 'the token_hash column is gone');
   const indexes = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'access_tokens' ORDER BY indexname");
@@ -64,4 +58,15 @@ t.test('tokens issued before the migration resolve after it', async (t) => {
     ['access_tokens_expires_idx', 'access_tokens_family_idx', 'access_tokens_pkey'],
     'one key per row: the primary key',
   );
+
+  // The repository reads the current schema: the later migrations first (the tokens become the
+  // super tenant's in 012), then the lookups as the server makes them (dcr_app, row security).
+  await migrateUp(Infinity);
+  const repo = new PgTokenRepository(appDb);
+  const found = await repo.findActiveAccessById(SUPER_TENANT.id, opaqueTokenId(opaque));
+  t.equal(found?.appId, appId, 'the opaque token issued before the migration still resolves');
+  t.equal(found?.username, 'owner');
+  t.equal(found?.tenantId, SUPER_TENANT.id);
+  t.equal(await repo.findActiveAccessById(SUPER_TENANT.id, oldId), undefined, 'not under its old random id');
+  t.equal((await repo.findActiveAccessById(SUPER_TENANT.id, jti))?.appId, appId, "a JWT's row keeps its jti");
 });

@@ -4,11 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { DuplicateRoleName, PgRoleRepository, UnknownRoleMember } from '../../src/repositories/roles.js';
 import { insertUser, testDatabase } from '../fixtures/db.js';
 
-const { db } = await testDatabase(t);
-const roles = new PgRoleRepository(db);
+const { db, appDb } = await testDatabase(t);
+// As the server runs it: dcr_app, held to row security, within the super tenant.
+const roles = new PgRoleRepository(appDb);
+const T = SUPER_TENANT.id;
 t.beforeEach(async () => {
   await db.query('TRUNCATE roles, users CASCADE');
 });
@@ -32,12 +35,15 @@ t.test('the tables are as the scope rule joins them', async (t) => {
     [
       'role_permissions.role_id uuid NO',
       'role_permissions.scope_name text NO',
+      'role_permissions.tenant_id integer NO',
       'role_users.role_id uuid NO',
       'role_users.user_id uuid NO',
+      'role_users.tenant_id integer NO',
       'roles.id uuid NO',
       'roles.display_name text NO',
       'roles.created_at timestamp with time zone NO',
       'roles.updated_at timestamp with time zone NO',
+      'roles.tenant_id integer NO',
     ],
   );
   const indexes = await db.query<{ indexname: string }>(
@@ -58,7 +64,7 @@ t.test('create returns the stored role with its users (by name) and permissions 
   const bob = await insertUser(db, 'bob');
   const alice = await insertUser(db, 'Alice');
   const input = newRole('creator', [bob, alice, bob], ['apim:api_view', 'apim:api_create', 'apim:api_view']);
-  const created = await roles.create(input);
+  const created = await roles.create(T, input);
   t.match(created, {
     id: input.id,
     displayName: 'creator',
@@ -70,44 +76,44 @@ t.test('create returns the stored role with its users (by name) and permissions 
   });
   t.type(created.createdAt, Date);
   t.same(created.createdAt, created.updatedAt);
-  t.same(await roles.findById(input.id), created);
-  t.same(await roles.findById(input.id.toUpperCase()), created, 'a UUID in upper case names the same role');
-  t.same(await roles.findByDisplayName('creator'), created);
+  t.same(await roles.findById(T, input.id), created);
+  t.same(await roles.findById(T, input.id.toUpperCase()), created, 'a UUID in upper case names the same role');
+  t.same(await roles.findByDisplayName(T, 'creator'), created);
 });
 
 t.test('a role with neither users nor permissions', async (t) => {
-  const created = await roles.create(newRole('empty'));
+  const created = await roles.create(T, newRole('empty'));
   t.strictSame([created.users, created.permissions], [[], []]);
 });
 
 t.test('findById and findByDisplayName: unknown or malformed keys are undefined, never a throw', async (t) => {
-  await roles.create(newRole('creator'));
+  await roles.create(T, newRole('creator'));
   for (const id of [randomUUID(), 'not-a-uuid', '', "'; DROP TABLE roles; --", `${randomUUID()}x`]) {
-    t.equal(await roles.findById(id), undefined, JSON.stringify(id));
+    t.equal(await roles.findById(T, id), undefined, JSON.stringify(id));
   }
   for (const name of ['Creator', 'creator ', 'creato', '', 'nul\u0000']) {
-    t.equal(await roles.findByDisplayName(name), undefined, `${JSON.stringify(name)}: exact`);
+    t.equal(await roles.findByDisplayName(T, name), undefined, `${JSON.stringify(name)}: exact`);
   }
 });
 
 t.test('a taken name is DuplicateRoleName, and nothing of the second role is stored', async (t) => {
   const user = await insertUser(db, 'alice');
-  await roles.create(newRole('creator'));
-  await t.rejects(roles.create(newRole('creator', [user], ['a'])), DuplicateRoleName);
+  await roles.create(T, newRole('creator'));
+  await t.rejects(roles.create(T, newRole('creator', [user], ['a'])), DuplicateRoleName);
   t.strictSame([await count('roles'), await count('role_users'), await count('role_permissions')], [1, 0, 0]);
-  t.ok(await roles.create(newRole('Creator')), 'names are unique as written: another case is another name');
+  t.ok(await roles.create(T, newRole('Creator')), 'names are unique as written: another case is another name');
 });
 
 t.test('a member whose user is gone is UnknownRoleMember, and the role is not created', async (t) => {
-  await t.rejects(roles.create(newRole('creator', [randomUUID()])), UnknownRoleMember);
+  await t.rejects(roles.create(T, newRole('creator', [randomUUID()])), UnknownRoleMember);
   t.equal(await count('roles'), 0);
 });
 
 t.test('update applies the changes in order, in one transaction', async (t) => {
   const [alice, bob, carol] = [await insertUser(db, 'alice'), await insertUser(db, 'bob'), await insertUser(db, 'carol')];
-  const { id, updatedAt } = await roles.create(newRole('creator', [alice], ['a', 'b']));
+  const { id, updatedAt } = await roles.create(T, newRole('creator', [alice], ['a', 'b']));
   await new Promise((resolve) => setTimeout(resolve, 5));
-  const updated = await roles.update(id, [
+  const updated = await roles.update(T, id, [
     { attribute: 'users', action: 'add', values: [bob, carol, alice] },
     { attribute: 'users', action: 'remove', values: [alice] },
     { attribute: 'permissions', action: 'set', values: ['c', 'd'] },
@@ -117,9 +123,9 @@ t.test('update applies the changes in order, in one transaction', async (t) => {
   ]);
   t.match(updated, { id, displayName: 'publisher', users: [{ username: 'bob' }, { username: 'carol' }], permissions: ['c', 'e'] });
   t.ok(updated!.updatedAt.getTime() > updatedAt.getTime(), 'updatedAt moves');
-  t.same(await roles.findById(id), updated);
+  t.same(await roles.findById(T, id), updated);
 
-  const cleared = await roles.update(id, [
+  const cleared = await roles.update(T, id, [
     { attribute: 'users', action: 'set', values: [] },
     { attribute: 'permissions', action: 'set', values: [] },
   ]);
@@ -128,24 +134,24 @@ t.test('update applies the changes in order, in one transaction', async (t) => {
 
 t.test('a failing change undoes the ones before it', async (t) => {
   const alice = await insertUser(db, 'alice');
-  await roles.create(newRole('taken'));
-  const { id } = await roles.create(newRole('creator', [], ['a']));
+  await roles.create(T, newRole('taken'));
+  const { id } = await roles.create(T, newRole('creator', [], ['a']));
   await t.rejects(
-    roles.update(id, [
+    roles.update(T, id, [
       { attribute: 'permissions', action: 'set', values: ['z'] },
       { attribute: 'users', action: 'add', values: [alice] },
       { attribute: 'displayName', value: 'taken' },
     ]),
     DuplicateRoleName,
   );
-  await t.rejects(roles.update(id, [{ attribute: 'permissions', action: 'set', values: ['z'] }, { attribute: 'users', action: 'add', values: [randomUUID()] }]), UnknownRoleMember);
-  t.match(await roles.findById(id), { displayName: 'creator', users: [], permissions: ['a'] });
+  await t.rejects(roles.update(T, id, [{ attribute: 'permissions', action: 'set', values: ['z'] }, { attribute: 'users', action: 'add', values: [randomUUID()] }]), UnknownRoleMember);
+  t.match(await roles.findById(T, id), { displayName: 'creator', users: [], permissions: ['a'] });
 });
 
 t.test('update and delete of an unknown role', async (t) => {
   for (const id of [randomUUID(), 'not-a-uuid']) {
-    t.equal(await roles.update(id, [{ attribute: 'displayName', value: 'x' }]), undefined);
-    t.equal(await roles.delete(id), false);
+    t.equal(await roles.update(T, id, [{ attribute: 'displayName', value: 'x' }]), undefined);
+    t.equal(await roles.delete(T, id), false);
   }
   t.equal(await count('roles'), 0);
 });
@@ -153,26 +159,26 @@ t.test('update and delete of an unknown role', async (t) => {
 t.test('deleting a role takes its memberships and permissions; deleting a user takes theirs', async (t) => {
   const alice = await insertUser(db, 'alice');
   const bob = await insertUser(db, 'bob');
-  const first = await roles.create(newRole('first', [alice, bob], ['a']));
-  const second = await roles.create(newRole('second', [alice], ['b']));
-  t.equal(await roles.delete(first.id), true);
-  t.equal(await roles.delete(first.id), false, 'once');
+  const first = await roles.create(T, newRole('first', [alice, bob], ['a']));
+  const second = await roles.create(T, newRole('second', [alice], ['b']));
+  t.equal(await roles.delete(T, first.id), true);
+  t.equal(await roles.delete(T, first.id), false, 'once');
   t.strictSame([await count('role_users'), await count('role_permissions'), await count('users')], [1, 1, 2]);
   await db.query('DELETE FROM users WHERE id = $1', [alice]);
-  t.match(await roles.findById(second.id), { users: [], permissions: ['b'] }, "alice's membership went with her");
+  t.match(await roles.findById(T, second.id), { users: [], permissions: ['b'] }, "alice's membership went with her");
 });
 
 t.test('list pages by creation with the total', async (t) => {
   const created = [];
-  for (const name of ['r1', 'r2', 'r3']) created.push(await roles.create(newRole(name, [], [`${name}:scope`])));
-  const all = await roles.list(0, 100);
+  for (const name of ['r1', 'r2', 'r3']) created.push(await roles.create(T, newRole(name, [], [`${name}:scope`])));
+  const all = await roles.list(T, 0, 100);
   t.equal(all.total, 3);
   t.strictSame(all.roles.map((role) => [role.displayName, role.permissions]), [['r1', ['r1:scope']], ['r2', ['r2:scope']], ['r3', ['r3:scope']]]);
-  t.strictSame(await roles.list(1, 1).then((page) => [page.total, page.roles.map((role) => role.displayName)]), [3, ['r2']]);
-  t.strictSame(await roles.list(10, 5).then((page) => [page.total, page.roles.length]), [3, 0], 'past the end: still the total');
-  t.strictSame(await roles.list(0, 0).then((page) => [page.total, page.roles.length]), [3, 0], 'count 0: the total only');
+  t.strictSame(await roles.list(T, 1, 1).then((page) => [page.total, page.roles.map((role) => role.displayName)]), [3, ['r2']]);
+  t.strictSame(await roles.list(T, 10, 5).then((page) => [page.total, page.roles.length]), [3, 0], 'past the end: still the total');
+  t.strictSame(await roles.list(T, 0, 0).then((page) => [page.total, page.roles.length]), [3, 0], 'count 0: the total only');
   await db.query('TRUNCATE roles CASCADE');
-  t.strictSame(await roles.list(0, 10), { total: 0, roles: [] });
+  t.strictSame(await roles.list(T, 0, 10), { total: 0, roles: [] });
 });
 
 t.test('findMembers: by id first, else by name ignoring case; unknown references are absent', async (t) => {
@@ -180,7 +186,7 @@ t.test('findMembers: by id first, else by name ignoring case; unknown references
   const bob = await insertUser(db, 'bob');
   // A user named like another user's id: the id wins.
   const lookalike = await insertUser(db, bob);
-  const found = await roles.findMembers([alice, alice.toUpperCase(), 'alice', 'ALICE', bob, 'nobody', randomUUID(), 'nul\u0000', '']);
+  const found = await roles.findMembers(T, [alice, alice.toUpperCase(), 'alice', 'ALICE', bob, 'nobody', randomUUID(), 'nul\u0000', '']);
   t.strictSame(Object.fromEntries(found), {
     [alice]: { id: alice, username: 'Alice' },
     [alice.toUpperCase()]: { id: alice, username: 'Alice' },
@@ -189,5 +195,5 @@ t.test('findMembers: by id first, else by name ignoring case; unknown references
     [bob]: { id: bob, username: 'bob' },
   });
   t.ok(lookalike);
-  t.equal((await roles.findMembers([])).size, 0);
+  t.equal((await roles.findMembers(T, [])).size, 0);
 });

@@ -6,13 +6,18 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import t from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
 import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
 const HOUR = 3600_000;
 
-const { db } = await testDatabase(t, { poolSize: 4 });
+const { db, appDb } = await testDatabase(t, { poolSize: 4 });
+// The purge is upkeep, over the owner's connection (as the server's maintenance pool); the tokens
+// are issued, revoked and consumed as requests do, as dcr_app within the super tenant.
 const repo = new PgTokenRepository(db);
+const requests = new PgTokenRepository(appDb);
+const T = SUPER_TENANT.id;
 const { userId, appId } = await ownerAndApp(db);
 
 /** What every token row here shares: a new id, this app and user, expiring `inMs` from now (negative: expired), issued an hour before. */
@@ -20,6 +25,7 @@ function tokenFields(inMs: number) {
   const expiresAt = new Date(Date.now() + inMs);
   return {
     id: randomUUID(),
+    tenantId: T,
     tokenHash: randomBytes(32),
     appId,
     userId,
@@ -31,13 +37,13 @@ function tokenFields(inMs: number) {
 
 async function access(inMs: number, familyId: string | null = null): Promise<string> {
   const token = { ...tokenFields(inMs), grantType: 'password', familyId };
-  await repo.insertAccess(token);
+  await requests.insertAccess(token);
   return token.id;
 }
 
 async function refresh(inMs: number, familyId: string): Promise<string> {
   const token = { ...tokenFields(inMs), familyId };
-  await repo.insertRefresh(token);
+  await requests.insertRefresh(token);
   return token.id;
 }
 
@@ -53,7 +59,7 @@ t.test('expired access tokens go; unexpired ones stay, revoked or not', async (t
   const expired = [await access(-HOUR), await access(-1_000)];
   const live = await access(HOUR);
   const revoked = await access(HOUR);
-  t.equal(await repo.revokeAccess(revoked, appId, false), true);
+  t.equal(await requests.revokeAccess(T, revoked, appId, false), true);
 
   t.strictSame(await repo.purgeExpired(100), { access: 2, refresh: 0 });
   const left = await ids('access_tokens');
@@ -88,7 +94,7 @@ t.test('a refresh token goes with its whole family only', async (t) => {
   for (const id of deadTokens) t.notOk(left.has(id));
 
   const replay = await db.query<{ token_hash: Buffer }>('SELECT token_hash FROM refresh_tokens WHERE id = $1', [used]);
-  t.strictSame(await repo.consumeRefresh(replay.rows[0]!.token_hash, appId), { outcome: 'reused', familyId: living }, 'the replay is still caught');
+  t.strictSame(await requests.consumeRefresh(T, replay.rows[0]!.token_hash, appId), { outcome: 'reused', familyId: living }, 'the replay is still caught');
 
   // Once the successor has expired too, the family is gone whole.
   await db.query("UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE id = $1", [successor]);

@@ -8,17 +8,21 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import t from 'tap';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { insertAccessForUsername, PgTokenRepository } from '../../src/repositories/tokens.js';
 import { ownerAndApp, testDatabase } from '../fixtures/db.js';
 
 // One connection: a setting that leaked out of a statement's transaction would show on the next.
-const { db, url } = await testDatabase(t, { poolSize: 1 });
+// The repositories run as the server's do (dcr_app, row security); rows are set up and read as the owner.
+const { db, appDb, url } = await testDatabase(t, { poolSize: 1 });
 const { appId, userId } = await ownerAndApp(db);
+const T = SUPER_TENANT.id;
 
 function token(username = 'owner') {
   const now = new Date();
   return {
     id: randomUUID(),
+    tenantId: T,
     appId,
     username,
     scopes: ['default', 'openid'],
@@ -28,11 +32,12 @@ function token(username = 'owner') {
   };
 }
 
-const setting = async () => (await db.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+// On the repositories' one connection.
+const setting = async () => (await appDb.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
 
 for (const asyncCommit of [true, false]) {
   t.test(`asyncCommit ${asyncCommit}: stored, visible to other sessions, the session's setting untouched`, async (t) => {
-    const repo = new PgTokenRepository(db, { asyncCommit });
+    const repo = new PgTokenRepository(appDb, { asyncCommit });
     const one = token();
     t.equal(await repo.insertAccessForUsername(one), true);
     // A burst: one statement for all of them (the batched variant).
@@ -63,7 +68,7 @@ t.test("the statement's transaction commits asynchronously, and only when asked"
     [false, 'on'],
   ] as const) {
     const row = token();
-    const values = [[row.id], [row.appId], [row.username], ['default'], [row.grantType], [row.expiresAt], [row.issuedAt]];
+    const values = [[row.id], [row.appId], [row.username], ['default'], [row.grantType], [row.expiresAt], [row.issuedAt], [row.tenantId]];
     await client.query('BEGIN');
     const { rowCount } = await client.query({ ...insertAccessForUsername(asyncCommit), values });
     t.equal(rowCount, 1);
@@ -76,12 +81,12 @@ t.test("the statement's transaction commits asynchronously, and only when asked"
 });
 
 t.test('insertGrant: the access and the refresh token of a grant, both or neither', async (t) => {
-  const repo = new PgTokenRepository(db, { asyncCommit: false });
+  const repo = new PgTokenRepository(appDb, { asyncCommit: false });
   const now = new Date();
   const expiresAt = new Date(now.getTime() + 3600_000);
   const familyId = randomUUID();
-  const access = () => ({ id: randomUUID(), appId, userId, scopes: ['default'], grantType: 'password', familyId, issuedAt: now, expiresAt });
-  const refresh = (tokenHash: Buffer) => ({ id: randomUUID(), tokenHash, familyId, appId, userId, scopes: ['default'], issuedAt: now, expiresAt });
+  const access = () => ({ id: randomUUID(), tenantId: T, appId, userId, scopes: ['default'], grantType: 'password', familyId, issuedAt: now, expiresAt });
+  const refresh = (tokenHash: Buffer) => ({ id: randomUUID(), tenantId: T, tokenHash, familyId, appId, userId, scopes: ['default'], issuedAt: now, expiresAt });
   const count = async (table: string) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE family_id = $1`, [familyId])).rows[0]!.n);
 
   const hash = Buffer.alloc(32, 1);

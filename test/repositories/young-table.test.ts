@@ -9,11 +9,12 @@ import t from 'tap';
 import { randomWso2Token } from '../../src/crypto/random.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { YoungTableAnalyzer } from '../../src/db/young-table.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
 import { eventually } from '../fixtures/server-process.js';
 import { insertUser, testDatabase } from '../fixtures/db.js';
 
-const { db } = await testDatabase(t);
+const { db, appDb } = await testDatabase(t);
 const adminId = await insertUser(db, 'admin');
 
 const reltuples = async (table: string) =>
@@ -46,9 +47,11 @@ t.test('a failed check is left to autovacuum, quietly', async (t) => {
 });
 
 t.test('a first burst of registrations leaves applications with statistics at once', async (t) => {
-  const repo = new PgApplicationRepository(db, new SecretBox(randomBytes(32)));
+  // As the server builds it: registrations as dcr_app, the ANALYZE as the table's owner.
+  const repo = new PgApplicationRepository(appDb, new SecretBox(randomBytes(32)), db);
   const app = (i: number) => ({
     id: randomUUID(),
+    tenantId: SUPER_TENANT.id,
     clientId: randomWso2Token(),
     clientSecret: randomWso2Token(),
     clientName: `burst_${i}`,

@@ -6,8 +6,9 @@
 import t from 'tap';
 import { ClientCache } from '../../src/cache/client-cache.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import type { Client } from '../../src/domain/types.js';
-import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser } from '../fixtures/app.js';
+import { ADMIN_AUTH, FAST_HASHER, basic, buildTestApp, createUser, superTenantSignIn } from '../fixtures/app.js';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -141,6 +142,7 @@ const UNAUTHORIZED = {
 t.test('ClientCache: a verified (client id, secret) pair, and nothing else', async (t) => {
   const client: Client = {
     id: 'a1',
+    tenantId: SUPER_TENANT.id,
     clientId: 'ab',
     clientName: 'n',
     owner: 'o',
@@ -174,6 +176,19 @@ t.test('ClientCache: a verified (client id, secret) pair, and nothing else', asy
   t.equal(off.get(['ab', 'secret']), undefined, 'TTL 0 remembers nothing');
 });
 
+t.test('ClientCache: keyed as ClientAuthentication keys it, (tenant, client id, secret), every part counts', async (t) => {
+  const client = { id: 'a1', tenantId: SUPER_TENANT.id, clientId: 'ab' } as Client;
+  const cache = new ClientCache(10_000, 10, clock().now);
+  const tenant = String(SUPER_TENANT.id);
+  cache.set([tenant, 'ab', 'secret'], client);
+  t.equal(cache.get([tenant, 'ab', 'secret']), client);
+  t.equal(cache.get([tenant, 'ab', 'wrong']), undefined, 'another secret misses: the secret is part of the key');
+  t.equal(cache.get([tenant, 'ab', '']), undefined, 'no secret misses');
+  t.equal(cache.get([tenant, 'ab']), undefined, 'the tenant and id alone miss');
+  t.equal(cache.get(['1', 'ab', 'secret']), undefined, 'another tenant misses');
+  t.equal(cache.get([`${tenant}a`, 'b', 'secret']), undefined, 'the parts cannot be shifted into each other');
+});
+
 t.test('Authenticator with the cache on: password change and deletion take effect at once', async (t) => {
   // A long TTL: only the stored hash in the digest can make the old entry unreachable.
   const { app, db, services } = await buildTestApp(t, { authCacheTtlSeconds: 3600 });
@@ -192,7 +207,7 @@ t.test('Authenticator with the cache on: password change and deletion take effec
   t.equal(first.statusCode, 200, first.body);
   const second = await register(oldAuth);
   t.equal(second.statusCode, 200, 'served from the cache');
-  t.equal((await services.auth.authenticateBasic(oldAuth)).username, 'alice');
+  t.equal((await services.auth.authenticateBasic(superTenantSignIn, oldAuth)).username, 'alice');
 
   // Password change: a new hash in the database (no route for it yet).
   await db.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [
@@ -222,9 +237,9 @@ t.test('Authenticator with the cache on: password change and deletion take effec
 t.test('Authenticator: the cache survives other users and a wrong password does not poison it', async (t) => {
   const { app, services } = await buildTestApp(t, { authCacheTtlSeconds: 3600 });
   await createUser(app, 'bob', 'bob-Pa55word');
-  t.equal(await services.auth.verifyPassword('bob', 'wrong-password'), undefined);
-  t.equal((await services.auth.verifyPassword('bob', 'bob-Pa55word'))?.username, 'bob');
-  t.equal((await services.auth.verifyPassword('bob', 'bob-Pa55word'))?.username, 'bob', 'cached');
-  t.equal(await services.auth.verifyPassword('bob', 'wrong-password'), undefined, 'still wrong after a cached success');
-  t.equal(await services.auth.verifyPassword('nobody', 'bob-Pa55word'), undefined);
+  t.equal(await services.auth.verifyPassword(SUPER_TENANT, 'bob', 'wrong-password'), undefined);
+  t.equal((await services.auth.verifyPassword(SUPER_TENANT, 'bob', 'bob-Pa55word'))?.username, 'bob');
+  t.equal((await services.auth.verifyPassword(SUPER_TENANT, 'bob', 'bob-Pa55word'))?.username, 'bob', 'cached');
+  t.equal(await services.auth.verifyPassword(SUPER_TENANT, 'bob', 'wrong-password'), undefined, 'still wrong after a cached success');
+  t.equal(await services.auth.verifyPassword(SUPER_TENANT, 'nobody', 'bob-Pa55word'), undefined);
 });

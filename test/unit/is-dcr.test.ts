@@ -171,6 +171,7 @@ t.test('IS metadata: the fields not acted on, null ones dropped, NUL refused', a
 t.test('the answer: the row under IS names, effective lifetimes, metadata renamed', async (t) => {
   const app: IsApplication = {
     id: 'id',
+    tenantId: -1234,
     clientId: 'cid',
     clientSecret: 'secret',
     clientName: 'name',

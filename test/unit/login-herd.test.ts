@@ -12,7 +12,7 @@ import { KDF_CONCURRENCY, PasswordHasher, withKdfSlot } from '../../src/crypto/p
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { createServices } from '../../src/runtime/composition.js';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
-import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic } from '../fixtures/app.js';
+import { ADMIN, ADMIN_PASSWORD, TEST_SERVICE_CONFIG, basic, superTenantSignIn } from '../fixtures/app.js';
 import { testDatabase } from '../fixtures/db.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,7 +121,7 @@ t.test('withKdfSlot: at most KDF_CONCURRENCY derivations at once, in arrival ord
 });
 
 t.test('Authenticator: 50 concurrent first logins of one user cost one hash', async (t) => {
-  const { db } = await testDatabase(t);
+  const { db, appDb } = await testDatabase(t);
   let verifications = 0;
   class CountingHasher extends PasswordHasher {
     override async verify(password: string, stored: string): Promise<boolean> {
@@ -129,11 +129,11 @@ t.test('Authenticator: 50 concurrent first logins of one user cost one hash', as
       return super.verify(password, stored);
     }
   }
-  const services = createServices(TEST_SERVICE_CONFIG, { db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
+  const services = createServices(TEST_SERVICE_CONFIG, { db: appDb, maintenance: db, secrets: new SecretBox(randomBytes(32)), hasher: new CountingHasher({ ln: 12, r: 8, p: 1 }) });
   await services.users.bootstrapAdmin(ADMIN_PASSWORD, undefined);
-  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(basic(ADMIN, ADMIN_PASSWORD))));
+  const callers = await Promise.all(Array.from({ length: 50 }, () => services.auth.authenticateBasic(superTenantSignIn, basic(ADMIN, ADMIN_PASSWORD))));
   t.strictSame(new Set(callers.map((caller) => caller.username)), new Set([ADMIN]), 'all 50 authenticated');
   t.equal(verifications, 1, 'one verification');
-  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(basic(ADMIN, 'wrong-password'))));
+  const rejected = await Promise.allSettled(Array.from({ length: 5 }, () => services.auth.authenticateBasic(superTenantSignIn, basic(ADMIN, 'wrong-password'))));
   t.strictSame(rejected.map((r) => r.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected'], 'a wrong password still fails');
 });

@@ -19,6 +19,7 @@ import {
   resolveGrantTypes,
   schemeOf,
 } from '../../src/domain/registration-rules.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import type { Caller } from '../../src/domain/types.js';
 import {
   coerceBooleanFields,
@@ -32,8 +33,8 @@ import { loadSpec } from '../../src/http/spec.js';
 import { dereference, satisfies, type Schema } from '../fixtures/openapi.js';
 import { ApiError } from '../../src/domain/errors.js';
 
-const admin: Caller = { userId: 'u-admin', username: 'admin', isSuperAdmin: true };
-const alice: Caller = { userId: 'u-alice', username: 'alice', isSuperAdmin: false };
+const admin: Caller = { tenant: SUPER_TENANT, userId: 'u-admin', username: 'admin', isSuperAdmin: true };
+const alice: Caller = { tenant: SUPER_TENANT, userId: 'u-alice', username: 'alice', isSuperAdmin: false };
 
 /** The ApiError `fn` throws; anything else (or no throw) fails the calling test. */
 function apiErrorOf(fn: () => unknown): ApiError {
@@ -342,7 +343,7 @@ t.test('normaliseTokenType', async (t) => {
 });
 
 t.test('mayReuseExisting (rule 7)', async (t) => {
-  const bob: Caller = { userId: 'u-bob', username: 'bob', isSuperAdmin: false };
+  const bob: Caller = { tenant: SUPER_TENANT, userId: 'u-bob', username: 'bob', isSuperAdmin: false };
   const cases: [string, Caller, string, string, boolean][] = [
     // label, caller, requested owner, stored owner, expected
     ['owner registers again', alice, 'alice', 'alice', true],

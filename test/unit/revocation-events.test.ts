@@ -24,7 +24,7 @@ const facts = (kind: RevocationFacts['kind'], extra: Partial<RevocationFacts> = 
 
 t.test('renderEvent: WSO2 IS notifier shapes, super tenant, ms timestamps', async (t) => {
   t.strictSame(
-    renderEvent(facts('token', { consumerKey: 'ck', subject: 'alice', tokenId: 'a1b2c3d4-0000-4000-8000-000000000001', tokenExpiresAt: new Date(at.getTime() + 3_600_000) })),
+    renderEvent(facts('token', { consumerKey: 'ck', subject: 'alice', tokenId: 'a1b2c3d4-0000-4000-8000-000000000001', tokenExpiresAt: new Date(at.getTime() + 3_600_000) }), SUPER_TENANT),
     {
       eventId: '6f1c0a56-1b0e-4c43-9e39-6a1f0e0c7f11',
       timeStamp: at.getTime(),
@@ -38,7 +38,7 @@ t.test('renderEvent: WSO2 IS notifier shapes, super tenant, ms timestamps', asyn
       tokenType: 'JWT',
     },
   );
-  t.strictSame(renderEvent(facts('consumer_app', { consumerKey: 'ck' })), {
+  t.strictSame(renderEvent(facts('consumer_app', { consumerKey: 'ck' }), SUPER_TENANT), {
     eventId: '6f1c0a56-1b0e-4c43-9e39-6a1f0e0c7f11',
     timeStamp: at.getTime(),
     type: 'consumer_app_revocation_event',
@@ -47,7 +47,7 @@ t.test('renderEvent: WSO2 IS notifier shapes, super tenant, ms timestamps', asyn
     consumerKey: 'ck',
     revocationTime: at.getTime(),
   });
-  t.strictSame(renderEvent(facts('subject', { subject: 'bob' })), {
+  t.strictSame(renderEvent(facts('subject', { subject: 'bob' }), SUPER_TENANT), {
     eventId: '6f1c0a56-1b0e-4c43-9e39-6a1f0e0c7f11',
     timeStamp: at.getTime(),
     type: 'subject_entity_revocation_event',
@@ -60,7 +60,7 @@ t.test('renderEvent: WSO2 IS notifier shapes, super tenant, ms timestamps', asyn
   t.strictSame(SUPER_TENANT, { id: -1234, domain: 'carbon.super' });
   t.match(renderEvent(facts('subject', { subject: 'bob' }), { id: 7, domain: 'example.com' }), { tenantId: 7, tenantDomain: 'example.com' }, 'the tenant is a parameter');
   const one = facts('token', { consumerKey: 'ck', subject: 'a', tokenId: 'x', tokenExpiresAt: at });
-  t.equal(JSON.stringify(renderEvent(one)), JSON.stringify(renderEvent(one)), 'deterministic: the same bytes every attempt');
+  t.equal(JSON.stringify(renderEvent(one, SUPER_TENANT)), JSON.stringify(renderEvent(one, SUPER_TENANT)), 'deterministic: the same bytes every attempt');
 });
 
 t.test('outcomeOf: 2xx delivered, 400/413/422 final, the rest retried', async (t) => {

@@ -21,15 +21,17 @@ import {
   roleScopeGranted,
   type AppManagePolicy,
   type ScopeBindings,
+  type ScopeHolder,
 } from '../../src/domain/scopes.js';
+import { SUPER_TENANT } from '../../src/domain/tenants.js';
 
 const ANYONE: AppManagePolicy = { anyone: true };
 const ONLY_ALICE: AppManagePolicy = { anyone: false, users: new Set(['alice']) };
 const NOBODY: AppManagePolicy = { anyone: false, users: new Set() };
 
-const admin = { username: 'admin', isSuperAdmin: true };
-const alice = { username: 'alice', isSuperAdmin: false };
-const bob = { username: 'bob', isSuperAdmin: false };
+const admin = { tenant: SUPER_TENANT, username: 'admin', isSuperAdmin: true };
+const alice = { tenant: SUPER_TENANT, username: 'alice', isSuperAdmin: false };
+const bob = { tenant: SUPER_TENANT, username: 'bob', isSuperAdmin: false };
 
 t.test('constants', async (t) => {
   t.equal(APP_MANAGE_SCOPE, 'apim:dcr:app_manage');
@@ -75,7 +77,7 @@ t.test('parseScopeParameter', async (t) => {
 });
 
 t.test('mayHoldScope', async (t) => {
-  const cases: [string, { username: string; isSuperAdmin: boolean }, AppManagePolicy, boolean][] = [
+  const cases: [string, ScopeHolder, AppManagePolicy, boolean][] = [
     ['openid', bob, ANYONE, true],
     ['openid', bob, NOBODY, true],
     ['openid', admin, NOBODY, true],
@@ -88,9 +90,13 @@ t.test('mayHoldScope', async (t) => {
     [APP_MANAGE_SCOPE, admin, NOBODY, true],
     [APP_MANAGE_SCOPE, alice, NOBODY, false],
     // A user who happens to be named like the admin is not the super admin.
-    [APP_MANAGE_SCOPE, { username: 'admin', isSuperAdmin: false }, NOBODY, false],
+    [APP_MANAGE_SCOPE, { tenant: SUPER_TENANT, username: 'admin', isSuperAdmin: false }, NOBODY, false],
     // The list is exact and case-sensitive.
-    [APP_MANAGE_SCOPE, { username: 'Alice', isSuperAdmin: false }, ONLY_ALICE, false],
+    [APP_MANAGE_SCOPE, { tenant: SUPER_TENANT, username: 'Alice', isSuperAdmin: false }, ONLY_ALICE, false],
+    // The list names super tenant users; a tenant's user is listed as name@domain.
+    [APP_MANAGE_SCOPE, { tenant: { id: 1, domain: 'a.com' }, username: 'alice', isSuperAdmin: false }, ONLY_ALICE, false],
+    [APP_MANAGE_SCOPE, { tenant: { id: 1, domain: 'a.com' }, username: 'alice', isSuperAdmin: false }, { anyone: false, users: new Set(['alice@a.com']) }, true],
+    [APP_MANAGE_SCOPE, alice, { anyone: false, users: new Set(['alice@a.com']) }, false],
     ['foo', admin, ANYONE, false],
     ['default', admin, ANYONE, false],
     ['', admin, ANYONE, false],
@@ -107,7 +113,7 @@ t.test('mayHoldScope', async (t) => {
 });
 
 t.test('grantScopes', async (t) => {
-  const cases: [string, string[], { username: string; isSuperAdmin: boolean }, AppManagePolicy, string[]][] = [
+  const cases: [string, string[], ScopeHolder, AppManagePolicy, string[]][] = [
     ['nothing requested', [], bob, ANYONE, ['default']],
     ['only unknown', ['foo'], bob, ANYONE, ['default']],
     ['default asked explicitly', ['default'], bob, ANYONE, ['default']],
@@ -179,7 +185,7 @@ t.test('narrowScopes', async (t) => {
 });
 
 t.test('mayHoldScope: an application acting for its owner, per DCR_APP_TOKENS_MANAGE_APPS', async (t) => {
-  const admin = { username: 'admin', isSuperAdmin: true };
+  const admin = { tenant: SUPER_TENANT, username: 'admin', isSuperAdmin: true };
   const rows: Array<[AppManagePolicy, boolean, boolean]> = [
     // policy, application token?, may hold apim:dcr:app_manage
     [ANYONE, false, true],
