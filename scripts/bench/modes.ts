@@ -10,7 +10,7 @@ import { summariseProfile } from '../cpuprofile-top.js';
 import { round1, runRounds, type Load } from './load.js';
 import { timingText, type BenchOptions } from './options.js';
 import type { Log, Processes } from './processes.js';
-import { machine, printTable, seededReport, standardReport, tenantsReport } from './report.js';
+import { machine, printTable, seededReport, standardReport, tenantsReport, type ProfileSummary } from './report.js';
 import { databaseSizes, seedDatabase, seedTenants, type Servers } from './servers.js';
 import {
   ceilingTarget,
@@ -117,23 +117,30 @@ async function tenantsMode(bench: Bench): Promise<Record<string, unknown>> {
     log(`seeded ${seeded.seed.tenants} tenant(s) in ${seeded.seed.seconds} s (${round1(seeded.wallMs / 1000)} s with initdb); database ${Math.round(seeded.seed.databaseBytes! / 1024 / 1024)} MB`);
   }
   const env = { DCR_AUTH_CACHE_TTL: '3600' };
+  const profileDirs = options.cpuProf
+    ? await Promise.all(['many', 'single'].map((side) => fs.mkdtemp(path.join(os.tmpdir(), `dcr-bench-profile-tenants-${side}-`))))
+    : undefined;
+  const flags = (i: number) => (profileDirs ? ['--cpu-prof', `--cpu-prof-dir=${profileDirs[i]}`] : []);
+  const spawned = Date.now();
   const [manyProc, singleProc] = await Promise.all([
-    servers.server(`tenants${n}`, { dataDir: many.dir, env }),
-    servers.server('tenants1', { dataDir: single.dir, env }),
+    servers.server(`tenants${n}`, { dataDir: many.dir, env, nodeFlags: flags(0) }),
+    servers.server('tenants1', { dataDir: single.dir, env, nodeFlags: flags(1) }),
   ]);
   bench.processes.sampleMemory();
   const startRssMb = { many: round1(manyProc.peakRssKb / 1024), single: round1(singleProc.peakRssKb / 1024) };
   // One sweep at a time: each uses the machine's two cores.
-  const manySide = await tenantLoads(manyProc, many.clients, '', log);
-  log(`${manyProc.label}: swept ${n.toLocaleString('en')} tenants: first tokens in ${manySide.sweep.tokenSeconds} s, admins' first sign-ins in ${manySide.sweep.registerSeconds} s`);
   const singleSide = await tenantLoads(singleProc, single.clients, '@single', log);
+  const manySide = await tenantLoads(manyProc, many.clients, '', log);
+  log(`${manyProc.label}: swept ${n.toLocaleString('en')} tenants: admins' first sign-ins in ${manySide.sweep.registerSeconds} s, then first tokens in ${manySide.sweep.tokenSeconds} s`);
   bench.processes.sampleMemory();
   const sweptRssMb = { many: round1(manyProc.peakRssKb / 1024), single: round1(singleProc.peakRssKb / 1024) };
   const loads = [...manySide.loads, ...singleSide.loads];
   const target = (name: string) => name.replace('@single', '');
   loads.sort((a, b) => target(a.name).localeCompare(target(b.name)));
+  const roundsFrom = Date.now();
   const figures = await runRounds(loads, bench, target);
   await bench.processes.stopAll();
+  const profiles = profileDirs && (await Promise.all(profileDirs.map((dir) => profileSummary(dir, (roundsFrom - spawned) * 1000))));
   return tenantsReport(figures, {
     n,
     seed: { many: many.seed, single: single.seed, wallSeconds: round1(many.wallMs / 1000) },
@@ -142,7 +149,19 @@ async function tenantsMode(bench: Bench): Promise<Record<string, unknown>> {
       many: { afterStart: startRssMb.many, afterSweep: sweptRssMb.many, peak: round1(manyProc.peakRssKb / 1024) },
       single: { afterStart: startRssMb.single, afterSweep: sweptRssMb.single, peak: round1(singleProc.peakRssKb / 1024) },
     },
+    ...(profiles ? { profiles: { many: profiles[0]!, single: profiles[1]! } } : {}),
   });
+}
+
+/** The main thread's profile in `dir` (the largest .cpuprofile), its top functions from `fromUs` on. */
+async function profileSummary(dir: string, fromUs: number): Promise<ProfileSummary> {
+  const files = await Promise.all(
+    (await fs.readdir(dir)).filter((file) => file.endsWith('.cpuprofile')).map(async (file) => ({ file: path.join(dir, file), size: (await fs.stat(path.join(dir, file))).size })),
+  );
+  if (files.length === 0) throw new Error(`no .cpuprofile was written in ${dir}`);
+  const file = files.sort((a, b) => b.size - a.size)[0]!.file;
+  const summary = summariseProfile(JSON.parse(await fs.readFile(file, 'utf8')), 25, { fromUs });
+  return { file, text: summary.text, busyMs: summary.busyMs, top: summary.top, groups: summary.groups };
 }
 
 async function profileMode(bench: Bench): Promise<Record<string, unknown>> {

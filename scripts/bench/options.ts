@@ -18,6 +18,8 @@ export interface BenchOptions extends RoundSettings {
   seeded: number | undefined;
   /** --tenants: the tenants seeded into the many-tenant database. */
   tenants: number | undefined;
+  /** --tenants --cpu-prof: both servers run under `node --cpu-prof`. */
+  cpuProf: boolean;
   profile: string | undefined;
   /** --seeded: server instances per database, each measured on its own (see seededMode). */
   instances: number;
@@ -142,6 +144,7 @@ export const HELP = [
   ),
   '',
   'Options:',
+  item('--cpu-prof', "--tenants: both servers run under `node --cpu-prof`; the top self-time functions of each over the rounds are printed after the table"),
   item('--json', 'the last stdout line is one JSON object (ratios, checks and raw figures)'),
   item('--only a,b', `measure only these targets (token-cc: both token-cc-*; introspect: both introspect-* and peer-introspect; peer: all four peer-*)`),
   item('--rounds R', 'measured rounds'),
@@ -162,7 +165,7 @@ export const HELP = [
 ].join('\n');
 
 const OPTIONS = Object.fromEntries([
-  ...['quick', 'json', 'smoke', 'help'].map((name) => [name, { type: 'boolean' as const }]),
+  ...['quick', 'json', 'smoke', 'help', 'cpu-prof'].map((name) => [name, { type: 'boolean' as const }]),
   ...['only', 'seeded', 'tenants', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'instances', 'connections', 'ab', 'ab-env', 'db-latency'].map((name) => [
     name,
     { type: 'string' as const },
@@ -196,6 +199,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (tenants !== undefined && (profile !== undefined || seeded !== undefined || has('only') || has('ab') || has('ab-env'))) {
     throw new Error('--tenants runs its own targets: it takes none of --only, --seeded, --profile, --ab, --ab-env');
   }
+  if (has('cpu-prof') && tenants === undefined) throw new Error('--cpu-prof goes with --tenants (--profile TARGET profiles the other targets)');
   const mode: Mode =
     tenants !== undefined ? 'tenants' : smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
   const [rounds, duration, warmup, leadIn] = modeDefaults(mode, quick, smoke);
@@ -222,6 +226,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     only,
     seeded,
     tenants,
+    cpuProf: has('cpu-prof'),
     profile,
     rounds: Math.floor(number('rounds', rounds)),
     duration: number('duration', duration),

@@ -209,6 +209,17 @@ export interface TenantsRun {
   sweep: { many: TenantSweep; single: TenantSweep };
   /** Each server's resident set (MB, VmHWM): after its start, after the sweep, at its peak. */
   rssMb: Record<'many' | 'single', { afterStart: number; afterSweep: number; peak: number }>;
+  /** --cpu-prof: each server's profile over the rounds. */
+  profiles?: Record<'many' | 'single', ProfileSummary>;
+}
+
+/** A server's CPU profile, summed up (scripts/cpuprofile-top.ts). */
+export interface ProfileSummary {
+  file: string;
+  text: string;
+  busyMs: number;
+  top: unknown[];
+  groups: unknown[];
 }
 
 /**
@@ -241,8 +252,8 @@ export function tenantsReport(figures: Record<string, Figures>, run: TenantsRun)
       `database ${Math.round(run.seed.many.databaseBytes! / 1024 / 1024)} MB (single tenant: ${Math.round(run.seed.single.databaseBytes! / 1024 / 1024)} MB)\n`,
   );
   write(
-    `sweep before the rounds (not measured): ${n} first tokens in ${run.sweep.many.tokenSeconds} s, ` +
-      `${n} admins' first sign-ins (a registration each) in ${run.sweep.many.registerSeconds} s\n`,
+    `sweep before the rounds (not measured): ${n} admins' first sign-ins (a registration each) in ${run.sweep.many.registerSeconds} s, ` +
+      `then ${n} first tokens in ${run.sweep.many.tokenSeconds} s\n`,
   );
   write('server RSS MB (VmHWM)      after start  after sweep  peak\n');
   for (const [side, label] of [['many', `${n} tenants`], ['single', '1 tenant']] as const) {
@@ -257,5 +268,10 @@ export function tenantsReport(figures: Record<string, Figures>, run: TenantsRun)
     const verdict = check.pass === null ? 'SKIP' : check.pass ? 'PASS' : 'FAIL';
     write(`  ${verdict}  ${check.name.padEnd(36)} ${String(check.value ?? 'n/a').padStart(8)}  (target ${check.target})\n`);
   }
-  return { tenants: run.n, ...ratios, ratiosOfMedians, checks, seed: run.seed, sweep: run.sweep, rssMb: run.rssMb, targets: figures };
+  for (const [side, label] of [['many', `${n} tenants`], ['single', '1 tenant']] as const) {
+    const profile = run.profiles?.[side];
+    if (profile) write(`\nprofile of the ${label} server over the rounds: ${profile.file}\n${profile.text}\n`);
+  }
+  const profiles = run.profiles && Object.fromEntries(Object.entries(run.profiles).map(([side, p]) => [side, { file: p.file, busyMs: p.busyMs, top: p.top, groups: p.groups }]));
+  return { tenants: run.n, ...(profiles ? { profiles } : {}), ...ratios, ratiosOfMedians, checks, seed: run.seed, sweep: run.sweep, rssMb: run.rssMb, targets: figures };
 }

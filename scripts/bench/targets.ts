@@ -538,10 +538,10 @@ export interface TenantSweep {
  * apps, the super tenant's left out), every request to the next tenant in turn (a counter per load
  * that carries on from run to run, so every tenant gets as many requests as every other and each
  * cache holds the whole working set). Before them, a sweep over every tenant, not measured: a
- * token each (each tenant's first token, which imports its keys: the tokens are the ones the
- * introspection load introspects) and a registration each by its admin (each admin's first Basic
- * sign-in costs a scrypt, about 0.1 s of a core). The measured rounds then see what a busy
- * server sees, not its first minutes.
+ * registration each by its admin (each admin's first Basic sign-in costs a scrypt, about 0.1 s of
+ * a core), then a token each (each tenant's first token, which loads and imports its keys: the
+ * tokens are the ones the introspection load introspects), last, so that the rounds begin with
+ * every tenant's keys loaded (the KeyStore reloads a tenant's keys 60 s after it loaded them).
  */
 export async function tenantLoads(
   proc: Proc,
@@ -561,19 +561,6 @@ export async function tenantLoads(
 
   let started = Date.now();
   let done = 0;
-  const tokens = await pooled([...tenants.keys()], 50, async (i) => {
-    const token = await clientCredentialsToken(proc.label, `${proc.base}${prefix[i]}/oauth2/token`, clientAuth[i]!);
-    jwtAlg(proc.label, token, SERVER_JWT_ALG);
-    const { kid } = decodeProtectedHeader(token);
-    if (!kid?.endsWith(`-t${tenants[i]!.tenant}`)) throw new Error(`${proc.label}: ${tenants[i]!.domain}'s token is signed with kid ${kid}, not its own`);
-    progress('first token of', ++done, started);
-    return token;
-  });
-  const tokenSeconds = round1((Date.now() - started) / 1000);
-  await checkIntrospection(proc.label, `${proc.base}${prefix[0]}${INTROSPECT_PATH}`, clientAuth[0]!, tokens[0]!);
-
-  started = Date.now();
-  done = 0;
   // The server runs two key derivations at a time (src/crypto/passwords.ts KDF_CONCURRENCY).
   await pooled([...tenants.keys()], 8, async (i) => {
     const res = await call(`${proc.base}${prefix[i]}${REGISTER_PATH}`, {
@@ -585,6 +572,19 @@ export async function tenantLoads(
     progress('first sign-in of the admin of', ++done, started);
   });
   const registerSeconds = round1((Date.now() - started) / 1000);
+
+  started = Date.now();
+  done = 0;
+  const tokens = await pooled([...tenants.keys()], 50, async (i) => {
+    const token = await clientCredentialsToken(proc.label, `${proc.base}${prefix[i]}/oauth2/token`, clientAuth[i]!);
+    jwtAlg(proc.label, token, SERVER_JWT_ALG);
+    const { kid } = decodeProtectedHeader(token);
+    if (!kid?.endsWith(`-t${tenants[i]!.tenant}`)) throw new Error(`${proc.label}: ${tenants[i]!.domain}'s token is signed with kid ${kid}, not its own`);
+    progress('first token of', ++done, started);
+    return token;
+  });
+  const tokenSeconds = round1((Date.now() - started) / 1000);
+  await checkIntrospection(proc.label, `${proc.base}${prefix[0]}${INTROSPECT_PATH}`, clientAuth[0]!, tokens[0]!);
 
   /** The next tenant's index; a random first one, then in turn. */
   const turn = () => {
