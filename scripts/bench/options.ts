@@ -136,7 +136,7 @@ export const HELP = [
   ),
   item(
     '--tenants N',
-    `seeds N tenants (t1.bench ... tN.bench: an admin, a JWT app and an RS256 key each; scripts/bench/seed-tenants.ts) into one database and a single tenant into another, sweeps every tenant once (a token each, a registration by each admin), then measures ${Object.keys(TENANT_TARGETS).join(', ')} on both, each request to the next tenant in turn: tenants_*_vs_single (target >= 0.9). The full mode's timings, with --quick the quick ones, with --smoke the smoke ones`,
+    `seeds N tenants (t1.bench ... tN.bench: an admin, a JWT app and an RS256 key each; scripts/bench/seed-tenants.ts) into one database and a single tenant into another, sweeps every tenant once (a registration by each admin, then a token each), then measures ${Object.keys(TENANT_TARGETS).join(', ')} on both, each request to the next tenant in turn: tenants_*_vs_single (target >= 0.9). The full mode's timings, with --quick the quick ones, with --smoke the smoke ones`,
   ),
   item(
     '--profile TARGET',
