@@ -9,7 +9,8 @@
  * - processes.ts the child processes, and their CPU and memory read from /proc;
  * - load.ts      the load driver (autocannon): warm-up, rounds, lead-ins, slices, figures;
  * - report.ts    the table, ratios, checks against the targets, the JSON line's pieces;
- * - modes.ts     the standard, --seeded and --profile runs, and the JSON line.
+ * - modes.ts     the standard, --seeded, --tenants and --profile runs, and the JSON line;
+ * - seed-tenants.ts  --tenants's seeding: N tenants, an admin, a JWT app and an RS256 key each.
  */
 import { runBench } from './bench/modes.js';
 import { HELP, parseOptions } from './bench/options.js';

@@ -1,6 +1,6 @@
 /**
  * The benchmark's runs: the standard one (every selected target, and its A/B twin), the seeded one
- * (--seeded) and the profiled one (--profile). Each starts its processes, measures them
+ * (--seeded), the many-tenant one (--tenants) and the profiled one (--profile). Each starts its processes, measures them
  * (./load.ts), stops them, and reports (./report.ts); runBench adds what every JSON line carries.
  */
 import fs from 'node:fs/promises';
@@ -10,8 +10,8 @@ import { summariseProfile } from '../cpuprofile-top.js';
 import { round1, runRounds, type Load } from './load.js';
 import { timingText, type BenchOptions } from './options.js';
 import type { Log, Processes } from './processes.js';
-import { machine, printTable, seededReport, standardReport } from './report.js';
-import { databaseSizes, seedDatabase, type Servers } from './servers.js';
+import { machine, printTable, seededReport, standardReport, tenantsReport, type ProfileSummary } from './report.js';
+import { databaseSizes, seedDatabase, seedTenants, type Servers } from './servers.js';
 import {
   ceilingTarget,
   KIND_TARGETS,
@@ -24,6 +24,7 @@ import {
   serverLoads,
   serverTarget,
   signCeilingTarget,
+  tenantLoads,
   type ServerKind,
   type TargetName,
 } from './targets.js';
@@ -99,6 +100,70 @@ async function seededMode(bench: Bench): Promise<Record<string, unknown>> {
   return seededReport(figures, { n, instances: options.instances, seed, wallSeconds, sizes });
 }
 
+/**
+ * --tenants N: one database seeded with N tenants (scripts/bench/seed-tenants.ts) and one with a
+ * single tenant, seeded alike, each served by one server process as `npm start` runs it; the same
+ * three loads on each (targets.ts tenantLoads: every request to the next tenant in turn), a target
+ * and its @single twin in one group, alternating in slices. Both servers remember a verified
+ * credential for an hour (DCR_AUTH_CACHE_TTL=3600, its maximum; 300 s by default): the sweep over
+ * 10,000 admins' first sign-ins alone takes longer than 300 s (a scrypt each), and with the default
+ * its first entries would expire before the rounds (docs/performance.md, "Tenants").
+ */
+async function tenantsMode(bench: Bench): Promise<Record<string, unknown>> {
+  const { options, servers, log } = bench;
+  const n = options.tenants!;
+  const [many, single] = await Promise.all([seedTenants(n, log), seedTenants(1, log)]);
+  for (const seeded of [many, single]) {
+    log(`seeded ${seeded.seed.tenants} tenant(s) in ${seeded.seed.seconds} s (${round1(seeded.wallMs / 1000)} s with initdb); database ${Math.round(seeded.seed.databaseBytes! / 1024 / 1024)} MB`);
+  }
+  const env = { DCR_AUTH_CACHE_TTL: '3600' };
+  const profileDirs = options.cpuProf
+    ? await Promise.all(['many', 'single'].map((side) => fs.mkdtemp(path.join(os.tmpdir(), `dcr-bench-profile-tenants-${side}-`))))
+    : undefined;
+  const flags = (i: number) => (profileDirs ? ['--cpu-prof', `--cpu-prof-dir=${profileDirs[i]}`] : []);
+  const spawned = Date.now();
+  const [manyProc, singleProc] = await Promise.all([
+    servers.server(`tenants${n}`, { dataDir: many.dir, env, nodeFlags: flags(0) }),
+    servers.server('tenants1', { dataDir: single.dir, env, nodeFlags: flags(1) }),
+  ]);
+  bench.processes.sampleMemory();
+  const startRssMb = { many: round1(manyProc.peakRssKb / 1024), single: round1(singleProc.peakRssKb / 1024) };
+  // One sweep at a time: each uses the machine's two cores.
+  const singleSide = await tenantLoads(singleProc, single.clients, '@single', log);
+  const manySide = await tenantLoads(manyProc, many.clients, '', log);
+  log(`${manyProc.label}: swept ${n.toLocaleString('en')} tenants: admins' first sign-ins in ${manySide.sweep.registerSeconds} s, then first tokens in ${manySide.sweep.tokenSeconds} s`);
+  bench.processes.sampleMemory();
+  const sweptRssMb = { many: round1(manyProc.peakRssKb / 1024), single: round1(singleProc.peakRssKb / 1024) };
+  const loads = [...manySide.loads, ...singleSide.loads];
+  const target = (name: string) => name.replace('@single', '');
+  loads.sort((a, b) => target(a.name).localeCompare(target(b.name)));
+  const roundsFrom = Date.now();
+  const figures = await runRounds(loads, bench, target);
+  await bench.processes.stopAll();
+  const profiles = profileDirs && (await Promise.all(profileDirs.map((dir) => profileSummary(dir, (roundsFrom - spawned) * 1000))));
+  return tenantsReport(figures, {
+    n,
+    seed: { many: many.seed, single: single.seed, wallSeconds: round1(many.wallMs / 1000) },
+    sweep: { many: manySide.sweep, single: singleSide.sweep },
+    rssMb: {
+      many: { afterStart: startRssMb.many, afterSweep: sweptRssMb.many, peak: round1(manyProc.peakRssKb / 1024) },
+      single: { afterStart: startRssMb.single, afterSweep: sweptRssMb.single, peak: round1(singleProc.peakRssKb / 1024) },
+    },
+    ...(profiles ? { profiles: { many: profiles[0]!, single: profiles[1]! } } : {}),
+  });
+}
+
+/** The main thread's profile in `dir` (the largest .cpuprofile), its top functions from `fromUs` on. */
+async function profileSummary(dir: string, fromUs: number): Promise<ProfileSummary> {
+  const files = await Promise.all(
+    (await fs.readdir(dir)).filter((file) => file.endsWith('.cpuprofile')).map(async (file) => ({ file: path.join(dir, file), size: (await fs.stat(path.join(dir, file))).size })),
+  );
+  if (files.length === 0) throw new Error(`no .cpuprofile was written in ${dir}`);
+  const file = files.sort((a, b) => b.size - a.size)[0]!.file;
+  const summary = summariseProfile(JSON.parse(await fs.readFile(file, 'utf8')), 25, { fromUs });
+  return { file, text: summary.text, busyMs: summary.busyMs, top: summary.top, groups: summary.groups };
+}
+
 async function profileMode(bench: Bench): Promise<Record<string, unknown>> {
   const { options, servers } = bench;
   const target = options.profile! as TargetName;
@@ -142,7 +207,7 @@ export async function runBench(bench: Bench): Promise<void> {
     `mode ${options.mode}: ${timingText(options)}${options.slices > 1 ? ` and in ${options.slices} slices` : ''}, ` +
       `${options.connections} connections; ${before.cpus} CPUs, load average ${before.loadAverage.join(' ')}`,
   );
-  const run = options.mode === 'seeded' ? seededMode : options.mode === 'profile' ? profileMode : standard;
+  const run = options.mode === 'tenants' ? tenantsMode : options.mode === 'seeded' ? seededMode : options.mode === 'profile' ? profileMode : standard;
   const out = await run(bench);
   const after = machine();
   const result = {

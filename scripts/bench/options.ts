@@ -7,15 +7,19 @@ import { parseArgs } from 'node:util';
 import type { RoundSettings } from './load.js';
 import { ROOT } from './processes.js';
 import type { AbOptions } from './servers.js';
-import { ALL_LOADS, KIND_TARGETS, PEER_LOADS, PROFILABLE, TARGETS, type TargetName } from './targets.js';
+import { ALL_LOADS, KIND_TARGETS, PEER_LOADS, PROFILABLE, TARGETS, TENANT_TARGETS, type TargetName } from './targets.js';
 
-export type Mode = 'full' | 'quick' | 'smoke' | 'seeded' | 'profile';
+export type Mode = 'full' | 'quick' | 'smoke' | 'seeded' | 'tenants' | 'profile';
 
 export interface BenchOptions extends RoundSettings {
   mode: Mode;
   json: boolean;
   only: Set<string> | undefined;
   seeded: number | undefined;
+  /** --tenants: the tenants seeded into the many-tenant database. */
+  tenants: number | undefined;
+  /** --tenants --cpu-prof: both servers run under `node --cpu-prof`. */
+  cpuProf: boolean;
   profile: string | undefined;
   /** --seeded: server instances per database, each measured on its own (see seededMode). */
   instances: number;
@@ -34,7 +38,7 @@ export interface BenchOptions extends RoundSettings {
  * outlasts one such round where the mean of two did not; more and shorter rounds in the same time
  * were noisier per round and no better in the median (docs/performance.md, Fifth and Sixth passes).
  */
-function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: number, warmup: number, leadIn: number] {
+function modeDefaults(mode: Mode, quick: boolean, smoke = false): [rounds: number, duration: number, warmup: number, leadIn: number] {
   switch (mode) {
     case 'full':
       return [3, 10, 8, 1];
@@ -45,6 +49,9 @@ function modeDefaults(mode: Mode, quick: boolean): [rounds: number, duration: nu
       return [1, 2, 0.5, 0];
     case 'seeded':
       return modeDefaults(quick ? 'quick' : 'full', quick);
+    case 'tenants':
+      // --tenants with --smoke: the smoke timings (test/bench-smoke.test.ts runs `--tenants 20 --smoke`).
+      return modeDefaults(smoke ? 'smoke' : quick ? 'quick' : 'full', quick);
     case 'profile':
       // One measured round right after the warm-up: no target idles in between.
       return [1, quick ? 10 : 20, quick ? 3 : 5, 0];
@@ -116,7 +123,10 @@ export const HELP = [
   'Targets:',
   ...Object.entries(TARGETS).map(([name, text]) => item(name, text)),
   '',
-  'Modes (the first that applies, in this order: --smoke, --profile, --seeded, --quick, full):',
+  "--tenants's targets (each also as <target>@single, on a single-tenant database):",
+  ...Object.entries(TENANT_TARGETS).map(([name, text]) => item(name, text)),
+  '',
+  'Modes (the first that applies, in this order: --tenants, --smoke, --profile, --seeded, --quick, full):',
   item('(none)', `full: ${timings('full')}`),
   item('--quick', `everything in about 4 minutes: ${timings('quick')}`),
   item('--smoke', `the test suite's check that the benchmark runs, about 25 s: ${SMOKE_TARGETS.join(', ')} (or --only's targets), ${timings('smoke')}`),
@@ -125,11 +135,16 @@ export const HELP = [
     "seeds N apps with scripts/seed.ts into a fresh database and measures register-bearer and token-cc there and on an empty one, with --instances servers on each database, all of a target's in one group; the full mode's timings, or with --quick the quick ones",
   ),
   item(
+    '--tenants N',
+    `seeds N tenants (t1.bench ... tN.bench: an admin, a JWT app and an RS256 key each; scripts/bench/seed-tenants.ts) into one database and a single tenant into another, sweeps every tenant once (a registration by each admin, then a token each), then measures ${Object.keys(TENANT_TARGETS).join(', ')} on both, each request to the next tenant in turn: tenants_*_vs_single (target >= 0.9). The full mode's timings, with --quick the quick ones, with --smoke the smoke ones`,
+  ),
+  item(
     '--profile TARGET',
     `runs that server target or a ceiling under \`node --cpu-prof\` and prints the top self-time functions of the measured round: ${timings('profile')} (with --quick: ${timings('profile', true)})`,
   ),
   '',
   'Options:',
+  item('--cpu-prof', "--tenants: both servers run under `node --cpu-prof`; the top self-time functions of each over the rounds are printed after the table"),
   item('--json', 'the last stdout line is one JSON object (ratios, checks and raw figures)'),
   item('--only a,b', `measure only these targets (token-cc: both token-cc-*; introspect: both introspect-* and peer-introspect; peer: all four peer-*)`),
   item('--rounds R', 'measured rounds'),
@@ -150,8 +165,8 @@ export const HELP = [
 ].join('\n');
 
 const OPTIONS = Object.fromEntries([
-  ...['quick', 'json', 'smoke', 'help'].map((name) => [name, { type: 'boolean' as const }]),
-  ...['only', 'seeded', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'instances', 'connections', 'ab', 'ab-env', 'db-latency'].map((name) => [
+  ...['quick', 'json', 'smoke', 'help', 'cpu-prof'].map((name) => [name, { type: 'boolean' as const }]),
+  ...['only', 'seeded', 'tenants', 'profile', 'rounds', 'duration', 'warmup', 'lead-in', 'slices', 'instances', 'connections', 'ab', 'ab-env', 'db-latency'].map((name) => [
     name,
     { type: 'string' as const },
   ]),
@@ -178,9 +193,16 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const quick = has('quick');
   const smoke = has('smoke');
   const seeded = has('seeded') ? Math.floor(number('seeded', 1)) : undefined;
+  const tenants = has('tenants') ? Math.floor(number('tenants', 1)) : undefined;
+  if (tenants !== undefined && tenants < 1) throw new Error('--tenants must be a positive number');
   const profile = has('profile') ? String(flags.profile) : undefined;
-  const mode: Mode = smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
-  const [rounds, duration, warmup, leadIn] = modeDefaults(mode, quick);
+  if (tenants !== undefined && (profile !== undefined || seeded !== undefined || has('only') || has('ab') || has('ab-env'))) {
+    throw new Error('--tenants runs its own targets: it takes none of --only, --seeded, --profile, --ab, --ab-env');
+  }
+  if (has('cpu-prof') && tenants === undefined) throw new Error('--cpu-prof goes with --tenants (--profile TARGET profiles the other targets)');
+  const mode: Mode =
+    tenants !== undefined ? 'tenants' : smoke ? 'smoke' : profile ? 'profile' : seeded !== undefined ? 'seeded' : quick ? 'quick' : 'full';
+  const [rounds, duration, warmup, leadIn] = modeDefaults(mode, quick, smoke);
   const only = has('only')
     ? new Set<string>(
         String(flags.only)
@@ -189,7 +211,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
           .filter(Boolean)
           .flatMap((s): readonly string[] => (Object.hasOwn(ONLY_ALIASES, s) ? ONLY_ALIASES[s]! : [s])),
       )
-    : smoke
+    : smoke && mode === 'smoke'
       ? new Set<string>(SMOKE_TARGETS)
       : undefined;
   for (const name of only ?? []) {
@@ -203,6 +225,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     json: has('json'),
     only,
     seeded,
+    tenants,
+    cpuProf: has('cpu-prof'),
     profile,
     rounds: Math.floor(number('rounds', rounds)),
     duration: number('duration', duration),
@@ -210,7 +234,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     leadIn: number('lead-in', leadIn, { zero: true }),
     // Compared targets alternate in slices (see runRounds). The smoke run takes two, so that the
     // test suite runs the merging of slices; a profile takes one.
-    slices: Math.floor(number('slices', mode === 'profile' ? 1 : mode === 'smoke' ? 2 : 4)),
+    slices: Math.floor(number('slices', mode === 'profile' ? 1 : smoke ? 2 : 4)),
     instances: Math.floor(number('instances', 2)),
     connections: Math.floor(number('connections', 50)),
     dbLatencyMs: has('db-latency') ? number('db-latency', 1) : undefined,

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { median, type Figures } from './load.js';
 import type { AbOptions, DatabaseSizes, Seeded } from './servers.js';
+import type { TenantSweep } from './targets.js';
 
 const write = (text: string) => process.stdout.write(text);
 
@@ -199,4 +200,78 @@ export function seededReport(
   );
   for (const [name, value] of Object.entries(ratios)) write(`  ${name.padEnd(30)} ${value ?? 'n/a'}\n`);
   return { seed: { ...seed, wallSeconds, afterRun: sizes }, ...ratios, instances, targets: figures };
+}
+
+/** What tenantsReport prints besides the figures: the seeding, the sweep, the servers' memory. */
+export interface TenantsRun {
+  n: number;
+  seed: { many: Record<string, number>; single: Record<string, number>; wallSeconds: number };
+  sweep: { many: TenantSweep; single: TenantSweep };
+  /** Each server's resident set (MB, VmHWM): after its start, after the sweep, at its peak. */
+  rssMb: Record<'many' | 'single', { afterStart: number; afterSweep: number; peak: number }>;
+  /** --cpu-prof: each server's profile over the rounds. */
+  profiles?: Record<'many' | 'single', ProfileSummary>;
+}
+
+/** A server's CPU profile, summed up (scripts/cpuprofile-top.ts). */
+export interface ProfileSummary {
+  file: string;
+  text: string;
+  busyMs: number;
+  top: unknown[];
+  groups: unknown[];
+}
+
+/**
+ * The --tenants run's report: the table, each target's N-tenant ÷ single-tenant ratio (the median
+ * over rounds of the ratio within a round) checked against 0.9, and each server's memory; returns
+ * them for the JSON line.
+ */
+export function tenantsReport(figures: Record<string, Figures>, run: TenantsRun): Record<string, unknown> {
+  const f = (name: string) => figures[name];
+  const ratios = {
+    tenants_register_vs_single: ratio(f('tenants-register'), f('tenants-register@single')),
+    tenants_token_vs_single: ratio(f('tenants-token'), f('tenants-token@single')),
+    tenants_introspect_vs_single: ratio(f('tenants-introspect'), f('tenants-introspect@single')),
+  };
+  const ratiosOfMedians = {
+    tenants_register_vs_single: ratioOfMedians(f('tenants-register'), f('tenants-register@single')),
+    tenants_token_vs_single: ratioOfMedians(f('tenants-token'), f('tenants-token@single')),
+    tenants_introspect_vs_single: ratioOfMedians(f('tenants-introspect'), f('tenants-introspect@single')),
+  };
+  const totalErrors = Object.values(figures).reduce((sum, x) => sum + x.errors, 0);
+  const checks: Check[] = [
+    ...Object.entries(ratios).map(([name, value]) => ({ name, value, target: '>= 0.9', pass: value === null ? null : value >= 0.9 })),
+    { name: 'errors (all targets)', value: totalErrors, target: '= 0', pass: totalErrors === 0 },
+  ];
+  const n = run.n.toLocaleString('en');
+  write('\n');
+  printTable(figures);
+  write(
+    `\nseed: ${n} tenants in ${run.seed.many.seconds} s of statements (${run.seed.wallSeconds} s wall with the cluster's initdb); ` +
+      `database ${Math.round(run.seed.many.databaseBytes! / 1024 / 1024)} MB (single tenant: ${Math.round(run.seed.single.databaseBytes! / 1024 / 1024)} MB)\n`,
+  );
+  write(
+    `sweep before the rounds (not measured): ${n} admins' first sign-ins (a registration each) in ${run.sweep.many.registerSeconds} s, ` +
+      `then ${n} first tokens in ${run.sweep.many.tokenSeconds} s\n`,
+  );
+  write('server RSS MB (VmHWM)      after start  after sweep  peak\n');
+  for (const [side, label] of [['many', `${n} tenants`], ['single', '1 tenant']] as const) {
+    const m = run.rssMb[side];
+    write(`  ${label.padEnd(24)} ${String(m.afterStart).padStart(11)}  ${String(m.afterSweep).padStart(11)}  ${String(m.peak).padStart(4)}\n`);
+  }
+  write('\nratios (requests/s; median over rounds of the ratio within a round):\n');
+  for (const [name, value] of Object.entries(ratios)) write(`  ${name.padEnd(30)} ${value ?? 'n/a'}\n`);
+  write(`  (ratios of the medians: ${Object.entries(ratiosOfMedians).map(([name, value]) => `${name} ${value ?? 'n/a'}`).join(', ')})\n`);
+  write('\ntargets:\n');
+  for (const check of checks) {
+    const verdict = check.pass === null ? 'SKIP' : check.pass ? 'PASS' : 'FAIL';
+    write(`  ${verdict}  ${check.name.padEnd(36)} ${String(check.value ?? 'n/a').padStart(8)}  (target ${check.target})\n`);
+  }
+  for (const [side, label] of [['many', `${n} tenants`], ['single', '1 tenant']] as const) {
+    const profile = run.profiles?.[side];
+    if (profile) write(`\nprofile of the ${label} server over the rounds: ${profile.file}\n${profile.text}\n`);
+  }
+  const profiles = run.profiles && Object.fromEntries(Object.entries(run.profiles).map(([side, p]) => [side, { file: p.file, busyMs: p.busyMs, top: p.top, groups: p.groups }]));
+  return { tenants: run.n, ...(profiles ? { profiles } : {}), ...ratios, ratiosOfMedians, checks, seed: run.seed, sweep: run.sweep, rssMb: run.rssMb, targets: figures };
 }

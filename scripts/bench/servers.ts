@@ -207,3 +207,50 @@ export async function databaseSizes(proc: Proc, log: Log): Promise<DatabaseSizes
     return undefined;
   }
 }
+
+/** A tenant's JWT app as scripts/bench/seed-tenants.ts seeded it. */
+export interface TenantClient {
+  tenant: number;
+  domain: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** What scripts/bench/seed-tenants.ts did: its data folder, its summary line, its apps. */
+export interface SeededTenants {
+  dir: string;
+  seed: Record<string, number>;
+  /** The super tenant's app first, then tenants 1..n in order. */
+  clients: TenantClient[];
+  wallMs: number;
+}
+
+/**
+ * `n` tenants seeded by scripts/bench/seed-tenants.ts (an admin, a JWT app and an RS256 key each)
+ * into a fresh data folder, with the benchmark's admin password; the folder is removed if it fails.
+ */
+export async function seedTenants(n: number, log: Log): Promise<SeededTenants> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `dcr-bench-tenants${n}-`));
+  const clientsFile = `${dir}.clients.json`;
+  log(`seeding ${n.toLocaleString('en')} tenant(s) into ${dir} (scripts/bench/seed-tenants.ts)`);
+  const started = Date.now();
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/seed-tenants.ts', String(n), clientsFile], {
+        cwd: ROOT,
+        env: cleanEnv({ DCR_DATA_DIR: dir, DCR_ADMIN_PASSWORD: ADMIN_PASSWORD }),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const text = capture(child.stdout);
+      child.once('exit', (code) => (code === 0 ? resolve(text()) : reject(new Error(`seed-tenants exited ${code}: ${text()}`))));
+    });
+    const clients = JSON.parse(await fs.readFile(clientsFile, 'utf8')) as TenantClient[];
+    const seed = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+    return { dir, seed, clients, wallMs: Date.now() - started };
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    await fs.rm(clientsFile, { force: true });
+  }
+}

@@ -6,7 +6,7 @@
 import type autocannon from 'autocannon';
 import { decodeProtectedHeader } from 'jose';
 import { GSON_DEFAULTS } from '../../test/fixtures/connector-body.js';
-import type { Load } from './load.js';
+import { round1, type Load } from './load.js';
 import type { Proc } from './processes.js';
 import { ADMIN, ADMIN_PASSWORD, PEER_CLIENT_SECRET, PEER_IAT, SERVER_JWT_ALG, type AbOptions, type Servers } from './servers.js';
 
@@ -512,4 +512,152 @@ export async function peerTarget(servers: Servers): Promise<Load[]> {
     tokenLoad('peer-token-rs256', proc, '/token', rs256Auth),
     introspectLoad('peer-introspect', proc, PEER_INTROSPECT_PATH, opaqueAuth, freshOpaque),
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// --tenants: the same three calls spread over every tenant of a database
+
+/** The --tenants mode's targets (each also run on a single-tenant database, as `<target>@single`). */
+export const TENANT_TARGETS = {
+  'tenants-register': `POST /t/<domain>${REGISTER_PATH} with Basic admin@<domain>, a new clientName on every request`,
+  'tenants-token': 'client_credentials at /t/<domain>/oauth2/token (client_secret_basic) on the tenant\'s JWT app: an RS256 JWT signed with the tenant\'s key',
+  'tenants-introspect': `POST /t/<domain>${INTROSPECT_PATH} of the tenant's RS256 JWT by its own client, every answer checked to be active`,
+} as const;
+
+/** What the all-tenant sweep before the loads found and cost (see tenantLoads). */
+export interface TenantSweep {
+  tenants: number;
+  /** One client_credentials token per tenant: each tenant's first, which loads its keys. */
+  tokenSeconds: number;
+  /** One Basic registration per tenant admin: each admin's first, which costs a scrypt. */
+  registerSeconds: number;
+}
+
+/**
+ * The --tenants loads on a server of a database seeded by seed-tenants.ts (`clients`: its tenants'
+ * apps, the super tenant's left out), every request to the next tenant in turn (a counter per load
+ * that carries on from run to run, so every tenant gets as many requests as every other and each
+ * cache holds the whole working set). Before them, a sweep over every tenant, not measured: a
+ * registration each by its admin (each admin's first Basic sign-in costs a scrypt, about 0.1 s of
+ * a core), then a token each (each tenant's first token, which loads and imports its keys: the
+ * tokens are the ones the introspection load introspects), last, so that the rounds begin with
+ * every tenant's keys loaded (the KeyStore reloads a tenant's keys 60 s after it loaded them).
+ */
+export async function tenantLoads(
+  proc: Proc,
+  clients: readonly { tenant: number; domain: string; clientId: string; clientSecret: string }[],
+  suffix: string,
+  log: (message: string) => void,
+): Promise<{ loads: Load[]; sweep: TenantSweep }> {
+  const tenants = clients.filter((client) => client.tenant > 0);
+  const n = tenants.length;
+  const clientAuth = tenants.map((client) => basic(client.clientId, client.clientSecret));
+  const adminAuth = tenants.map((client) => basic(`${ADMIN}@${client.domain}`, ADMIN_PASSWORD));
+  const prefix = tenants.map((client) => `/t/${encodeURIComponent(client.domain)}`);
+  const step = Math.max(1, Math.round(n / 10));
+  const progress = (what: string, done: number, started: number) => {
+    if (n >= 1000 && done % step === 0) log(`${proc.label}: ${what} ${done.toLocaleString('en')} / ${n.toLocaleString('en')} tenants (${round1((Date.now() - started) / 1000)} s)`);
+  };
+
+  let started = Date.now();
+  let done = 0;
+  // The server runs two key derivations at a time (src/crypto/passwords.ts KDF_CONCURRENCY).
+  await pooled([...tenants.keys()], 8, async (i) => {
+    const res = await call(`${proc.base}${prefix[i]}${REGISTER_PATH}`, {
+      method: 'POST',
+      headers: { authorization: adminAuth[i]!, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...REGISTER_FIXED, clientName: 'bench_tenant_sweep' }),
+    });
+    if (res.status !== 200) throw new Error(`${proc.label}: registering at ${prefix[i]}${REGISTER_PATH}: ${res.status} ${JSON.stringify(res.body)}`);
+    progress('first sign-in of the admin of', ++done, started);
+  });
+  const registerSeconds = round1((Date.now() - started) / 1000);
+
+  started = Date.now();
+  done = 0;
+  const tokens = await pooled([...tenants.keys()], 50, async (i) => {
+    const token = await clientCredentialsToken(proc.label, `${proc.base}${prefix[i]}/oauth2/token`, clientAuth[i]!);
+    jwtAlg(proc.label, token, SERVER_JWT_ALG);
+    const { kid } = decodeProtectedHeader(token);
+    if (!kid?.endsWith(`-t${tenants[i]!.tenant}`)) throw new Error(`${proc.label}: ${tenants[i]!.domain}'s token is signed with kid ${kid}, not its own`);
+    progress('first token of', ++done, started);
+    return token;
+  });
+  const tokenSeconds = round1((Date.now() - started) / 1000);
+  await checkIntrospection(proc.label, `${proc.base}${prefix[0]}${INTROSPECT_PATH}`, clientAuth[0]!, tokens[0]!);
+
+  /** The next tenant's index; a random first one, then in turn. */
+  const turn = () => {
+    let next = Math.floor(Math.random() * n);
+    return () => {
+      const i = next;
+      next = (next + 1) % n;
+      return i;
+    };
+  };
+  const form = 'application/x-www-form-urlencoded';
+  const registerTurn = turn();
+  let runs = 0;
+  const register: Load = {
+    name: `tenants-register${suffix}`,
+    proc,
+    options: () => {
+      const run = `bench_${Date.now().toString(36)}_${runs++}_`;
+      let k = 0;
+      return {
+        url: proc.base,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (request) => {
+              const i = registerTurn();
+              return {
+                ...request,
+                path: `${prefix[i]}${REGISTER_PATH}`,
+                headers: { authorization: adminAuth[i]!, 'content-type': 'application/json' },
+                body: JSON.stringify({ ...REGISTER_FIXED, clientName: `${run}${k++}` }),
+              };
+            },
+          },
+        ],
+      };
+    },
+  };
+  const tokenTurn = turn();
+  const token: Load = {
+    name: `tenants-token${suffix}`,
+    proc,
+    options: () => ({
+      url: proc.base,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (request) => {
+            const i = tokenTurn();
+            return { ...request, path: `${prefix[i]}/oauth2/token`, headers: { authorization: clientAuth[i]!, 'content-type': form }, body: 'grant_type=client_credentials' };
+          },
+        },
+      ],
+    }),
+  };
+  const introspectTurn = turn();
+  const introspectBodies = tokens.map((t) => new URLSearchParams({ token: t }).toString());
+  const introspect: Load = {
+    name: `tenants-introspect${suffix}`,
+    proc,
+    options: () => ({
+      url: proc.base,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (request) => {
+            const i = introspectTurn();
+            return { ...request, path: `${prefix[i]}${INTROSPECT_PATH}`, headers: { authorization: clientAuth[i]!, 'content-type': form }, body: introspectBodies[i]! };
+          },
+        },
+      ],
+      verifyBody: isActive,
+    }),
+  };
+  return { loads: [register, token, introspect], sweep: { tenants: n, tokenSeconds, registerSeconds } };
 }
