@@ -4,14 +4,16 @@ import { ExpiringCache } from './expiring-cache.js';
  * Values remembered under a credential that was verified, looked up by a digest of the
  * credential's parts (see each subclass for which digest, and why it is safe to hold in memory):
  * only a caller who presents the same credential again finds the value. Entries expire after
- * `ttlMs` (0: nothing is remembered), and the cache holds at most `maxEntries` (oldest evicted).
+ * `ttlMs` (0: nothing is remembered), and the cache holds at most `maxEntries` (least recently used evicted).
  */
 export abstract class DigestCache<V> {
   private readonly entries: ExpiringCache<V>;
 
   constructor(
     private readonly ttlMs: number,
-    maxEntries = 10_000,
+    // Above the clients (or users) of 10,000 busy tenants (docs/performance.md, "Tenants"); an
+    // entry is a digest and a small object, a few hundred bytes.
+    maxEntries = 50_000,
     now: () => number = Date.now,
   ) {
     this.entries = new ExpiringCache({ maxEntries, now });

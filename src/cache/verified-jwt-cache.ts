@@ -23,7 +23,8 @@ export class VerifiedJwtCache {
   private readonly entries: ExpiringCache<string>;
 
   constructor(
-    maxEntries = 10_000,
+    // A digest, a jti and a time each: 50,000 take a few MB, and hold the tokens of 10,000 busy tenants.
+    maxEntries = 50_000,
     private readonly maxAgeMs = 60_000,
     now: () => number = Date.now,
   ) {
