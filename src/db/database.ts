@@ -77,19 +77,9 @@ export class Database {
     text: string | NamedStatement,
     values: readonly unknown[] = [],
   ): Promise<pg.QueryResult<R>> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      if (typeof text !== 'string') return await client.query<R>({ name: text.name, text: text.text, values: values as unknown[] });
-      return await client.query<R>(text, values as unknown[]);
-    } catch (err) {
-      const mapped = mapQueryError(err);
-      if (mapped !== err) broken = err as Error;
-      throw mapped;
-    } finally {
-      // A client whose connection failed is destroyed rather than returned to the pool.
-      client.release(broken);
-    }
+    return this.onClient((client) =>
+      typeof text === 'string' ? client.query<R>(text, values as unknown[]) : client.query<R>({ name: text.name, text: text.text, values: values as unknown[] }),
+    );
   }
 
   /**
@@ -101,10 +91,15 @@ export class Database {
     text: string | NamedStatement,
     values: readonly unknown[] = [],
   ): Promise<pg.QueryResult<R>> {
+    return this.onClient((client) => scopedQuery<R>(client, scope, text, values));
+  }
+
+  /** One statement on a pooled client, its failure mapped; a client whose connection failed is destroyed rather than returned. */
+  private async onClient<T>(statement: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     let broken: Error | undefined;
     try {
-      return await scopedQuery<R>(client, scope, text, values);
+      return await statement(client);
     } catch (err) {
       const mapped = mapQueryError(err);
       if (mapped !== err) broken = err as Error;

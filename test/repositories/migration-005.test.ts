@@ -4,26 +4,15 @@
  * hash's first 128 bits), JWT rows keep their jti, and the column and its index are gone.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { runner } from 'node-pg-migrate';
 import t from 'tap';
-import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { SUPER_TENANT } from '../../src/domain/tenants.js';
 import { PgTokenRepository } from '../../src/repositories/tokens.js';
 import { opaqueTokenId } from '../../src/services/tokens.js';
-import { testDatabase } from '../fixtures/db.js';
+import { migrateUp as migrateUpFixture, testDatabase } from '../fixtures/db.js';
 
 const { db, appDb } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
-/** Runs the next `count` migrations (the rest would change the schema under this test). */
-async function migrateUp(count: number): Promise<string[]> {
-  const client = await db.connect();
-  try {
-    const ran = await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
-    return ran.map((migration) => migration.name);
-  } finally {
-    client.release();
-  }
-}
+const migrateUp = (count: number) => migrateUpFixture(db, count);
 
 // The schema as it was before migration 005, and an owner and app in it.
 await migrateUp(4);

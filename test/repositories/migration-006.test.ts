@@ -5,22 +5,12 @@
  * deleting a user deletes their apps and tokens.
  */
 import { randomUUID } from 'node:crypto';
-import { runner } from 'node-pg-migrate';
 import t from 'tap';
-import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
-import { testDatabase } from '../fixtures/db.js';
+import { migrateUp as migrateUpFixture, testDatabase } from '../fixtures/db.js';
 
 const { db } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
-async function migrateUp(count: number): Promise<string[]> {
-  const client = await db.connect();
-  try {
-    const ran = await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
-    return ran.map((migration) => migration.name);
-  } finally {
-    client.release();
-  }
-}
+const migrateUp = (count: number) => migrateUpFixture(db, count);
 
 // The schema before 006: apps name their owner only.
 await migrateUp(5);

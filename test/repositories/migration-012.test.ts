@@ -4,26 +4,16 @@
  * any other tenant.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { runner } from 'node-pg-migrate';
 import t from 'tap';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { APP_ROLE, Database } from '../../src/db/database.js';
-import { MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { PgApplicationRepository } from '../../src/repositories/applications.js';
 import { PgUserRepository } from '../../src/repositories/users.js';
-import { testDatabase } from '../fixtures/db.js';
+import { migrateUp as migrateUpFixture, testDatabase } from '../fixtures/db.js';
 
 const { db, url } = await testDatabase(t, { migrate: false, poolSize: 2 });
 
-async function migrateUp(count: number): Promise<string[]> {
-  const client = await db.connect();
-  try {
-    const ran = await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', count, migrationsTable: 'pgmigrations', checkOrder: true, log: () => {} });
-    return ran.map((migration) => migration.name);
-  } finally {
-    client.release();
-  }
-}
+const migrateUp = (count: number) => migrateUpFixture(db, count);
 
 // The schema before 012: 001–006 and 008–011 (007 was never used).
 const before = await migrateUp(10);
