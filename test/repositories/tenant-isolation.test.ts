@@ -102,4 +102,32 @@ t.test('tenant isolation in PostgreSQL', async (t) => {
     await t.rejects(app.queryIn(1, 'SELECT nonsense FROM users'), /nonsense/);
     t.same(await names(app.queryIn(1, statement, [['anne']])), ['anne'], 'the connection still works after a failed statement');
   });
+
+  t.test("the upkeep's role sees every tenant's rows of the tables it keeps; another role with the same grants, none", async (t) => {
+    // Two roles of this test's own (roles are the cluster's), with the same table privileges: one a
+    // member of dcr_maintenance, as the login role that migrates is, the other not.
+    const suffix = randomUUID().replace(/-/g, '').slice(0, 12);
+    const [upkeep, other] = [`t_upkeep_${suffix}`, `t_other_${suffix}`];
+    for (const role of [upkeep, other]) {
+      await owner.query(`CREATE ROLE ${role} NOLOGIN`);
+      await owner.query(`GRANT SELECT, UPDATE ON users, access_tokens TO ${role}`);
+    }
+    await owner.query(`GRANT dcr_maintenance TO ${upkeep}`);
+    t.teardown(async () => {
+      for (const role of [upkeep, other]) {
+        await owner.query(`DROP OWNED BY ${role}`);
+        await owner.query(`DROP ROLE ${role}`);
+      }
+    });
+    const as = (role: string, sql: string) =>
+      owner.transaction(async (tx) => {
+        await tx.query(`SET LOCAL ROLE ${role}`);
+        return (await tx.query<{ n: string }>(sql)).rows[0]!.n;
+      });
+    t.equal(await as(upkeep, 'SELECT count(*) AS n FROM users'), '5', 'every tenant\'s users, for the revocation events\' names');
+    t.equal(await as(other, 'SELECT count(*) AS n FROM users'), '0', 'a role outside dcr_maintenance: nothing without a scope');
+    const written = await as(upkeep, "WITH u AS (UPDATE users SET username = username RETURNING 1) SELECT count(*) AS n FROM u");
+    t.equal(written, '0', "users are read, never written, by the upkeep (its policy there is FOR SELECT)");
+  });
 });
+
