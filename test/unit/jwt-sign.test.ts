@@ -29,6 +29,8 @@ for (const alg of SIGNING_ALGS) {
     const imported = (await importJWK(await exportJWK(privateKey), alg)) as CryptoKey;
     const published = await importJWK(await exportJWK(publicKey), alg);
     const key = new SigningKey('kid-1', alg, imported);
+    // As the KeyStore does at load: the key's first signatures made before any token's.
+    await key.prepare();
     const header = { alg, kid: 'kid-1', typ: 'at+jwt' };
     const mine = await key.sign('at+jwt', claims);
     const theirs = await new SignJWT(claims).setProtectedHeader(header).sign(privateKey);
