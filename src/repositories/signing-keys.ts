@@ -25,9 +25,16 @@ export interface SigningKeyRepository {
   ensureActive(tenant: number, alg: string, create: () => Promise<Omit<StoredSigningKey, 'createdAt' | 'retiredAt'>>): Promise<void>;
   /**
    * The tenants whose keys were created or retired at or after `since`, of every tenant (upkeep:
-   * over the maintenance connection), and the database's clock when asked. Without `since`, none.
+   * over the maintenance connection), each with the kid it signs with now (its newest active key;
+   * null when none is), and the database's clock when asked. Without `since`, none.
    */
-  tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: number[] }>;
+  tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: KeyChange[] }>;
+}
+
+/** A tenant whose keys changed, and the kid it signs with now. */
+export interface KeyChange {
+  tenant: number;
+  activeKid: string | null;
 }
 
 interface Row {
@@ -59,13 +66,21 @@ export class PgSigningKeyRepository implements SigningKeyRepository {
     private readonly maintenance: Database = db,
   ) {}
 
-  async tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: number[] }> {
-    const { rows } = await this.maintenance.query<{ at: Date; tenants: number[] | null }>(
-      `SELECT now() AS at, (SELECT array_agg(DISTINCT tenant_id) FROM signing_keys
-         WHERE $1::timestamptz IS NOT NULL AND (created_at >= $1 OR retired_at >= $1)) AS tenants`,
+  async tenantsChangedSince(since: Date | undefined): Promise<{ at: Date; tenants: KeyChange[] }> {
+    // Two arrays in one row (the clock's row even when nothing changed); the active kid as
+    // listVerifying's first active key, by signing_keys_tenant_idx.
+    const { rows } = await this.maintenance.query<{ at: Date; tenants: number[] | null; kids: (string | null)[] | null }>(
+      `WITH changed AS (
+         SELECT DISTINCT tenant_id FROM signing_keys
+         WHERE $1::timestamptz IS NOT NULL AND (created_at >= $1 OR retired_at >= $1))
+       SELECT now() AS at, array_agg(c.tenant_id) AS tenants,
+         array_agg((SELECT k.kid FROM signing_keys k WHERE k.tenant_id = c.tenant_id AND k.retired_at IS NULL
+                    ORDER BY k.created_at DESC LIMIT 1)) AS kids
+       FROM (SELECT 1) one LEFT JOIN changed c ON true`,
       [since ?? null],
     );
-    return { at: rows[0]!.at, tenants: rows[0]!.tenants ?? [] };
+    const { at, tenants, kids } = rows[0]!;
+    return { at, tenants: (tenants ?? []).flatMap((tenant, i) => (tenant === null ? [] : [{ tenant, activeKid: kids?.[i] ?? null }])) };
   }
 
   async listVerifying(tenant: number, graceSeconds: number): Promise<StoredSigningKey[]> {

@@ -123,10 +123,9 @@ export class KeyStore {
         const current = stored.find((key) => key.retiredAt === null);
         if (!current) throw new Error(`No active signing key for tenant ${tenant}`);
         const privateJwk = JSON.parse(this.secrets.open(current.privateJwkEnc, `signing-key:${current.kid}`)) as JWK;
-        const loaded = {
-          current: new SigningKey(current.kid, current.alg as SigningAlg, (await importJWK(privateJwk, current.alg)) as CryptoKey),
-          verifying,
-        };
+        const signing = new SigningKey(current.kid, current.alg as SigningAlg, (await importJWK(privateJwk, current.alg)) as CryptoKey);
+        await signing.prepare();
+        const loaded = { current: signing, verifying };
         // Kept until evicted or changed (poll), not for a lifetime.
         this.loaded.setUntil(String(tenant), loaded, Number.MAX_SAFE_INTEGER);
         return loaded;
@@ -152,7 +151,14 @@ export class KeyStore {
     void this.repo
       .tenantsChangedSince(this.since)
       .then(({ at, tenants }) => {
-        for (const tenant of tenants) this.loaded.delete(String(tenant));
+        // A tenant still signing with the key loaded here keeps it: the poll's overlap names each
+        // change more than once (a tenant made just before this instance started, its keys loaded
+        // since, would otherwise reload at the next poll, 10,000 at once after a bulk import).
+        // A retired key it verifies with stays loaded too: it verifies until its tokens expire.
+        for (const { tenant, activeKid } of tenants) {
+          const key = String(tenant);
+          if (this.loaded.peek(key)?.current.kid !== activeKid || activeKid === null) this.loaded.delete(key);
+        }
         // A key created by a transaction that committed after this poll but started before it.
         this.since = new Date(at.getTime() - KEY_POLL_OVERLAP_MS);
       })
