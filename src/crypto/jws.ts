@@ -77,16 +77,18 @@ export class SigningKey {
    * private operation, and sets its blinding up per key the first time a thread signs with it
    * (RSA_setup_blinding, a constant-time modular inverse: about 200 µs of a core), once for the
    * first thread and once more for all the others (rsa_get_blinding's `blinding` and
-   * `mt_blinding`). One signature here on the event loop and one on the pool make both, so that no
-   * token request does: with one key it was only the first tokens' cost, with a key per tenant,
-   * each visited a few times a minute, it was about 90 µs of every token (docs/performance.md,
-   * "Tenants"). ES256 has no such state.
+   * `mt_blinding`, shared under a lock). One signature here on the pool, then one on the event
+   * loop, make both, so that no token request does: with one key it was only the first tokens'
+   * cost, with a key per tenant, each visited a few times a minute, it was about 90 µs of every
+   * token (docs/performance.md, "Tenants"). In that order the pool thread that signed first keeps
+   * its lock-free blinding, as without this: the other way round, the event loop owned it and every
+   * pool thread shared the locked one, 3 % fewer tokens a second with one key. ES256 has no such state.
    */
   async prepare(): Promise<void> {
     if (this.alg === 'ES256') return;
     const data = Buffer.from('prepare', 'ascii');
-    sign('sha256', data, this.options);
     await new Promise<void>((resolve, reject) => sign('sha256', data, this.options, (err) => (err ? reject(err) : resolve())));
+    sign('sha256', data, this.options);
   }
 
   /** A compact JWS (RFC 7515 §7.1) of `claims` with header {alg, kid, typ}. */
