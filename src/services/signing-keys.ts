@@ -46,9 +46,9 @@ const verificationKey = async (stored: StoredSigningKey): Promise<VerificationKe
  * any other tenant's at its first token (ensureActive's lock: one key however many instances sign
  * that first token together). Each instance keeps the keys of up to `cacheTenants` tenants loaded,
  * and asks every `refreshMs` which tenants' keys changed since it last asked (one query whatever
- * the number of tenants), dropping those that sign with another key now: a rotation elsewhere is picked up within that time, as
- * a lifetime per entry would, without reloading every tenant's keys every period (an RSA import
- * each). Verification looks an unknown `kid` up in the database by itself (one
+ * the number of tenants), dropping those that sign with another key now: a rotation elsewhere is
+ * picked up within that time, as a lifetime per entry would, without reloading every tenant's
+ * keys every period (an RSA import each). Verification looks an unknown `kid` up in the database by itself (one
  * indexed query, as an opaque token costs), so a key rotated on another instance verifies here at
  * once and junk kids cannot starve a real one. /oauth2/jwks is read from the database on each
  * call: whichever instance serves it, it lists every key that any instance may be signing with.
